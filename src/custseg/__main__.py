@@ -1,0 +1,5 @@
+"""``python -m custseg``."""
+
+from .cli import main
+
+main()

@@ -1,0 +1,312 @@
+"""The ``custseg`` command line: a thin edge over the library.
+
+Each command calls the library and turns a :class:`~custseg.errors.CustsegError`
+into its one-line message(s) on stderr and exit code 2, with no traceback.
+"""
+
+from __future__ import annotations
+
+import functools
+import os
+import sys
+import time
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Annotated
+
+import typer
+from rich.console import Console
+from rich.table import Table
+
+from . import __version__
+from .errors import CustsegError, ParameterError
+
+app = typer.Typer(
+    add_completion=False,
+    no_args_is_help=True,
+    pretty_exceptions_enable=False,
+    rich_markup_mode=None,
+    help="custseg: customer segmentation for marketing. From a customer table to named, "
+    "explained segments.",
+)
+out_console = Console(highlight=False)
+err_console = Console(stderr=True, highlight=False)
+
+
+def _fail(lines: list[str], code: int = 2) -> None:
+    for line in lines:
+        err_console.print(f"error: {line}", markup=False, soft_wrap=True)
+    raise typer.Exit(code)
+
+
+def handle_errors(fn):
+    """Translate custseg errors (exit 2) and interrupts (exit 130) for a command."""
+
+    @functools.wraps(fn)
+    def wrapper(*args, **kwargs):
+        try:
+            return fn(*args, **kwargs)
+        except CustsegError as exc:
+            _fail(exc.lines)
+        except KeyboardInterrupt:
+            err_console.print("interrupted: nothing was written", markup=False)
+            raise typer.Exit(130) from None
+        except typer.Exit:
+            raise
+        except Exception as exc:  # a bug: say so in one line, traceback on request
+            if os.environ.get("CUSTSEG_DEBUG"):
+                raise
+            _fail([f"internal error ({type(exc).__name__}: {exc}); this is a bug in custseg, "
+                   "please report it (set CUSTSEG_DEBUG=1 for the traceback)"], code=1)
+
+    return wrapper
+
+
+def _version(value: bool):
+    if value:
+        out_console.print(f"custseg {__version__}", markup=False)
+        raise typer.Exit()
+
+
+@app.callback()
+def _main(
+    version: Annotated[bool, typer.Option("--version", callback=_version, is_eager=True,
+                                          help="Print the version and exit.")] = False,
+):
+    """custseg: customer segmentation for marketing."""
+
+
+# ------------------------------------------------------------------ helpers
+def parse_k_range(text: str | None) -> tuple[int, int] | None:
+    if text is None:
+        return None
+    parts = text.replace(":", "-").split("-")
+    try:
+        lo, hi = (int(parts[0]), int(parts[1])) if len(parts) == 2 else (int(text), int(text))
+    except ValueError:
+        raise ParameterError(f"--k-range must look like 2-10, got {text!r}") from None
+    if not 2 <= lo <= hi:
+        raise ParameterError(f"--k-range must satisfy 2 <= low <= high, got {text!r}",
+                             fix="e.g. --k-range 2-10")
+    return lo, hi
+
+
+def parse_cluster_on(text: str | None):
+    if text is None:
+        return None
+    if text.strip() == "all":
+        return "all"
+    cols = [c.strip() for c in text.split(",") if c.strip()]
+    if not cols:
+        raise ParameterError("--cluster-on needs 'all' or a comma-separated list of columns")
+    return cols
+
+
+def default_out(prefix: str = "") -> Path:
+    stamp = datetime.now(UTC).strftime("%Y%m%dT%H%M%SZ")
+    return Path("runs") / f"{prefix}{stamp}"
+
+
+class _Progress:
+    """Shows the current stage on stderr (a spinner on a terminal)."""
+
+    def __init__(self, quiet: bool):
+        self.quiet = quiet
+        self.status = None
+        self.started = time.perf_counter()
+
+    def __enter__(self):
+        if not self.quiet and err_console.is_terminal:
+            self.status = err_console.status("starting")
+            self.status.__enter__()
+        return self
+
+    def __call__(self, stage: str, detail: str = "") -> None:
+        if self.quiet:
+            return
+        text = f"{stage}: {detail}" if detail else stage
+        if self.status is not None:
+            self.status.update(text)
+        elif not detail.startswith("k = "):
+            err_console.print(f"[{time.perf_counter() - self.started:6.1f}s] {text}", markup=False)
+
+    def __exit__(self, *exc):
+        if self.status is not None:
+            self.status.__exit__(*exc)
+        return False
+
+
+def _summary(result, out: Path) -> None:
+    est = result.segmenter
+    spec = result.spec
+    value_cols = spec.numeric(spec.with_role("value"))
+    eng_cols = spec.numeric(spec.with_role("engagement"))
+    table = Table(title=f"{est.k_} segments", title_justify="left")
+    table.add_column("segment", justify="right")
+    table.add_column("name")
+    table.add_column("customers", justify="right")
+    table.add_column("share", justify="right")
+    for c in eng_cols + value_cols:
+        table.add_column(f"median {c}", justify="right")
+    for c in value_cols:
+        table.add_column(f"% of {c}", justify="right")
+    for p in result.profiles:
+        row = [str(p["segment"]), p["name"], f"{p['size']:,}", f"{p['share']:.1%}"]
+        row += [f"{p['numeric'][c]['median']:,.1f}" for c in eng_cols + value_cols]
+        row += [f"{p['value_share'][c]:.1%}" for c in value_cols]
+        table.add_row(*row)
+    out_console.print(table)
+    out_console.print(f"chosen {est.k_reason_}", markup=False, soft_wrap=True)
+    for w in result.manifest["warnings"]:
+        out_console.print(f"warning [{w['code']}]: {w['message']}", markup=False, soft_wrap=True)
+    out_console.print(f"results written to {out}", markup=False)
+
+
+# ------------------------------------------------------------------ commands
+DataArg = Annotated[Path, typer.Argument(help="Customer data: CSV, Parquet, Excel, JSON lines, "
+                                              "or a DuckDB/SQLite file with --sql.")]
+EncodingOpt = Annotated[str | None, typer.Option("--encoding", help="Force the text encoding "
+                                                 "(default: detected).")]
+SqlOpt = Annotated[str | None, typer.Option("--sql", help="SELECT query to run against a DuckDB "
+                                            "or SQLite file.")]
+OutOpt = Annotated[Path | None, typer.Option("--out", "-o", help="Run directory to write "
+                                             "(default: runs/<UTC timestamp>).")]
+OverwriteOpt = Annotated[bool, typer.Option("--overwrite", help="Replace an existing output "
+                                            "(only once the new one is complete).")]
+QuietOpt = Annotated[bool, typer.Option("--quiet", "-q", help="No progress messages.")]
+
+
+@app.command()
+@handle_errors
+def run(
+    data: DataArg,
+    spec: Annotated[Path | None, typer.Option("--spec", help="Data dictionary (TOML); "
+                                              "inferred and printed when omitted.")] = None,
+    out: OutOpt = None,
+    overwrite: OverwriteOpt = False,
+    k: Annotated[int | None, typer.Option("--k", help="Force the number of segments.")] = None,
+    k_range: Annotated[str | None, typer.Option("--k-range", help="Range of k to consider, "
+                                                "e.g. 2-10 (both ends included).")] = None,
+    n_init: Annotated[int | None, typer.Option("--n-init", help="k-means initialisations per "
+                                               "fit (default 10).")] = None,
+    seed: Annotated[int | None, typer.Option("--seed", help="Random seed (default 0).")] = None,
+    transform: Annotated[str | None, typer.Option("--transform", help="log1p policy for "
+                                                  "numeric columns: auto, log or none "
+                                                  "(default: as the spec says).")] = None,
+    cluster_on: Annotated[str | None, typer.Option("--cluster-on", help="'all' or COL,COL: "
+                                                   "override the spec's cluster_on.")] = None,
+    ward_exact_max: Annotated[int, typer.Option("--ward-exact-max", help="Largest row count "
+                                                "for exact Ward; above it, two-stage.")] = 10_000,
+    encoding: EncodingOpt = None,
+    sql: SqlOpt = None,
+    quiet: QuietOpt = False,
+):
+    """Segment the customers in DATA and write a run directory."""
+    from . import io
+    from .pipeline import RunOptions, segment
+    from .rundir import write_run
+    from .spec import TRANSFORMS, parse_spec
+
+    if transform is not None and transform not in TRANSFORMS:
+        raise ParameterError(f"--transform must be one of {', '.join(TRANSFORMS)}, "
+                             f"got {transform!r}")
+    options = RunOptions(k=k, k_range=parse_k_range(k_range), n_init=n_init, seed=seed,
+                         log_transform=transform or "spec", cluster_on=parse_cluster_on(cluster_on),
+                         ward_exact_max=ward_exact_max)
+    spec_obj = None
+    if spec is not None:
+        spec_obj = parse_spec(io.read_text(spec), source=str(spec))
+    out = out or default_out()
+    io.check_output_dir(out, overwrite=overwrite)
+    with _Progress(quiet) as progress:
+        progress("read", str(data))
+        df = io.read_table(data, encoding=encoding, sql=sql)
+        info = {"path": str(data), "sha256": io.file_sha256(data)}
+        if sql:
+            info["sql"] = sql
+        result = segment(df, spec_obj, options, progress=progress, input_info=info)
+        if spec_obj is None and not quiet:
+            err_console.print("no --spec given; inferred this data dictionary (saved as "
+                              "spec.toml in the output):", markup=False)
+            for note in result.segmenter.spec_notes_:
+                err_console.print(f"  {note}", markup=False)
+        progress("write", str(out))
+        write_run(result, out, overwrite=overwrite)
+    _summary(result, out)
+
+
+@app.command()
+@handle_errors
+def init(
+    data: DataArg,
+    output: Annotated[Path, typer.Option("--output", "-o", help="Where to write the spec.")] = Path(
+        "spec.toml"),
+    overwrite: OverwriteOpt = False,
+    encoding: EncodingOpt = None,
+    sql: SqlOpt = None,
+):
+    """Infer a data dictionary (spec.toml) from DATA, with comments, for editing."""
+    from . import io
+    from .spec import infer_spec
+
+    if output.exists() and not overwrite:
+        raise ParameterError(f"{str(output)!r} already exists",
+                             fix="pass --overwrite or choose another --output")
+    df = io.read_table(data, encoding=encoding, sql=sql)
+    spec, comments, notes = infer_spec(df)
+    header = (f"custseg data dictionary inferred from {data.name} ({len(df):,} rows).\n"
+              "Review every column: kind (numeric | categorical), role (value | engagement |\n"
+              "attribute), missing (numeric: zero | median | mean | drop | error;\n"
+              "categorical: unknown | mode | drop | error), transform (auto | log | none),\n"
+              "labels for codes, and [groups.COLUMN] for named groups of categories.")
+    io.atomic_write_file(output, spec.to_toml(comments, header=header))
+    for note in notes:
+        out_console.print(f"  {note}", markup=False)
+    out_console.print(f"spec written to {output}; edit it, then: custseg run {data} --spec "
+                      f"{output}", markup=False)
+
+
+@app.command()
+@handle_errors
+def demo(
+    rows: Annotated[int, typer.Option("--rows", help="Customers to generate.")] = 3834,
+    seed: Annotated[int, typer.Option("--seed", help="Seed of the data and the run.")] = 0,
+    out: OutOpt = None,
+    overwrite: OverwriteOpt = False,
+    quiet: QuietOpt = False,
+):
+    """Generate SYNTHETIC 365-style customer data and segment it end to end."""
+    import hashlib
+
+    from . import io
+    from .datasets import demo_spec_text, make_customers
+    from .pipeline import RunOptions, segment
+    from .rundir import write_run
+    from .spec import parse_spec
+
+    if rows < 11:
+        raise ParameterError(f"--rows must be at least 11 for k up to 10, got {rows}")
+    out = out or default_out("demo-")
+    io.check_output_dir(out, overwrite=overwrite)
+    with _Progress(quiet) as progress:
+        progress("generate", f"{rows:,} synthetic customers (seed {seed})")
+        df = make_customers(rows, seed=seed)
+        data = df.to_csv(index=False, lineterminator="\n").encode("utf-8")
+        spec = parse_spec(demo_spec_text(), source="demo spec")
+        info = {"path": "data.csv (synthetic demo data generated by custseg)",
+                "sha256": hashlib.sha256(data).hexdigest(), "synthetic": True}
+        result = segment(df, spec, RunOptions(seed=seed), progress=progress, input_info=info)
+        progress("write", str(out))
+        write_run(result, out, overwrite=overwrite, extra_files={"data.csv": data})
+    out_console.print("Demo on SYNTHETIC data (generated by custseg, not real customers); the "
+                      f"data is in {out / 'data.csv'}.", markup=False)
+    _summary(result, out)
+
+
+def main() -> None:
+    """Entry point of the ``custseg`` script."""
+    app(prog_name="custseg")
+
+
+if __name__ == "__main__":  # pragma: no cover
+    sys.exit(main())

@@ -1,0 +1,111 @@
+"""The portable segment model: plain data that assigns new customers.
+
+A :class:`SegmentModel` holds the spec, the fitted feature space, the centroids,
+the segment names and the training distances. It is what ``model.json`` stores
+(see :mod:`custseg.modelfile` for the file format) and what everything that
+assigns customers uses: :class:`~custseg.segmenter.CustomerSegmenter.predict`, the
+``assign`` command and the API.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+
+from .features import FeatureSpace
+from .spec import Spec
+
+__all__ = ["SegmentModel", "nearest_centroid", "FORMAT_VERSION"]
+
+FORMAT_VERSION = 1
+DISTANCE_QUANTILES = (0.5, 0.9, 0.95, 0.99)
+
+
+def nearest_centroid(Z: np.ndarray, centers: np.ndarray,
+                     chunk: int = 262_144) -> tuple[np.ndarray, np.ndarray]:
+    """Index of and Euclidean distance to the nearest centre for each row of ``Z``."""
+    n = Z.shape[0]
+    labels = np.empty(n, dtype=np.int64)
+    dist = np.empty(n, dtype=np.float64)
+    c2 = (centers ** 2).sum(1)
+    for start in range(0, n, chunk):
+        z = Z[start:start + chunk]
+        d2 = (z ** 2).sum(1)[:, None] - 2.0 * z @ centers.T + c2[None, :]
+        lab = np.argmin(d2, axis=1)
+        labels[start:start + chunk] = lab
+        best = np.sqrt(((z - centers[lab]) ** 2).sum(1))
+        dist[start:start + chunk] = best
+    return labels, dist
+
+
+class SegmentModel:
+    """Assigns customers to the nearest segment centroid in the feature space.
+
+    Parameters
+    ----------
+    spec : Spec
+    features : FeatureSpace
+        Fitted.
+    centers : ndarray of shape (k, n_features)
+    names : list of str
+    distance_quantiles : list of dict
+        Per segment, training distances at the 50th, 90th, 95th and 99th percentile.
+    info : dict
+        Algorithm, parameters, training summary and reference distributions.
+    """
+
+    def __init__(self, spec: Spec, features: FeatureSpace, centers: np.ndarray, names: list[str],
+                 distance_quantiles: list[dict], info: dict | None = None):
+        self.spec = spec
+        self.features = features
+        self.centers = np.asarray(centers, dtype=np.float64)
+        self.names = list(names)
+        self.distance_quantiles = distance_quantiles
+        self.info = info or {}
+
+    @property
+    def k(self) -> int:
+        return int(self.centers.shape[0])
+
+    def assign_typed(self, frame: pd.DataFrame) -> pd.DataFrame:
+        """Segments of typed data (as :func:`custseg.validate.validate` returns)."""
+        Z = self.features.transform(frame)
+        labels, dist = nearest_centroid(Z, self.centers)
+        p99 = np.array([q["0.99"] for q in self.distance_quantiles])
+        unfamiliar = (dist > p99[labels]) | self.features.unseen_levels(frame)
+        return pd.DataFrame({
+            "segment": labels,
+            "segment_name": np.asarray(self.names, dtype=object)[labels],
+            "distance": dist,
+            "unfamiliar": unfamiliar,
+        }, index=frame.index)
+
+    @staticmethod
+    def quantiles_of(dist: np.ndarray, labels: np.ndarray, k: int) -> list[dict]:
+        out = []
+        for s in range(k):
+            d = dist[labels == s]
+            qs = np.quantile(d, DISTANCE_QUANTILES) if d.size else np.zeros(len(DISTANCE_QUANTILES))
+            out.append({f"{q:g}": float(v) for q, v in zip(DISTANCE_QUANTILES, qs, strict=True)})
+        return out
+
+    def to_dict(self) -> dict:
+        return {
+            "format_version": FORMAT_VERSION,
+            "spec": self.spec.to_dict(),
+            "features": self.features.to_dict(),
+            "centers": [[float(x) for x in row] for row in self.centers],
+            "names": list(self.names),
+            "distance_quantiles": self.distance_quantiles,
+            **self.info,
+        }
+
+    @classmethod
+    def from_dict(cls, d: dict) -> SegmentModel:
+        spec = Spec.from_dict(d["spec"], source="model.json spec")
+        features = FeatureSpace.from_dict(d["features"], spec)
+        info = {k: v for k, v in d.items() if k not in
+                ("format_version", "spec", "features", "centers", "names", "distance_quantiles",
+                 "checksum", "signature")}
+        return cls(spec, features, np.asarray(d["centers"], dtype=float), d["names"],
+                   d["distance_quantiles"], info)

@@ -1,0 +1,168 @@
+"""One segmentation run as data: the tables and manifest a run directory holds.
+
+:func:`segment` is pure: it takes a DataFrame and options and returns a
+:class:`RunResult`; :mod:`custseg.rundir` writes it to disk.
+"""
+
+from __future__ import annotations
+
+import platform
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from . import __version__
+from .segmenter import CustomerSegmenter, Progress
+from .spec import Spec
+
+__all__ = ["RunOptions", "RunResult", "segment", "profiles_table"]
+
+
+@dataclass
+class RunOptions:
+    """Options of one run; None means "as the spec's [clustering] says"."""
+
+    k: int | None = None
+    k_range: tuple[int, int] | None = None
+    n_init: int | None = None
+    seed: int | None = None
+    log_transform: str = "spec"
+    cluster_on: list[str] | str | None = None
+    algorithm: str | None = None
+    ward_exact_max: int = 10_000
+    silhouette_max: int = 20_000
+    selection_max: int = 100_000
+    stability_runs: int = 5
+
+    def estimator(self, spec: Spec | None) -> CustomerSegmenter:
+        c = spec.clustering if spec is not None else None
+        return CustomerSegmenter(
+            spec,
+            k=self.k if self.k is not None else (c.k if c else None),
+            k_range=tuple(self.k_range or (c.k_range if c else (2, 10))),
+            n_init=self.n_init if self.n_init is not None else (c.n_init if c else 10),
+            random_state=self.seed if self.seed is not None else (c.seed if c else 0),
+            log_transform=self.log_transform,
+            cluster_on=self.cluster_on,
+            algorithm=self.algorithm or (c.algorithm if c else "kmeans"),
+            ward_exact_max=self.ward_exact_max,
+            silhouette_max=self.silhouette_max,
+            selection_max=self.selection_max,
+            stability_runs=self.stability_runs,
+        )
+
+
+@dataclass
+class RunResult:
+    """Everything a run directory holds, as data."""
+
+    segmenter: CustomerSegmenter
+    segments: pd.DataFrame
+    profiles: list[dict]
+    selection: pd.DataFrame
+    manifest: dict[str, Any]
+    spec_inferred: bool = False
+    extra: dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def spec(self) -> Spec:
+        return self.segmenter.spec_
+
+
+def profiles_table(profiles: list[dict], spec: Spec) -> pd.DataFrame:
+    """One row per segment: size, share, means and medians, value shares, category shares."""
+    rows = []
+    for p in profiles:
+        row: dict[str, Any] = {"segment": p["segment"], "segment_name": p["name"],
+                               "size": p["size"], "share": p["share"]}
+        for col, stats in p["numeric"].items():
+            row[f"{col}_mean"] = stats["mean"]
+            row[f"{col}_median"] = stats["median"]
+        for col, share in p["value_share"].items():
+            row[f"{col}_value_share"] = share
+        for col, levels in p["categorical"].items():
+            for lvl in levels:
+                row[f"{col}={lvl['label']}_share"] = lvl["share"]
+                row[f"{col}={lvl['label']}_lift"] = lvl["lift"]
+        rows.append(row)
+    return pd.DataFrame(rows)
+
+
+def _versions() -> dict[str, str]:
+    import scipy
+    import sklearn
+
+    return {"custseg": __version__, "python": platform.python_version(), "numpy": np.__version__,
+            "pandas": pd.__version__, "scipy": scipy.__version__, "scikit-learn": sklearn.__version__}
+
+
+def segment(df: pd.DataFrame, spec: Spec | None, options: RunOptions | None = None, *,
+            progress: Progress | None = None, input_info: dict | None = None) -> RunResult:
+    """Run the whole segmentation on a DataFrame.
+
+    Parameters
+    ----------
+    df : DataFrame
+        Raw customer data.
+    spec : Spec or None
+        The data dictionary; None infers one (``RunResult.segmenter.spec_notes_``
+        says what was inferred).
+    options : RunOptions
+    progress : callable, optional
+        ``progress(stage, detail)``.
+    input_info : dict, optional
+        Recorded in the manifest (e.g. path and sha256 of the input file).
+    """
+    options = options or RunOptions()
+    est = options.estimator(spec)
+    est.fit(df, progress=progress)
+    spec_used = est.spec_
+    n_total = len(df)
+    rows = est.rows_
+    seg = pd.DataFrame()
+    if spec_used.id:
+        seg[spec_used.id] = df[spec_used.id].to_numpy()[rows]
+    else:
+        seg["row"] = rows + 1
+    seg["segment"] = est.labels_
+    seg["segment_name"] = np.asarray(est.segment_names_, dtype=object)[est.labels_]
+    seg["distance"] = np.round(est.distances_, 6)
+
+    selection = pd.DataFrame(est.selection_)
+    selection.insert(1, "chosen", selection["k"] == est.k_)
+    manifest = {
+        "custseg_version": __version__,
+        "input": {**(input_info or {}), "rows": int(n_total), "columns": int(df.shape[1])},
+        "spec_inferred": spec is None,
+        "spec_notes": list(est.spec_notes_),
+        "k": int(est.k_),
+        "k_reason": est.k_reason_,
+        "criteria_picks": est.criteria_picks_,
+        "k_range": list(est.k_range),
+        "k_forced": est.k is not None,
+        "seed": int(est.random_state),
+        "n_init": int(est.n_init),
+        "algorithm": est.algorithm,
+        "cluster_on": list(est.features_.columns_),
+        "features": list(est.features_.feature_names_),
+        "transforms": list(est.features_.notes_),
+        "rows_segmented": int(rows.size),
+        "selection_sample_size": est.selection_sample_size_,
+        "silhouette_sample_size": min(est.selection_sample_size_, est.silhouette_max),
+        "ward_method": est.ward_.method,
+        "stability_adjusted_rand": [round(a, 6) for a in est.stability_],
+        "segments": [{"segment": p["segment"], "name": p["name"], "size": p["size"],
+                      "share": p["share"]} for p in est.profiles_],
+        "warnings": list(est.warnings_) + [
+            {"code": p["code"], "message": p["message"],
+             **({"column": p["column"]} if p["column"] else {}), "rows": p["rows"],
+             "count": p["count"]}
+            for p in est.problems_
+        ],
+        "package_versions": _versions(),
+        "timings": dict(est.timings_),
+    }
+    return RunResult(segmenter=est, segments=seg, profiles=est.profiles_, selection=selection,
+                     manifest=manifest, spec_inferred=spec is None)

@@ -1,0 +1,187 @@
+"""Segment profiles and automatic names.
+
+A profile says, for one segment, its size and share of customers, the mean and
+median of every numeric column in original units, the share of each category and
+its lift over the whole population, and its share of the total of each value
+column (e.g. of all CLV). Names come from the most distinctive traits.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+
+from .spec import Spec, skewness
+
+__all__ = ["profile_segments", "name_segments", "numeric_z", "TRAIT_Z", "TRAIT_LIFT"]
+
+TRAIT_Z = 0.5
+TRAIT_LIFT = 1.5
+TRAIT_MIN_SHARE = 0.3
+ONLY_SHARE = 0.9
+
+
+def _group_medians(values: np.ndarray, labels: np.ndarray, k: int) -> np.ndarray:
+    s = pd.Series(values).groupby(labels).median()
+    return s.reindex(range(k)).to_numpy(dtype=float)
+
+
+def _category_counts(codes: np.ndarray, levels: list[str], labels: np.ndarray,
+                     k: int) -> np.ndarray:
+    idx = pd.Categorical(codes, categories=levels).codes.astype(np.int64)
+    ok = idx >= 0
+    flat = labels[ok] * len(levels) + idx[ok]
+    return np.bincount(flat, minlength=k * len(levels)).reshape(k, len(levels))
+
+
+def _levels(spec: Spec, name: str, codes: np.ndarray) -> list[str]:
+    col = spec.columns[name]
+    seen = set(pd.unique(codes).tolist())
+    levels = [c for c in col.labels if c in seen] if col.labels else []
+    levels += sorted(str(s) for s in seen if s not in levels)
+    return levels
+
+
+def profile_segments(data: pd.DataFrame, labels: np.ndarray, k: int, spec: Spec) -> list[dict]:
+    """Profiles of segments ``0..k-1``.
+
+    Parameters
+    ----------
+    data : DataFrame
+        The spec's used columns, empty cells already filled (original units).
+    labels : ndarray of int
+        Segment of each row of ``data``.
+    k : int
+        Number of segments.
+    spec : Spec
+        Supplies kinds, roles and labels.
+    """
+    labels = np.asarray(labels, dtype=np.int64)
+    n = labels.size
+    sizes = np.bincount(labels, minlength=k)
+    profiles = [{"segment": s, "size": int(sizes[s]), "share": float(sizes[s] / n),
+                 "numeric": {}, "categorical": {}, "value_share": {}} for s in range(k)]
+    for name in spec.used:
+        col = spec.columns[name]
+        v = data[name].to_numpy()
+        if col.kind == "numeric":
+            v = v.astype(float)
+            sums = np.bincount(labels, weights=v, minlength=k)
+            means = np.divide(sums, sizes, out=np.full(k, np.nan), where=sizes > 0)
+            medians = _group_medians(v, labels, k)
+            total = float(v.sum())
+            for s in range(k):
+                profiles[s]["numeric"][name] = {"mean": float(means[s]), "median": float(medians[s])}
+                if col.role == "value":
+                    profiles[s]["value_share"][name] = float(sums[s] / total) if total else 0.0
+        else:
+            levels = _levels(spec, name, v)
+            counts = _category_counts(v, levels, labels, k)
+            overall = counts.sum(0) / n
+            for s in range(k):
+                shares = counts[s] / max(sizes[s], 1)
+                profiles[s]["categorical"][name] = [
+                    {"code": lvl, "label": col.label(lvl), "share": float(shares[i]),
+                     "lift": float(shares[i] / overall[i]) if overall[i] > 0 else 0.0}
+                    for i, lvl in enumerate(levels)
+                ]
+    return profiles
+
+
+def numeric_z(data: pd.DataFrame, labels: np.ndarray, k: int, spec: Spec) -> dict[str, np.ndarray]:
+    """Per numeric column, each segment's mean in population standard deviations.
+
+    Heavy-tailed non-negative columns are compared on ``log1p`` so one extreme
+    customer does not make a whole segment look "high".
+    """
+    out = {}
+    for name in spec.numeric(spec.used):
+        v = data[name].to_numpy(dtype=float)
+        if v.min() >= 0 and skewness(v) > 2:
+            v = np.log1p(v)
+        sd = v.std()
+        sizes = np.bincount(labels, minlength=k)
+        means = np.bincount(labels, weights=v, minlength=k) / np.maximum(sizes, 1)
+        out[name] = (means - v.mean()) / sd if sd > 0 else np.zeros(k)
+    return out
+
+
+def _words(spec: Spec, name: str) -> tuple[str, str]:
+    col = spec.columns[name]
+    if col.words:
+        return col.words
+    if col.role == "value":
+        return ("low value", "high value")
+    if col.role == "engagement":
+        return ("low engagement", "high engagement")
+    return (f"low {name}", f"high {name}")
+
+
+def _mid_word(spec: Spec, name: str) -> str:
+    low, high = _words(spec, name)
+    if high.startswith("high "):
+        return "mid " + high[len("high "):]
+    return f"average {name}"
+
+
+def name_segments(profiles: list[dict], z: dict[str, np.ndarray], spec: Spec) -> list[str]:
+    """A readable name per segment from its most distinctive traits.
+
+    Numeric traits (value columns first, then engagement, then others) use the
+    column's ``words`` when ``|z| >= 0.5``; the first value column always says
+    high, mid or low. A category enters the name when its share in the segment is
+    at least 30% and its lift at least 1.5 (``"<label>-heavy"``), or its share is
+    90% or more (``"<label> only"``). Names from ``spec.names`` win.
+    """
+    order = (spec.numeric(spec.with_role("value")) + spec.numeric(spec.with_role("engagement"))
+             + spec.numeric(spec.with_role("attribute")))
+    order = [c for c in order if c in z]
+    value_cols = [c for c in order if spec.columns[c].role == "value"]
+    names = []
+    alternatives = []
+    for p in profiles:
+        s = p["segment"]
+        traits: list[tuple[float, str]] = []
+        for rank, name in enumerate(order):
+            zs = float(z[name][s])
+            low, high = _words(spec, name)
+            if abs(zs) >= TRAIT_Z:
+                traits.append((10 - rank + abs(zs), high if zs > 0 else low))
+            elif value_cols and name == value_cols[0]:
+                traits.append((10 - rank, _mid_word(spec, name)))
+        cats: list[tuple[float, str]] = []
+        for name, levels in p["categorical"].items():
+            for lvl in levels:
+                if lvl["share"] >= ONLY_SHARE and lvl["lift"] > 1.05:
+                    cats.append((lvl["lift"] + 100, f"{lvl['label']} only"))
+                elif lvl["share"] >= TRAIT_MIN_SHARE and lvl["lift"] >= TRAIT_LIFT:
+                    cats.append((lvl["lift"], f"{lvl['label']}-heavy"))
+        cats.sort(key=lambda t: -t[0])
+        traits.sort(key=lambda t: -t[0])
+        parts = [t for _, t in traits[:2]] + [t for _, t in cats[:1]]
+        extra = [t for _, t in traits[2:]] + [t for _, t in cats[1:]]
+        if not parts:
+            parts = ["typical customers"]
+        names.append(", ".join(parts))
+        alternatives.append(extra)
+    # make names unique: add the next trait, then a number
+    for _ in range(3):
+        counts = pd.Series(names).value_counts()
+        dups = set(counts[counts > 1].index)
+        if not dups:
+            break
+        for i, nm in enumerate(names):
+            if nm in dups and alternatives[i]:
+                names[i] = f"{nm}, {alternatives[i].pop(0)}"
+    seen: dict[str, int] = {}
+    for i, nm in enumerate(names):
+        if nm in seen:
+            seen[nm] += 1
+            names[i] = f"{nm} ({seen[nm]})"
+        else:
+            seen[nm] = 1
+    names = [nm[0].upper() + nm[1:] for nm in names]
+    for seg, override in spec.names.items():
+        if 0 <= seg < len(names):
+            names[seg] = override
+    return names

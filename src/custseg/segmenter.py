@@ -1,0 +1,320 @@
+"""CustomerSegmenter: the estimator that ties spec, features and clustering together.
+
+It follows scikit-learn's conventions: ``__init__`` stores parameters, ``fit``
+learns, and fitted state ends in ``_``.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+
+import numpy as np
+import pandas as pd
+from sklearn.base import BaseEstimator, ClusterMixin
+from sklearn.metrics import adjusted_rand_score
+from sklearn.utils.validation import check_is_fitted
+
+from .cluster.algorithms import get_algorithm
+from .cluster.hierarchy import ward_tree
+from .cluster.selection import choose_k, sweep
+from .errors import ParameterError, ValidationError
+from .features import FeatureSpace
+from .model import SegmentModel
+from .profile import name_segments, numeric_z, profile_segments
+from .quality import quality_warnings
+from .spec import TRANSFORMS, Spec, infer_spec
+from .validate import validate
+
+__all__ = ["CustomerSegmenter", "relabel_by_size"]
+
+Progress = Callable[[str, str], None]
+
+
+def relabel_by_size(labels: np.ndarray, centers: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Renumber segments so 0 is the largest; ties by centroid coordinates."""
+    k = centers.shape[0]
+    sizes = np.bincount(labels, minlength=k)
+    order = sorted(range(k), key=lambda s: (-sizes[s], tuple(np.round(centers[s], 12))))
+    new_of_old = np.empty(k, dtype=np.int64)
+    new_of_old[order] = np.arange(k)
+    return new_of_old[labels], centers[order]
+
+
+def _as_frame(X) -> pd.DataFrame:
+    if isinstance(X, pd.DataFrame):
+        return X
+    arr = np.asarray(X)
+    if arr.ndim != 2:
+        raise ParameterError(f"X must be a table (2-D), got an array of shape {arr.shape}")
+    return pd.DataFrame(arr, columns=[f"x{i}" for i in range(arr.shape[1])])
+
+
+class CustomerSegmenter(ClusterMixin, BaseEstimator):
+    """Segment customers: validate, build features, choose k, cluster, profile, name.
+
+    Parameters
+    ----------
+    spec : Spec, optional
+        The data dictionary. When None, one is inferred from the data at fit.
+    k : int, optional
+        Force the number of segments; otherwise chosen from ``k_range``.
+    k_range : tuple of int
+        Smallest and largest k to consider, both included.
+    n_init : int
+        k-means initialisations per fit (the best is kept).
+    random_state : int
+        Seed for every random choice.
+    log_transform : {"spec", "auto", "log", "none"}
+        ``log1p`` policy for numeric columns (``"spec"``: per column, as the spec says).
+    cluster_on : list of str or "all", optional
+        Override the spec's ``cluster_on``.
+    algorithm : str
+        Name in :data:`custseg.cluster.algorithms.ALGORITHMS`.
+    ward_exact_max : int
+        Largest number of rows for exact Ward; above it, the two-stage method.
+    silhouette_max : int
+        Silhouette is computed on a fixed-seed sample of this many rows above it.
+    selection_max : int
+        k is chosen on a fixed-seed sample of this many rows above it; the final
+        fit then uses every row, started from the sample's centroids.
+    stability_runs : int
+        Extra seeds refitted at the chosen k to measure stability (0 to skip).
+    """
+
+    def __init__(self, spec: Spec | None = None, *, k: int | None = None,
+                 k_range: tuple[int, int] = (2, 10), n_init: int = 10, random_state: int = 0,
+                 log_transform: str = "spec", cluster_on=None, algorithm: str = "kmeans",
+                 ward_exact_max: int = 10_000, silhouette_max: int = 20_000,
+                 selection_max: int = 100_000, stability_runs: int = 5):
+        self.spec = spec
+        self.k = k
+        self.k_range = k_range
+        self.n_init = n_init
+        self.random_state = random_state
+        self.log_transform = log_transform
+        self.cluster_on = cluster_on
+        self.algorithm = algorithm
+        self.ward_exact_max = ward_exact_max
+        self.silhouette_max = silhouette_max
+        self.selection_max = selection_max
+        self.stability_runs = stability_runs
+
+    # ----------------------------------------------------------- parameters
+    def _check_params(self) -> list[int]:
+        def bad(name, allowed, value):
+            raise ParameterError(f"The {name!r} parameter of CustomerSegmenter must be {allowed}. "
+                                 f"Got {value!r} instead.")
+
+        lo_hi = self.k_range
+        if (not isinstance(lo_hi, tuple | list) or len(lo_hi) != 2
+                or not all(isinstance(v, int | np.integer) for v in lo_hi)
+                or not 2 <= lo_hi[0] <= lo_hi[1]):
+            bad("k_range", "a pair (low, high) of integers with 2 <= low <= high", lo_hi)
+        if self.k is not None and (not isinstance(self.k, int | np.integer) or self.k < 1):
+            bad("k", "None or an integer >= 1", self.k)
+        if not isinstance(self.n_init, int | np.integer) or self.n_init < 1:
+            bad("n_init", "an integer >= 1", self.n_init)
+        if self.log_transform not in ("spec", *TRANSFORMS):
+            bad("log_transform", f"one of {('spec', *TRANSFORMS)}", self.log_transform)
+        for name in ("ward_exact_max", "silhouette_max", "selection_max"):
+            v = getattr(self, name)
+            if not isinstance(v, int | np.integer) or v < 2:
+                bad(name, "an integer >= 2", v)
+        get_algorithm(self.algorithm)
+        ks = list(range(int(lo_hi[0]), int(lo_hi[1]) + 1))
+        if self.k is not None and self.k not in ks:
+            ks = sorted({*ks, int(self.k)} - {1})
+        return ks
+
+    def _resolve_spec(self, df: pd.DataFrame) -> tuple[Spec, list[str]]:
+        notes: list[str] = []
+        spec = self.spec
+        if spec is None:
+            spec, _, notes = infer_spec(df)
+        if self.cluster_on is not None:
+            if self.cluster_on == "all":
+                cols = spec.used
+            else:
+                cols = list(self.cluster_on)
+            spec = spec.with_cluster_on(cols)
+        return spec, notes
+
+    # ------------------------------------------------------------------ fit
+    def fit(self, X, y=None, *, progress: Progress | None = None):
+        """Segment the customers in ``X`` (a DataFrame of raw data).
+
+        ``progress(stage, detail)`` is called as stages start, if given.
+        """
+        say = progress or (lambda stage, detail="": None)
+        timings: dict[str, float] = {}
+        clock = [time.perf_counter()]
+
+        def lap(stage):
+            now = time.perf_counter()
+            timings[stage] = round(now - clock[0], 4)
+            clock[0] = now
+
+        ks = self._check_params()
+        df = _as_frame(X)
+        say("validate", "checking the data against the spec")
+        spec, spec_notes = self._resolve_spec(df)
+        max_k = int(self.k) if self.k is not None else max(ks)
+        checked = validate(df, spec, min_rows=max_k + 1)
+        if checked.errors:
+            raise ValidationError(checked.problems)
+        self.spec_ = spec
+        self.spec_notes_ = spec_notes
+        self.problems_ = [p.to_dict() for p in checked.warnings]
+        keep = ~checked.drop
+        frame = checked.frame.loc[keep].reset_index(drop=True)
+        self.rows_ = np.flatnonzero(keep)
+        lap("validate")
+
+        say("features", "imputing, transforming, encoding and scaling")
+        constant = tuple(p["column"] for p in self.problems_ if p["code"] == "constant-column")
+        if set(constant) >= set(spec.cluster_on):
+            raise ValidationError([_problem("no-varying-column",
+                                            "every cluster_on column is constant, so there is "
+                                            "nothing to segment on; fix: choose other columns "
+                                            "with --cluster-on or in the spec")])
+        self.features_ = FeatureSpace(spec, log_transform=self.log_transform,
+                                      exclude=constant).fit(frame)
+        Z = self.features_.transform(frame)
+        n = Z.shape[0]
+        self.n_features_in_ = df.shape[1]
+        if isinstance(X, pd.DataFrame):
+            self.feature_names_in_ = np.asarray([str(c) for c in X.columns], dtype=object)
+        lap("features")
+
+        seed = int(self.random_state)
+        rng = np.random.default_rng(seed)
+        if n > self.selection_max:
+            sample = np.sort(rng.choice(n, size=self.selection_max, replace=False))
+            Zs = Z[sample]
+        else:
+            sample = None
+            Zs = Z
+        self.selection_sample_size_ = int(Zs.shape[0])
+        say("ward", "building the Ward hierarchy")
+        self.ward_ = ward_tree(Zs, exact_max=self.ward_exact_max, seed=seed)
+        lap("ward")
+
+        say("choose_k", f"trying k = {ks[0]}..{ks[-1]}")
+        rows, fits = sweep(Zs, ks, algorithm=self.algorithm, n_init=int(self.n_init), seed=seed,
+                           ward=self.ward_, silhouette_max=self.silhouette_max,
+                           progress=lambda d: say("choose_k", d))
+        note = (f"Chosen on a fixed-seed sample of {Zs.shape[0]:,} of {n:,} customers"
+                if sample is not None else "")
+        best_k, reason, picks = choose_k(rows, note)
+        if self.k is not None:
+            k = int(self.k)
+            reason = (f"k = {k} was set by the user; left to the criteria, "
+                      + reason[0].lower() + reason[1:])
+        else:
+            k = best_k
+        self.selection_ = rows
+        self.criteria_picks_ = picks
+        self.k_reason_ = reason
+        lap("choose_k")
+
+        say("fit", f"final fit with k = {k}")
+        if sample is None:
+            fit = fits[k]
+        else:
+            fit = get_algorithm(self.algorithm)(Z, k, n_init=1, seed=seed, init=fits[k].centers)
+        labels, centers = relabel_by_size(fit.labels, fit.centers)
+        k = centers.shape[0]
+        self.k_ = k
+        self.inertia_ = float(fit.inertia)
+        self.cluster_centers_ = centers
+        self.labels_ = labels
+        diff = Z - centers[labels]
+        self.distances_ = np.sqrt(np.einsum("ij,ij->i", diff, diff))
+        lap("fit")
+
+        self.stability_ = []
+        if self.stability_runs and k > 1:
+            say("stability", f"refitting with {self.stability_runs} other seeds")
+            ref = labels if sample is None else labels[sample]
+            fit_fn = get_algorithm(self.algorithm)
+            for i in range(1, int(self.stability_runs) + 1):
+                other = fit_fn(Zs, k, n_init=int(self.n_init), seed=seed + i)
+                self.stability_.append(float(adjusted_rand_score(ref, other.labels)))
+        lap("stability")
+
+        say("profile", "profiling and naming segments")
+        data = self.features_.impute(frame)
+        self.profiles_ = profile_segments(data, labels, k, spec)
+        z = numeric_z(data, labels, k, spec)
+        self.segment_names_ = name_segments(self.profiles_, z, spec)
+        for p, nm in zip(self.profiles_, self.segment_names_, strict=True):
+            p["name"] = nm
+            p["z"] = {c: float(z[c][p["segment"]]) for c in z}
+        self.warnings_ = quality_warnings(data, labels, k, spec, self.segment_names_,
+                                          self.stability_)
+        lap("profile")
+
+        self.model_ = SegmentModel(
+            spec, self.features_, centers, self.segment_names_,
+            SegmentModel.quantiles_of(self.distances_, labels, k),
+            info={
+                "algorithm": {"name": self.algorithm,
+                              "params": {"k": k, "n_init": int(self.n_init), "seed": seed}},
+                "training": {
+                    "n_rows": int(n), "sizes": [p["size"] for p in self.profiles_],
+                    "inertia": self.inertia_, "k_reason": reason,
+                },
+                "reference": _reference(data, spec),
+            },
+        )
+        self.timings_ = timings
+        return self
+
+    def fit_predict(self, X, y=None, **kwargs):
+        """Fit and return the segment of every row (-1 for rows left out by policy)."""
+        self.fit(X, **kwargs)
+        out = np.full(len(_as_frame(X)), -1, dtype=np.int64)
+        out[self.rows_] = self.labels_
+        return out
+
+    def predict(self, X) -> np.ndarray:
+        """Segment of each row of new data: the nearest centroid."""
+        check_is_fitted(self, "model_")
+        df = _as_frame(X)
+        checked = validate(df, self.spec_, min_rows=1)
+        if checked.errors:
+            raise ValidationError(checked.problems)
+        return self.model_.assign_typed(checked.frame)["segment"].to_numpy()
+
+    def transform(self, X) -> np.ndarray:
+        """Distances of each row to every segment centroid."""
+        check_is_fitted(self, "model_")
+        checked = validate(_as_frame(X), self.spec_, min_rows=1)
+        if checked.errors:
+            raise ValidationError(checked.problems)
+        Z = self.features_.transform(checked.frame)
+        return np.sqrt(((Z[:, None, :] - self.cluster_centers_[None]) ** 2).sum(-1))
+
+
+def _problem(code: str, message: str):
+    from .errors import Problem
+
+    return Problem(code=code, severity="error", message=message)
+
+
+def _reference(data: pd.DataFrame, spec: Spec) -> dict:
+    """Reference distributions of the training data, for drift checks later."""
+    ref: dict = {}
+    qs = np.linspace(0, 1, 11)
+    for name in spec.used:
+        v = data[name].to_numpy()
+        if spec.columns[name].kind == "numeric":
+            ref[name] = {"kind": "numeric",
+                         "deciles": [float(x) for x in np.quantile(v.astype(float), qs)]}
+        else:
+            counts = pd.Series(v).value_counts()
+            ref[name] = {"kind": "categorical",
+                         "shares": {str(c): float(counts[c] / len(v))
+                                    for c in sorted(counts.index, key=str)}}
+    return ref

@@ -1,0 +1,596 @@
+"""The data dictionary (spec): the single source of truth about columns.
+
+A spec says, for each column, its kind (numeric or categorical), its role
+(``value`` such as CLV, ``engagement`` such as minutes watched, ``attribute`` such
+as region), what an empty cell means, how codes map to labels, which named groups
+of categories exist, and which columns the clustering uses (``cluster_on``) versus
+which only describe the segments (``describe``). It is read from and written to
+TOML; :func:`infer_spec` drafts one from data.
+
+This module is pure: it parses text and inspects DataFrames, it never opens files
+(``custseg.io`` does that).
+"""
+
+from __future__ import annotations
+
+import difflib
+import json
+import math
+import re
+import tomllib
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from .errors import SpecError
+
+__all__ = [
+    "ColumnSpec",
+    "ClusteringOptions",
+    "Spec",
+    "parse_spec",
+    "infer_spec",
+    "code_str",
+    "KINDS",
+    "ROLES",
+    "NUMERIC_MISSING",
+    "CATEGORICAL_MISSING",
+    "TRANSFORMS",
+]
+
+KINDS = ("numeric", "categorical")
+ROLES = ("value", "engagement", "attribute")
+NUMERIC_MISSING = ("zero", "median", "mean", "drop", "error")
+CATEGORICAL_MISSING = ("unknown", "mode", "drop", "error")
+TRANSFORMS = ("auto", "log", "none")
+ALGORITHMS_HINT = ("kmeans",)
+UNKNOWN_LEVEL = "unknown"
+
+_TOP_KEYS = (
+    "kind", "id", "cluster_on", "describe", "ignore", "columns", "groups", "names", "clustering",
+    "recommendations",
+)
+_COLUMN_KEYS = ("kind", "role", "missing", "transform", "labels", "words", "description")
+_CLUSTERING_KEYS = ("algorithm", "k", "k_range", "n_init", "seed")
+
+
+def code_str(value: Any) -> str:
+    """Canonical text of a category code: ``1``, ``1.0`` and ``"1"`` are all ``"1"``."""
+    if isinstance(value, bool | np.bool_):
+        return str(bool(value))
+    if isinstance(value, int | np.integer):
+        return str(int(value))
+    if isinstance(value, float | np.floating):
+        if math.isfinite(value) and float(value).is_integer():
+            return str(int(value))
+        return repr(float(value))
+    return str(value).strip()
+
+
+@dataclass
+class ColumnSpec:
+    """What one column is and how to treat it."""
+
+    name: str
+    kind: str
+    role: str = "attribute"
+    missing: str | None = None
+    transform: str = "auto"
+    labels: dict[str, str] = field(default_factory=dict)
+    words: tuple[str, str] | None = None
+    description: str = ""
+
+    def __post_init__(self) -> None:
+        if self.missing is None:
+            self.missing = "median" if self.kind == "numeric" else UNKNOWN_LEVEL
+
+    @property
+    def is_numeric(self) -> bool:
+        return self.kind == "numeric"
+
+    def label(self, code: Any) -> str:
+        """The label of a code (the code itself when the spec gives none)."""
+        c = code_str(code)
+        return self.labels.get(c, c)
+
+    def code_of(self, label_or_code: str) -> str | None:
+        """The code for a label or a code, ``None`` when unknown."""
+        text = code_str(label_or_code)
+        if text in self.labels:
+            return text
+        for code, label in self.labels.items():
+            if label == text:
+                return code
+        return None
+
+    def to_dict(self) -> dict:
+        d: dict[str, Any] = {"kind": self.kind, "role": self.role, "missing": self.missing}
+        if self.kind == "numeric":
+            d["transform"] = self.transform
+        if self.labels:
+            d["labels"] = dict(self.labels)
+        if self.words:
+            d["words"] = list(self.words)
+        if self.description:
+            d["description"] = self.description
+        return d
+
+
+@dataclass
+class ClusteringOptions:
+    """Clustering settings a spec may carry; CLI flags override them."""
+
+    algorithm: str = "kmeans"
+    k: int | None = None
+    k_range: tuple[int, int] = (2, 10)
+    n_init: int = 10
+    seed: int = 0
+
+    def to_dict(self) -> dict:
+        d: dict[str, Any] = {
+            "algorithm": self.algorithm,
+            "k_range": list(self.k_range),
+            "n_init": self.n_init,
+            "seed": self.seed,
+        }
+        if self.k is not None:
+            d["k"] = self.k
+        return d
+
+
+@dataclass
+class Spec:
+    """A data dictionary.
+
+    Attributes
+    ----------
+    columns : dict of str to ColumnSpec
+        In file order.
+    id : str or None
+        The customer id column, if any.
+    cluster_on, describe : list of str
+        Columns the clustering uses; columns that only describe segments.
+    ignore : list of str
+        Columns present in the data but not used at all.
+    groups : dict
+        ``{column: {group name: [labels or codes]}}``, e.g. social channels.
+    names : dict of int to str
+        Segment name overrides by segment id.
+    """
+
+    columns: dict[str, ColumnSpec]
+    id: str | None = None
+    kind: str = "customers"
+    cluster_on: list[str] = field(default_factory=list)
+    describe: list[str] = field(default_factory=list)
+    ignore: list[str] = field(default_factory=list)
+    groups: dict[str, dict[str, list[str]]] = field(default_factory=dict)
+    names: dict[int, str] = field(default_factory=dict)
+    clustering: ClusteringOptions = field(default_factory=ClusteringOptions)
+    recommendations: dict = field(default_factory=dict)
+
+    # ----------------------------------------------------------------- queries
+    def numeric(self, within: list[str] | None = None) -> list[str]:
+        names = within if within is not None else list(self.columns)
+        return [c for c in names if self.columns[c].kind == "numeric"]
+
+    def categorical(self, within: list[str] | None = None) -> list[str]:
+        names = within if within is not None else list(self.columns)
+        return [c for c in names if self.columns[c].kind == "categorical"]
+
+    def with_role(self, *roles: str) -> list[str]:
+        return [c for c, col in self.columns.items() if col.role in roles]
+
+    @property
+    def used(self) -> list[str]:
+        """cluster_on then describe, without repeats."""
+        out = list(self.cluster_on)
+        out += [c for c in self.describe if c not in out]
+        return out
+
+    def group_codes(self, column: str) -> dict[str, list[str]]:
+        """Groups of ``column`` with members resolved to codes."""
+        col = self.columns[column]
+        out = {}
+        for gname, members in self.groups.get(column, {}).items():
+            codes = []
+            for m in members:
+                c = col.code_of(m)
+                codes.append(c if c is not None else code_str(m))
+            out[gname] = codes
+        return out
+
+    def with_cluster_on(self, cluster_on: list[str]) -> Spec:
+        """A copy clustering on other columns (the rest go to ``describe``)."""
+        for c in cluster_on:
+            if c not in self.columns:
+                raise SpecError(
+                    f"--cluster-on names column {c!r}, which the spec does not have",
+                    fix=f"use one of {', '.join(self.columns)}" + _suggest(c, self.columns),
+                )
+        describe = [c for c in self.used if c not in cluster_on]
+        return Spec(
+            columns=self.columns, id=self.id, kind=self.kind, cluster_on=list(cluster_on),
+            describe=describe, ignore=list(self.ignore), groups=self.groups, names=dict(self.names),
+            clustering=self.clustering, recommendations=self.recommendations,
+        )
+
+    # ----------------------------------------------------------- serialising
+    def to_dict(self) -> dict:
+        d: dict[str, Any] = {"kind": self.kind}
+        if self.id is not None:
+            d["id"] = self.id
+        d["cluster_on"] = list(self.cluster_on)
+        d["describe"] = list(self.describe)
+        if self.ignore:
+            d["ignore"] = list(self.ignore)
+        d["columns"] = {n: c.to_dict() for n, c in self.columns.items()}
+        if self.groups:
+            d["groups"] = {c: {g: list(m) for g, m in gs.items()} for c, gs in self.groups.items()}
+        if self.names:
+            d["names"] = {str(k): v for k, v in sorted(self.names.items())}
+        d["clustering"] = self.clustering.to_dict()
+        if self.recommendations:
+            d["recommendations"] = self.recommendations
+        return d
+
+    @classmethod
+    def from_dict(cls, d: dict, source: str = "spec") -> Spec:
+        return _from_dict(d, source)
+
+    def to_toml(self, comments: dict[str, str] | None = None, header: str = "") -> str:
+        """TOML text; ``comments`` maps ``"<top key>"`` or ``"columns.<name>"`` to a comment."""
+        return _to_toml(self, comments or {}, header)
+
+
+# ---------------------------------------------------------------- parsing
+def _suggest(word: str, options) -> str:
+    close = difflib.get_close_matches(str(word), [str(o) for o in options], n=1, cutoff=0.6)
+    return f"; did you mean {close[0]!r}?" if close else ""
+
+
+def _check_keys(d: dict, allowed: tuple[str, ...], where: str, source: str) -> None:
+    for key in d:
+        if key not in allowed:
+            raise SpecError(
+                f"{source}: unknown key {key!r} in {where}{_suggest(key, allowed)}",
+                fix=f"allowed keys there are {', '.join(allowed)}",
+            )
+
+
+def _one_of(value: Any, allowed: tuple[str, ...], key: str, source: str) -> str:
+    if value not in allowed:
+        raise SpecError(
+            f"{source}: {key} must be one of {', '.join(allowed)}, got {value!r}"
+            + _suggest(value, allowed)
+        )
+    return value
+
+
+def _str_list(value: Any, key: str, source: str) -> list[str]:
+    if isinstance(value, str):
+        return [value]
+    if not isinstance(value, list) or not all(isinstance(v, str) for v in value):
+        raise SpecError(f"{source}: {key} must be a list of column names, got {value!r}")
+    return list(value)
+
+
+def _int(value: Any, key: str, source: str, minimum: int) -> int:
+    if isinstance(value, bool) or not isinstance(value, int) or value < minimum:
+        raise SpecError(f"{source}: {key} must be an integer >= {minimum}, got {value!r}")
+    return value
+
+
+def parse_spec(text: str, source: str = "spec.toml") -> Spec:
+    """Parse spec TOML text into a validated :class:`Spec`."""
+    try:
+        data = tomllib.loads(text)
+    except tomllib.TOMLDecodeError as exc:
+        raise SpecError(f"{source} is not valid TOML: {exc}", fix="correct the TOML syntax") from None
+    return _from_dict(data, source)
+
+
+def _from_dict(data: dict, source: str) -> Spec:
+    _check_keys(data, _TOP_KEYS, "the top level", source)
+    kind = _one_of(data.get("kind", "customers"), ("customers", "transactions"), "kind", source)
+    raw_cols = data.get("columns")
+    if not isinstance(raw_cols, dict) or not raw_cols:
+        raise SpecError(f"{source}: no [columns.NAME] tables", fix="describe each column to use")
+    columns: dict[str, ColumnSpec] = {}
+    for name, cd in raw_cols.items():
+        where = f"[columns.{name}]"
+        if not isinstance(cd, dict):
+            raise SpecError(f"{source}: {where} must be a table")
+        _check_keys(cd, _COLUMN_KEYS, where, source)
+        ckind = _one_of(cd.get("kind"), KINDS, f"{where} kind", source)
+        role = _one_of(cd.get("role", "attribute"), ROLES, f"{where} role", source)
+        allowed_missing = NUMERIC_MISSING if ckind == "numeric" else CATEGORICAL_MISSING
+        default_missing = "median" if ckind == "numeric" else UNKNOWN_LEVEL
+        missing = _one_of(cd.get("missing", default_missing), allowed_missing,
+                          f"{where} missing", source)
+        transform = _one_of(cd.get("transform", "auto"), TRANSFORMS, f"{where} transform", source)
+        labels_raw = cd.get("labels", {})
+        if not isinstance(labels_raw, dict):
+            raise SpecError(f"{source}: {where} labels must be a table of code = \"label\"")
+        if labels_raw and ckind != "categorical":
+            raise SpecError(f"{source}: {where} has labels but kind is numeric",
+                            fix='set kind = "categorical" or remove the labels')
+        labels = {code_str(k): str(v) for k, v in labels_raw.items()}
+        if len(set(labels.values())) != len(labels):
+            raise SpecError(f"{source}: {where} labels repeat a label",
+                            fix="give each code its own label")
+        words = cd.get("words")
+        if words is not None:
+            if (not isinstance(words, list) or len(words) != 2
+                    or not all(isinstance(w, str) for w in words)):
+                raise SpecError(f"{source}: {where} words must be two strings: [low, high]")
+            words = (words[0], words[1])
+        columns[name] = ColumnSpec(
+            name=name, kind=ckind, role=role, missing=missing, transform=transform,
+            labels=labels, words=words, description=str(cd.get("description", "")),
+        )
+
+    id_col = data.get("id")
+    if id_col is not None:
+        if not isinstance(id_col, str):
+            raise SpecError(f"{source}: id must be a column name, got {id_col!r}")
+        if id_col in columns:
+            raise SpecError(f"{source}: id column {id_col!r} must not also be under [columns]",
+                            fix=f"remove [columns.{id_col}]")
+
+    def _known(names: list[str], key: str) -> list[str]:
+        for n in names:
+            if n not in columns:
+                raise SpecError(
+                    f"{source}: {key} names {n!r}, which has no [columns.{n}] table"
+                    + _suggest(n, columns),
+                    fix="add the column table or correct the name",
+                )
+        return names
+
+    cluster_on = _known(_str_list(data.get("cluster_on", list(columns)), "cluster_on", source),
+                        "cluster_on")
+    if not cluster_on:
+        raise SpecError(f"{source}: cluster_on is empty", fix="name at least one column")
+    describe_default = [c for c in columns if c not in cluster_on]
+    describe = _known(_str_list(data.get("describe", describe_default), "describe", source),
+                      "describe")
+    ignore = _str_list(data.get("ignore", []), "ignore", source)
+
+    groups: dict[str, dict[str, list[str]]] = {}
+    for col, gs in (data.get("groups") or {}).items():
+        if col not in columns:
+            raise SpecError(f"{source}: [groups.{col}] names an unknown column" + _suggest(col, columns))
+        if columns[col].kind != "categorical":
+            raise SpecError(f"{source}: [groups.{col}] needs a categorical column")
+        if not isinstance(gs, dict):
+            raise SpecError(f"{source}: [groups.{col}] must map group names to lists of labels")
+        groups[col] = {}
+        for gname, members in gs.items():
+            if not isinstance(members, list) or not members:
+                raise SpecError(f"{source}: group {gname!r} of {col!r} must be a non-empty list")
+            if columns[col].labels:
+                for m in members:
+                    if columns[col].code_of(m) is None:
+                        raise SpecError(
+                            f"{source}: group {gname!r} of {col!r} lists {m!r}, which is neither "
+                            f"a code nor a label" + _suggest(m, columns[col].labels.values()),
+                            fix=f"use one of {', '.join(columns[col].labels.values())}",
+                        )
+            groups[col][gname] = [code_str(m) for m in members]
+
+    names: dict[int, str] = {}
+    for k, v in (data.get("names") or {}).items():
+        try:
+            seg = int(k)
+        except ValueError:
+            raise SpecError(f"{source}: [names] keys must be segment ids, got {k!r}") from None
+        names[seg] = str(v)
+
+    cd = data.get("clustering") or {}
+    _check_keys(cd, _CLUSTERING_KEYS, "[clustering]", source)
+    k_range = cd.get("k_range", [2, 10])
+    if (not isinstance(k_range, list) or len(k_range) != 2
+            or not all(isinstance(x, int) for x in k_range) or not 2 <= k_range[0] <= k_range[1]):
+        raise SpecError(f"{source}: [clustering] k_range must be [low, high] with 2 <= low <= high, "
+                        f"got {k_range!r}")
+    k = cd.get("k")
+    clustering = ClusteringOptions(
+        algorithm=str(cd.get("algorithm", "kmeans")),
+        k=None if k is None else _int(k, "[clustering] k", source, 1),
+        k_range=(k_range[0], k_range[1]),
+        n_init=_int(cd.get("n_init", 10), "[clustering] n_init", source, 1),
+        seed=_int(cd.get("seed", 0), "[clustering] seed", source, 0),
+    )
+    recs = data.get("recommendations") or {}
+    if not isinstance(recs, dict):
+        raise SpecError(f"{source}: [recommendations] must be a table")
+    return Spec(columns=columns, id=id_col, kind=kind, cluster_on=cluster_on, describe=describe,
+                ignore=ignore, groups=groups, names=names, clustering=clustering,
+                recommendations=recs)
+
+
+# ---------------------------------------------------------------- writing
+_BARE = re.compile(r"^[A-Za-z0-9_-]+$")
+
+
+def _key(k: str) -> str:
+    return k if _BARE.match(k) else json.dumps(k, ensure_ascii=False)
+
+
+def _val(v: Any) -> str:
+    if isinstance(v, bool):
+        return "true" if v else "false"
+    if isinstance(v, int | float):
+        return repr(v)
+    if isinstance(v, str):
+        return json.dumps(v, ensure_ascii=False)
+    if isinstance(v, list | tuple):
+        return "[" + ", ".join(_val(x) for x in v) + "]"
+    if isinstance(v, dict):
+        return "{ " + ", ".join(f"{_key(str(k))} = {_val(x)}" for k, x in v.items()) + " }"
+    raise TypeError(f"cannot write {type(v).__name__} to TOML")
+
+
+def _comment(text: str | None) -> str:
+    if not text:
+        return ""
+    return "".join(f"# {line}\n" if line else "#\n" for line in text.splitlines())
+
+
+def _to_toml(spec: Spec, comments: dict[str, str], header: str) -> str:
+    d = spec.to_dict()
+    out = [_comment(header)]
+    for key in ("kind", "id", "cluster_on", "describe", "ignore"):
+        if key in d:
+            out.append(_comment(comments.get(key)) + f"{key} = {_val(d[key])}\n")
+    for name, cd in d["columns"].items():
+        out.append("\n" + _comment(comments.get(f"columns.{name}")) + f"[columns.{_key(name)}]\n")
+        for k, v in cd.items():
+            out.append(f"{k} = {_val(v)}\n")
+    for col, gs in d.get("groups", {}).items():
+        out.append("\n" + _comment(comments.get(f"groups.{col}")) + f"[groups.{_key(col)}]\n")
+        for g, members in gs.items():
+            out.append(f"{_key(g)} = {_val(members)}\n")
+    if "names" in d:
+        out.append("\n" + _comment(comments.get("names")) + "[names]\n")
+        for k, v in d["names"].items():
+            out.append(f"{_key(k)} = {_val(v)}\n")
+    out.append("\n" + _comment(comments.get("clustering")) + "[clustering]\n")
+    for k, v in d["clustering"].items():
+        out.append(f"{k} = {_val(v)}\n")
+    if "recommendations" in d:
+        out.append("\n[recommendations]\n")
+        for k, v in d["recommendations"].items():
+            out.append(f"{_key(k)} = {_val(v)}\n")
+    return "".join(out)
+
+
+# ---------------------------------------------------------------- inference
+_VALUE_NAMES = re.compile(r"clv|ltv|value|revenue|spend|sales|amount|monetary|profit|price", re.I)
+_ENGAGE_NAMES = re.compile(r"minute|watch|time|session|visit|engag|view|click|login|hours|days_active",
+                           re.I)
+_ID_NAMES = re.compile(r"(^|[_\s])id$|^id|uuid|customer$|email", re.I)
+MAX_CATEGORICAL_INT_LEVELS = 20
+MAX_CATEGORICAL_TEXT_LEVELS = 50
+HEAVY_TAIL_SKEW = 2.0
+
+
+def skewness(values: np.ndarray) -> float:
+    """Sample skewness (Fisher-Pearson, biased) of the finite values; 0 for constants."""
+    v = np.asarray(values, dtype=float)
+    v = v[np.isfinite(v)]
+    if v.size < 3:
+        return 0.0
+    sd = v.std()
+    if sd == 0:
+        return 0.0
+    return float(np.mean(((v - v.mean()) / sd) ** 3))
+
+
+def infer_spec(df: pd.DataFrame) -> tuple[Spec, dict[str, str], list[str]]:
+    """Draft a spec from data.
+
+    Returns
+    -------
+    spec : Spec
+    comments : dict
+        Comments explaining each inference, for :meth:`Spec.to_toml`.
+    notes : list of str
+        One line per inference, for the terminal.
+    """
+    comments: dict[str, str] = {}
+    notes: list[str] = []
+    columns: dict[str, ColumnSpec] = {}
+    id_col = None
+    ignore: list[str] = []
+    n = len(df)
+    for name in df.columns:
+        s = df[name]
+        nonnull = s.dropna()
+        if nonnull.empty:
+            ignore.append(name)
+            notes.append(f"{name}: entirely empty, ignored")
+            continue
+        nunique = nonnull.nunique()
+        numeric = pd.api.types.is_numeric_dtype(s) and not pd.api.types.is_bool_dtype(s)
+        is_unique = nunique == len(nonnull) == n
+        if id_col is None and is_unique and n > 1 and (
+            not numeric or (_ID_NAMES.search(str(name)) and _integer_like(nonnull))
+        ):
+            id_col = name
+            notes.append(f"{name}: unique for every row, used as the customer id")
+            continue
+        if nunique == 1:
+            ignore.append(name)
+            notes.append(f"{name}: constant ({nonnull.iloc[0]!r}), ignored")
+            continue
+        if numeric and _integer_like(nonnull) and nunique <= MAX_CATEGORICAL_INT_LEVELS:
+            codes = sorted(nonnull.astype("int64").unique().tolist())
+            columns[name] = ColumnSpec(name=name, kind="categorical", role="attribute")
+            comments[f"columns.{name}"] = (
+                f"{nunique} integer codes ({', '.join(map(str, codes[:12]))}"
+                f"{', ...' if len(codes) > 12 else ''}): read as categories, not numbers.\n"
+                "Add labels = { 1 = \"...\" } to name the codes in the report."
+            )
+            notes.append(f"{name}: {nunique} integer codes, categorical")
+            continue
+        if numeric:
+            role = ("value" if _VALUE_NAMES.search(str(name))
+                    else "engagement" if _ENGAGE_NAMES.search(str(name)) else "attribute")
+            missing = "zero" if role == "engagement" else "median"
+            sk = skewness(nonnull.to_numpy(dtype=float))
+            nonneg = bool((nonnull >= 0).all())
+            transform = "log" if (sk > HEAVY_TAIL_SKEW and nonneg) else "none"
+            columns[name] = ColumnSpec(name=name, kind="numeric", role=role, missing=missing,
+                                       transform=transform)
+            text = [f"role {role!r} guessed from the name."]
+            n_missing = int(s.isna().sum())
+            if n_missing:
+                text.append(
+                    f"{n_missing} empty cells: missing = {missing!r}"
+                    + (" (empty engagement usually means none, e.g. bought but never watched)"
+                       if missing == "zero" else "") + "; alternatives: zero, median, mean, drop, error."
+                )
+            if transform == "log":
+                text.append(f"skewness {sk:.1f}: heavy tail, log1p suggested so a few extreme "
+                            "customers do not dominate the distances.")
+            comments[f"columns.{name}"] = "\n".join(text)
+            notes.append(f"{name}: numeric, role {role}, missing={missing}"
+                         + (f", log transform (skewness {sk:.1f})" if transform == "log" else ""))
+            continue
+        if nunique <= MAX_CATEGORICAL_TEXT_LEVELS:
+            columns[name] = ColumnSpec(name=name, kind="categorical", role="attribute")
+            notes.append(f"{name}: {nunique} text levels, categorical")
+            continue
+        ignore.append(name)
+        notes.append(f"{name}: {nunique} distinct texts, too many for a category, ignored")
+    if not columns:
+        raise SpecError("no usable column found to describe customers",
+                        fix="check the file has numeric or categorical columns besides the id")
+    numeric_cols = [c for c, col in columns.items() if col.kind == "numeric"]
+    categorical_cols = [c for c, col in columns.items() if col.kind == "categorical"]
+    cluster_on = numeric_cols or categorical_cols
+    describe = [c for c in columns if c not in cluster_on]
+    comments["cluster_on"] = (
+        "Columns the clustering uses. Categorical attributes are left out on purpose: one-hot\n"
+        "columns dominate distances and yield segments that merely copy them. They go under\n"
+        "'describe' and still appear in every profile. Use --cluster-on all to include them."
+    )
+    comments["describe"] = "Columns that only describe the segments."
+    if ignore:
+        comments["ignore"] = "Columns present in the data that custseg does not use."
+    comments["clustering"] = ("k_range is searched unless k is set; n_init k-means "
+                              "initialisations per k; seed makes runs reproducible.")
+    spec = Spec(columns=columns, id=id_col, cluster_on=cluster_on, describe=describe,
+                ignore=ignore)
+    return spec, comments, notes
+
+
+def _integer_like(s: pd.Series) -> bool:
+    if not pd.api.types.is_numeric_dtype(s):
+        return False
+    v = s.to_numpy(dtype=float)
+    return bool(np.all(np.isfinite(v)) and np.all(v == np.round(v)))

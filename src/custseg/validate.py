@@ -1,0 +1,295 @@
+"""Check a table against its spec, reporting every problem at once.
+
+:func:`validate` returns a typed copy of the data (numeric columns as float64,
+categorical columns as canonical code strings) and the list of
+:class:`~custseg.errors.Problem` found; :func:`check` raises
+:class:`~custseg.errors.ValidationError` when any of them is an error. Row numbers
+in messages count data rows from 1, the same numbering as the ``row`` column of
+``segments.csv``.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, field
+
+import numpy as np
+import pandas as pd
+
+from .errors import Problem, ValidationError
+from .spec import Spec
+
+__all__ = ["Validated", "validate", "check", "coerce_numeric", "coerce_codes", "MAX_COLUMNS",
+           "MAX_CELL_CHARS"]
+
+MAX_EXAMPLES = 3
+MAX_COLUMNS = 1000
+MAX_CELL_CHARS = 10_000
+
+_THOUSANDS = re.compile(r"^[+-]?\d{1,3}([,.' ]\d{3})+([.,]\d+)?$")
+_DECIMAL_COMMA = re.compile(r"^[+-]?\d+,\d+$")
+_NAN_WORDS = {"nan", "na", "n/a", "null", "none", "-", "--", "?", "inf", "+inf", "-inf",
+              "infinity", "-infinity", "#n/a", "#div/0!", "#value!"}
+
+
+@dataclass
+class Validated:
+    """Typed data and the problems found.
+
+    Attributes
+    ----------
+    frame : DataFrame
+        The spec's columns (id first when there is one): numeric as float64 with NaN
+        for empty, categorical as code strings with None for empty.
+    problems : list of Problem
+        Errors and warnings, in the order checked.
+    drop : ndarray of bool
+        Rows left out by a ``missing = "drop"`` policy.
+    """
+
+    frame: pd.DataFrame
+    problems: list[Problem] = field(default_factory=list)
+    drop: np.ndarray | None = None
+
+    @property
+    def errors(self) -> list[Problem]:
+        return [p for p in self.problems if p.severity == "error"]
+
+    @property
+    def warnings(self) -> list[Problem]:
+        return [p for p in self.problems if p.severity == "warning"]
+
+
+def _rows(mask: np.ndarray) -> tuple[list[int], int]:
+    idx = np.flatnonzero(mask)
+    return [int(i) + 1 for i in idx[:MAX_EXAMPLES]], int(idx.size)
+
+
+def _examples(rows: list[int], values: list) -> str:
+    parts = [f"row {r}: {_short(v)!r}" for r, v in zip(rows, values, strict=False)]
+    return ", ".join(parts)
+
+
+def _short(v) -> str:
+    s = str(v)
+    return s if len(s) <= 40 else s[:37] + "..."
+
+
+def _rows_text(rows: list[int], count: int) -> str:
+    more = f" and {count - len(rows)} more" if count > len(rows) else ""
+    return ", ".join(map(str, rows)) + more
+
+
+def coerce_numeric(s: pd.Series) -> tuple[np.ndarray, np.ndarray]:
+    """Float64 values and a mask of cells that are present but not numbers."""
+    if pd.api.types.is_bool_dtype(s):
+        values = s.to_numpy(dtype=float, na_value=np.nan)
+        return values, np.zeros(len(s), dtype=bool)
+    if pd.api.types.is_numeric_dtype(s):
+        values = s.to_numpy(dtype=float, na_value=np.nan)
+        return values, np.isinf(values)
+    present = s.notna().to_numpy()
+    text = s.astype("string").str.strip()
+    values = pd.to_numeric(text, errors="coerce").to_numpy(dtype=float, na_value=np.nan)
+    blank = (text == "").fillna(False).to_numpy(dtype=bool)
+    bad = present & ~blank & (np.isnan(values) | np.isinf(values))
+    values[blank] = np.nan
+    values[np.isinf(values)] = np.nan
+    return values, bad
+
+
+def coerce_codes(s: pd.Series) -> pd.Series:
+    """Canonical category codes as strings (``1.0`` -> ``"1"``), None for empty."""
+    if pd.api.types.is_bool_dtype(s):
+        out = s.astype("string")
+    elif pd.api.types.is_integer_dtype(s):
+        out = s.astype("string")
+    elif pd.api.types.is_float_dtype(s):
+        v = s.to_numpy(dtype=float, na_value=np.nan)
+        whole = np.isfinite(v) & (v == np.round(v))
+        out = pd.Series(pd.array([None] * len(s), dtype="string"), index=s.index)
+        if whole.any():
+            out[whole] = pd.Series(v[whole].astype(np.int64), index=s.index[whole]).astype("string")
+        other = np.isfinite(v) & ~whole
+        if other.any():
+            out[other] = [repr(float(x)) for x in v[other]]
+    else:
+        out = s.astype("string").str.strip()
+        out = out.mask(out == "")
+    return out.astype(object).where(out.notna(), None)
+
+
+def _bad_number_hint(values: list[str]) -> tuple[str, str]:
+    texts = [str(v).strip() for v in values]
+    if any(t.lower() in _NAN_WORDS for t in texts):
+        return ("text standing for a missing or infinite number",
+                "leave the cell empty for a missing value and set the column's missing policy")
+    if any(_THOUSANDS.match(t) for t in texts):
+        return ("numbers with thousands separators",
+                "export plain numbers without separators (1234.5, not 1,234.5)")
+    if any(_DECIMAL_COMMA.match(t) for t in texts):
+        return ("numbers with a decimal comma",
+                "export numbers with a decimal point (12.5, not 12,5)")
+    return ("non-numeric values",
+            "correct or empty those cells, or declare the column kind = \"categorical\"")
+
+
+def validate(df: pd.DataFrame, spec: Spec, *, min_rows: int = 2) -> Validated:
+    """Check ``df`` against ``spec`` and return typed data with every problem found.
+
+    Parameters
+    ----------
+    df : DataFrame
+        Raw data as read.
+    spec : Spec
+        The data dictionary.
+    min_rows : int
+        Fewest usable rows the clustering needs (e.g. the largest k + 1).
+    """
+    problems: list[Problem] = []
+
+    def err(code, msg, column=None, rows=(), count=0, severity="error"):
+        problems.append(Problem(code=code, severity=severity, message=msg, column=column,
+                                rows=list(rows), count=count))
+
+    n = len(df)
+    if df.shape[1] > MAX_COLUMNS:
+        err("too-many-columns",
+            f"the data has {df.shape[1]} columns, more than custseg handles ({MAX_COLUMNS}); "
+            "fix: select the columns to segment on (e.g. with --sql) before running")
+        raise ValidationError(problems)
+    present = [str(c) for c in df.columns]
+    wanted = ([spec.id] if spec.id else []) + list(spec.columns)
+    for col in wanted:
+        if col not in present:
+            import difflib
+
+            close = difflib.get_close_matches(col, present, n=1, cutoff=0.6)
+            hint = f"did you mean {close[0]!r}? " if close else ""
+            err("missing-column",
+                f"column {col!r} named in the spec is missing from the data (columns there: "
+                f"{', '.join(present[:20])}{', ...' if len(present) > 20 else ''}); fix: {hint}"
+                "correct the name in the spec or the file", column=col)
+    known = set(wanted) | set(spec.ignore)
+    for col in present:
+        if col not in known:
+            err("unexpected-column",
+                f"column {col!r} is in the data but not in the spec; fix: add a "
+                f"[columns.{col}] table to the spec, or list it under ignore = [...]", column=col)
+    if n == 0:
+        err("no-rows", "the data has no rows; fix: check the file or the --sql query")
+    if any(p.code == "missing-column" for p in problems) or n == 0:
+        raise ValidationError(problems)
+
+    typed: dict[str, object] = {}
+    drop = np.zeros(n, dtype=bool)
+    if spec.id:
+        ids = df[spec.id]
+        missing_id = ids.isna().to_numpy()
+        if missing_id.any():
+            rows, count = _rows(missing_id)
+            err("missing-id", f"id column {spec.id!r} is empty in {count} rows "
+                f"(rows {_rows_text(rows, count)}); fix: give every customer an id",
+                column=spec.id, rows=rows, count=count)
+        dup = ids.duplicated(keep=False).to_numpy() & ~missing_id
+        if dup.any():
+            rows, count = _rows(dup)
+            vals = ids.to_numpy()[np.flatnonzero(dup)[:MAX_EXAMPLES]]
+            err("duplicate-id", f"id column {spec.id!r} has {count} rows sharing an id "
+                f"({_examples(rows, list(vals))}); fix: remove the duplicates or choose "
+                "another id column", column=spec.id, rows=rows, count=count)
+        typed[spec.id] = ids.to_numpy()
+
+    for name, col in spec.columns.items():
+        s = df[name]
+        if s.isna().all() or (s.dtype == object and s.astype("string").str.strip().eq("").all()):
+            err("empty-column", f"column {name!r} is entirely empty; fix: remove it from the "
+                "spec (or list it under ignore) or fill it", column=name)
+            continue
+        if pd.api.types.is_object_dtype(s) or pd.api.types.is_string_dtype(s):
+            lengths = s.astype("string").str.len().fillna(0).to_numpy()
+            huge = lengths > MAX_CELL_CHARS
+            if huge.any():
+                rows, count = _rows(huge)
+                err("huge-cell", f"column {name!r} has {count} cells longer than "
+                    f"{MAX_CELL_CHARS:,} characters (rows {_rows_text(rows, count)}); fix: check "
+                    "the file's quoting and delimiter", column=name, rows=rows, count=count)
+                continue
+        if col.kind == "numeric":
+            values, bad = coerce_numeric(s)
+            if bad.any():
+                rows, count = _rows(bad)
+                examples = s.to_numpy()[np.flatnonzero(bad)[:MAX_EXAMPLES]]
+                what, fix = _bad_number_hint(list(examples))
+                err("not-numeric", f"column {name!r} has {count} {what} "
+                    f"({_examples(rows, list(examples))}); fix: {fix}", column=name, rows=rows,
+                    count=count)
+            if col.role in ("value", "engagement"):
+                neg = values < 0
+                if neg.any():
+                    rows, count = _rows(neg)
+                    err("negative", f"column {name!r} ({col.role}) has {count} negative values "
+                        f"({_examples(rows, list(values[np.flatnonzero(neg)[:MAX_EXAMPLES]]))}); "
+                        "fix: correct them, or set role = \"attribute\" if negatives are "
+                        "meaningful", column=name, rows=rows, count=count)
+            missing = np.isnan(values) & ~bad
+            typed[name] = values
+        else:
+            codes = coerce_codes(s)
+            missing = codes.isna().to_numpy()
+            if col.labels:
+                unknown = ~missing & ~codes.isin(list(col.labels)).to_numpy()
+                if unknown.any():
+                    rows, count = _rows(unknown)
+                    levels = sorted({str(x) for x in codes[unknown].unique()})
+                    err("unknown-code", f"column {name!r} has {count} values with codes not in "
+                        f"the spec's labels ({', '.join(map(repr, levels[:5]))}; "
+                        f"{_examples(rows, list(codes.to_numpy()[np.flatnonzero(unknown)[:3]]))});"
+                        f" fix: add them to [columns.{name}] labels or correct the data",
+                        column=name, rows=rows, count=count)
+            typed[name] = codes.to_numpy()
+        if missing.any():
+            rows, count = _rows(missing)
+            if col.missing == "error":
+                alt = '"median"' if col.kind == "numeric" else '"unknown"'
+                err("missing-value", f"column {name!r} is empty in {count} rows (rows "
+                    f"{_rows_text(rows, count)}); fix: fill them, or set missing = "
+                    f"{alt} for the column",
+                    column=name, rows=rows, count=count)
+            elif col.missing == "drop":
+                drop |= missing
+                err("dropped-rows", f"column {name!r} is empty in {count} rows, which are left "
+                    f"out (missing = \"drop\"; rows {_rows_text(rows, count)})", column=name,
+                    rows=rows, count=count, severity="warning")
+        present_values = typed[name][~missing] if name in typed else []
+        if len(present_values) and name in spec.cluster_on:
+            first = present_values[0]
+            if (col.kind == "numeric" and np.all(present_values == first)) or (
+                    col.kind == "categorical" and all(v == first for v in present_values)):
+                err("constant-column", f"column {name!r} has the same value ({_short(first)!r}) "
+                    "in every row, so it cannot separate segments and is left out of the "
+                    "clustering", column=name, severity="warning")
+
+    usable = int(n - drop.sum())
+    if usable < min_rows:
+        err("too-few-rows", f"the data has {usable} usable rows but the clustering needs at "
+            f"least {min_rows}; fix: use more customers, or a smaller --k or --k-range")
+
+    if not spec.id and n > 1:
+        dup_rows = df.duplicated(keep="first").to_numpy()
+        if dup_rows.any():
+            rows, count = _rows(dup_rows)
+            err("duplicate-rows", f"{count} rows repeat an earlier row exactly (rows "
+                f"{_rows_text(rows, count)}); without an id column they are kept as separate "
+                "customers", rows=rows, count=count, severity="warning")
+
+    frame = pd.DataFrame({k: typed[k] for k in typed}, index=pd.RangeIndex(n))
+    return Validated(frame=frame, problems=problems, drop=drop)
+
+
+def check(df: pd.DataFrame, spec: Spec, *, min_rows: int = 2) -> Validated:
+    """Like :func:`validate`, raising :class:`ValidationError` if any problem is an error."""
+    result = validate(df, spec, min_rows=min_rows)
+    if result.errors:
+        raise ValidationError(result.problems)
+    return result
