@@ -76,7 +76,8 @@ class FeatureSpace(TransformerMixin, BaseEstimator):
         """
         if self.log_transform not in ("spec", *TRANSFORMS):
             raise ParameterError(f"log_transform must be one of spec, {', '.join(TRANSFORMS)}, "
-                                 f"got {self.log_transform!r}")
+                                 f"got {self.log_transform!r}",
+                                 fix=f"use one of spec, {', '.join(TRANSFORMS)}")
         spec = self.spec
         if rows is not None:
             frame = frame.loc[rows]
@@ -153,8 +154,8 @@ class FeatureSpace(TransformerMixin, BaseEstimator):
         j = 0
         for name in self.columns_:
             if name in self.levels_:
-                codes = pd.Categorical(self._filled_codes(frame, name),
-                                       categories=self.levels_[name]).codes
+                # -1 for a level never seen in training (its one-hot row stays all zero)
+                codes = pd.Index(self.levels_[name]).get_indexer(self._filled_codes(frame, name))
                 ok = codes >= 0
                 X[np.flatnonzero(ok), j + codes[ok]] = 1.0
                 j += len(self.levels_[name])

@@ -264,7 +264,8 @@ def _one_of(value: Any, allowed: tuple[str, ...], key: str, source: str) -> str:
     if value not in allowed:
         raise SpecError(
             f"{source}: {key} must be one of {', '.join(allowed)}, got {value!r}"
-            + _suggest(value, allowed)
+            + _suggest(value, allowed),
+            fix=f"use one of {', '.join(allowed)}",
         )
     return value
 
@@ -273,13 +274,15 @@ def _str_list(value: Any, key: str, source: str) -> list[str]:
     if isinstance(value, str):
         return [value]
     if not isinstance(value, list) or not all(isinstance(v, str) for v in value):
-        raise SpecError(f"{source}: {key} must be a list of column names, got {value!r}")
+        raise SpecError(f"{source}: {key} must be a list of column names, got {value!r}",
+                        fix=f'write {key} = ["col1", "col2"]')
     return list(value)
 
 
 def _int(value: Any, key: str, source: str, minimum: int) -> int:
     if isinstance(value, bool) or not isinstance(value, int) or value < minimum:
-        raise SpecError(f"{source}: {key} must be an integer >= {minimum}, got {value!r}")
+        raise SpecError(f"{source}: {key} must be an integer >= {minimum}, got {value!r}",
+                        fix=f"give a whole number of at least {minimum}")
     return value
 
 
@@ -302,7 +305,9 @@ def _from_dict(data: dict, source: str) -> Spec:
     for name, cd in raw_cols.items():
         where = f"[columns.{name}]"
         if not isinstance(cd, dict):
-            raise SpecError(f"{source}: {where} must be a table")
+            raise SpecError(f"{source}: {where} must be a table",
+                            fix=f'write {where} on its own line, then kind = "numeric" or '
+                                '"categorical" below it')
         _check_keys(cd, _COLUMN_KEYS, where, source)
         ckind = _one_of(cd.get("kind"), KINDS, f"{where} kind", source)
         role = _one_of(cd.get("role", "attribute"), ROLES, f"{where} role", source)
@@ -313,7 +318,8 @@ def _from_dict(data: dict, source: str) -> Spec:
         transform = _one_of(cd.get("transform", "auto"), TRANSFORMS, f"{where} transform", source)
         labels_raw = cd.get("labels", {})
         if not isinstance(labels_raw, dict):
-            raise SpecError(f"{source}: {where} labels must be a table of code = \"label\"")
+            raise SpecError(f"{source}: {where} labels must be a table of code = \"label\"",
+                            fix='write labels = { 1 = "first label", 2 = "second label" }')
         if labels_raw and ckind != "categorical":
             raise SpecError(f"{source}: {where} has labels but kind is numeric",
                             fix='set kind = "categorical" or remove the labels')
@@ -325,7 +331,8 @@ def _from_dict(data: dict, source: str) -> Spec:
         if words is not None:
             if (not isinstance(words, list) or len(words) != 2
                     or not all(isinstance(w, str) for w in words)):
-                raise SpecError(f"{source}: {where} words must be two strings: [low, high]")
+                raise SpecError(f"{source}: {where} words must be two strings: [low, high]",
+                                fix='write words = ["low ...", "high ..."]')
             words = (words[0], words[1])
         columns[name] = ColumnSpec(
             name=name, kind=ckind, role=role, missing=missing, transform=transform,
@@ -335,7 +342,8 @@ def _from_dict(data: dict, source: str) -> Spec:
     id_col = data.get("id")
     if id_col is not None:
         if not isinstance(id_col, str):
-            raise SpecError(f"{source}: id must be a column name, got {id_col!r}")
+            raise SpecError(f"{source}: id must be a column name, got {id_col!r}",
+                            fix='write id = "the id column\'s name" (in quotes)')
         if id_col in columns:
             raise SpecError(f"{source}: id column {id_col!r} must not also be under [columns]",
                             fix=f"remove [columns.{id_col}]")
@@ -359,18 +367,29 @@ def _from_dict(data: dict, source: str) -> Spec:
                       "describe")
     ignore = _str_list(data.get("ignore", []), "ignore", source)
 
+    def _table(key: str, example: str) -> dict:
+        value = data.get(key) or {}
+        if not isinstance(value, dict):
+            raise SpecError(f"{source}: [{key}] must be a table, got {value!r}",
+                            fix=f"write [{key}] on its own line, then {example} below it")
+        return value
+
     groups: dict[str, dict[str, list[str]]] = {}
-    for col, gs in (data.get("groups") or {}).items():
+    for col, gs in _table("groups", "column = { group = [labels] }").items():
         if col not in columns:
-            raise SpecError(f"{source}: [groups.{col}] names an unknown column" + _suggest(col, columns))
+            raise SpecError(f"{source}: [groups.{col}] names an unknown column"
+                            + _suggest(col, columns), fix=f"use one of {', '.join(columns)}")
         if columns[col].kind != "categorical":
-            raise SpecError(f"{source}: [groups.{col}] needs a categorical column")
+            raise SpecError(f"{source}: [groups.{col}] needs a categorical column",
+                            fix=f"remove [groups.{col}] or set kind = \"categorical\"")
         if not isinstance(gs, dict):
-            raise SpecError(f"{source}: [groups.{col}] must map group names to lists of labels")
+            raise SpecError(f"{source}: [groups.{col}] must map group names to lists of labels",
+                            fix=f'write [groups.{col}] then name = ["label", ...]')
         groups[col] = {}
         for gname, members in gs.items():
             if not isinstance(members, list) or not members:
-                raise SpecError(f"{source}: group {gname!r} of {col!r} must be a non-empty list")
+                raise SpecError(f"{source}: group {gname!r} of {col!r} must be a non-empty list",
+                                fix=f'write {gname} = ["label", ...]')
             if columns[col].labels:
                 for m in members:
                     if columns[col].code_of(m) is None:
@@ -382,20 +401,21 @@ def _from_dict(data: dict, source: str) -> Spec:
             groups[col][gname] = [code_str(m) for m in members]
 
     names: dict[int, str] = {}
-    for k, v in (data.get("names") or {}).items():
+    for k, v in _table("names", '0 = "segment name"').items():
         try:
             seg = int(k)
         except ValueError:
-            raise SpecError(f"{source}: [names] keys must be segment ids, got {k!r}") from None
+            raise SpecError(f"{source}: [names] keys must be segment ids, got {k!r}",
+                            fix='write segment number = "name", e.g. 0 = "Loyal"') from None
         names[seg] = str(v)
 
-    cd = data.get("clustering") or {}
+    cd = _table("clustering", "k_range = [2, 10]")
     _check_keys(cd, _CLUSTERING_KEYS, "[clustering]", source)
     k_range = cd.get("k_range", [2, 10])
     if (not isinstance(k_range, list) or len(k_range) != 2
             or not all(isinstance(x, int) for x in k_range) or not 2 <= k_range[0] <= k_range[1]):
-        raise SpecError(f"{source}: [clustering] k_range must be [low, high] with 2 <= low <= high, "
-                        f"got {k_range!r}")
+        raise SpecError(f"{source}: [clustering] k_range must be [low, high] with "
+                        f"2 <= low <= high, got {k_range!r}", fix="write e.g. k_range = [2, 10]")
     k = cd.get("k")
     clustering = ClusteringOptions(
         algorithm=str(cd.get("algorithm", "kmeans")),
@@ -404,9 +424,7 @@ def _from_dict(data: dict, source: str) -> Spec:
         n_init=_int(cd.get("n_init", 10), "[clustering] n_init", source, 1),
         seed=_int(cd.get("seed", 0), "[clustering] seed", source, 0),
     )
-    recs = data.get("recommendations") or {}
-    if not isinstance(recs, dict):
-        raise SpecError(f"{source}: [recommendations] must be a table")
+    recs = _table("recommendations", "rule settings")
     return Spec(columns=columns, id=id_col, kind=kind, cluster_on=cluster_on, describe=describe,
                 ignore=ignore, groups=groups, names=names, clustering=clustering,
                 recommendations=recs)

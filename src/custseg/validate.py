@@ -17,7 +17,7 @@ import numpy as np
 import pandas as pd
 
 from .errors import Problem, ValidationError
-from .spec import Spec
+from .spec import Spec, code_str
 
 __all__ = ["Validated", "validate", "check", "coerce_numeric", "coerce_codes", "MAX_COLUMNS",
            "MAX_CELL_CHARS"]
@@ -86,8 +86,10 @@ def coerce_numeric(s: pd.Series) -> tuple[np.ndarray, np.ndarray]:
         values = s.to_numpy(dtype=float, na_value=np.nan)
         return values, np.zeros(len(s), dtype=bool)
     if pd.api.types.is_numeric_dtype(s):
-        values = s.to_numpy(dtype=float, na_value=np.nan)
-        return values, np.isinf(values)
+        values = s.to_numpy(dtype=float, na_value=np.nan, copy=True)
+        bad = np.isinf(values)
+        values[bad] = np.nan
+        return values, bad
     present = s.notna().to_numpy()
     text = s.astype("string").str.strip()
     values = pd.to_numeric(text, errors="coerce").to_numpy(dtype=float, na_value=np.nan)
@@ -113,6 +115,9 @@ def coerce_codes(s: pd.Series) -> pd.Series:
         other = np.isfinite(v) & ~whole
         if other.any():
             out[other] = [repr(float(x)) for x in v[other]]
+    elif pd.api.types.is_object_dtype(s):  # mixed cells, e.g. 1.0 and "2" from Excel or JSON
+        out = s.map(code_str, na_action="ignore").astype("string")
+        out = out.mask(out == "")
     else:
         out = s.astype("string").str.strip()
         out = out.mask(out == "")
@@ -202,7 +207,8 @@ def validate(df: pd.DataFrame, spec: Spec, *, min_rows: int = 2) -> Validated:
 
     for name, col in spec.columns.items():
         s = df[name]
-        if s.isna().all() or (s.dtype == object and s.astype("string").str.strip().eq("").all()):
+        textual = pd.api.types.is_object_dtype(s) or pd.api.types.is_string_dtype(s)
+        if s.isna().all() or (textual and s.astype("string").str.strip().eq("").all()):
             err("empty-column", f"column {name!r} is entirely empty; fix: remove it from the "
                 "spec (or list it under ignore) or fill it", column=name)
             continue
