@@ -150,7 +150,7 @@ def name_segments(profiles: list[dict], z: dict[str, np.ndarray], spec: Spec) ->
             elif value_cols and name == value_cols[0]:
                 traits.append((10 - rank, _mid_word(spec, name)))
         cats: list[tuple[float, str]] = []
-        for name, levels in p["categorical"].items():
+        for levels in p["categorical"].values():
             for lvl in levels:
                 if lvl["share"] >= ONLY_SHARE and lvl["lift"] > 1.05:
                     cats.append((lvl["lift"] + 100, f"{lvl['label']} only"))

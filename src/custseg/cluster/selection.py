@@ -149,8 +149,9 @@ def choose_k(rows: list[dict], sample_note: str = "") -> tuple[int, str, dict]:
     if picks["elbow"] is None:
         reason += "; the WCSS curve has no clear elbow"
     if r.get("ward_ari") is not None:
-        reason += (f". Ward and k-means {'agree' if r['ward_ari'] >= 0.8 else 'partly agree' if r['ward_ari'] >= 0.5 else 'disagree'} "
-                   f"at k = {k} (adjusted Rand {r['ward_ari']:.2f})")
+        ari = r["ward_ari"]
+        verb = "agree" if ari >= 0.8 else "partly agree" if ari >= 0.5 else "disagree"
+        reason += f". Ward and k-means {verb} at k = {k} (adjusted Rand {ari:.2f})"
     if sample_note:
         reason += f". {sample_note}"
     return k, reason + ".", picks
