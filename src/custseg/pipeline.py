@@ -7,13 +7,15 @@
 from __future__ import annotations
 
 import platform
-from dataclasses import dataclass, field
+import time
+from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
 import pandas as pd
 
 from . import __version__
+from .analysis import build_analysis
 from .segmenter import CustomerSegmenter, Progress
 from .spec import Spec
 
@@ -35,6 +37,9 @@ class RunOptions:
     silhouette_max: int = 20_000
     selection_max: int = 100_000
     stability_runs: int = 5
+    analysis: bool = True
+    aggregate_only: bool = False
+    title: str = "Customer segmentation"
 
     def estimator(self, spec: Spec | None) -> CustomerSegmenter:
         c = spec.clustering if spec is not None else None
@@ -64,7 +69,7 @@ class RunResult:
     selection: pd.DataFrame
     manifest: dict[str, Any]
     spec_inferred: bool = False
-    extra: dict[str, Any] = field(default_factory=dict)
+    analysis: dict | None = None
 
     @property
     def spec(self) -> Spec:
@@ -118,6 +123,7 @@ def segment(df: pd.DataFrame, spec: Spec | None, options: RunOptions | None = No
     options = options or RunOptions()
     est = options.estimator(spec)
     est.fit(df, progress=progress)
+    data, Z = est.__dict__.pop("_data"), est.__dict__.pop("_Z")
     spec_used = est.spec_
     n_total = len(df)
     rows = est.rows_
@@ -164,5 +170,14 @@ def segment(df: pd.DataFrame, spec: Spec | None, options: RunOptions | None = No
         "package_versions": _versions(),
         "timings": dict(est.timings_),
     }
+    analysis = None
+    if options.analysis:
+        if progress:
+            progress("analysis", "answering the marketing questions")
+        t0 = time.perf_counter()
+        analysis = build_analysis(est, data, Z, manifest, aggregate_only=options.aggregate_only,
+                                  synthetic=bool((input_info or {}).get("synthetic")),
+                                  title=options.title)
+        manifest["timings"]["analysis"] = round(time.perf_counter() - t0, 4)
     return RunResult(segmenter=est, segments=seg, profiles=est.profiles_, selection=selection,
-                     manifest=manifest, spec_inferred=spec is None)
+                     manifest=manifest, spec_inferred=spec is None, analysis=analysis)

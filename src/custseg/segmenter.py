@@ -269,6 +269,8 @@ class CustomerSegmenter(ClusterMixin, BaseEstimator):
             },
         )
         self.timings_ = timings
+        # kept for the analysis of a run (custseg.pipeline), which takes them away
+        self._data, self._Z = data, Z
         return self
 
     def fit_predict(self, X, y=None, **kwargs):

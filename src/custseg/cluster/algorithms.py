@@ -13,6 +13,7 @@ from dataclasses import dataclass
 
 import numpy as np
 from sklearn.cluster import KMeans
+from threadpoolctl import threadpool_limits
 
 from ..errors import ParameterError
 
@@ -30,6 +31,7 @@ class ClusterFit:
 
 
 ALGORITHMS: dict[str, Callable[..., ClusterFit]] = {}
+SMALL_WORK = 500_000  # rows x k below which k-means runs on one thread
 
 
 def register(name: str):
@@ -68,6 +70,10 @@ def fit_kmeans(X: np.ndarray, k: int, *, n_init: int = 10, seed: int = 0,
     else:
         km = KMeans(n_clusters=k, init=init, n_init=1, random_state=seed, tol=tol,
                     max_iter=max_iter)
-    km.fit(X)
+    # OpenMP threads only pay off on large inputs; on small ones their start-up and
+    # spin-waiting cost far more than the work, worst on a busy machine.
+    with threadpool_limits(limits=1 if X.shape[0] * k < SMALL_WORK else None,
+                           user_api="openmp"):
+        km.fit(X)
     return ClusterFit(labels=km.labels_.astype(np.int64), centers=km.cluster_centers_,
                       inertia=float(km.inertia_), n_iter=int(km.n_iter_))

@@ -1,0 +1,1465 @@
+"""Reading data files and writing outputs atomically: the file-system edge.
+
+Everything that touches files lives here, so the core modules stay pure.
+
+Reading
+    :func:`read_table` dispatches on the file suffix through one registry,
+    :data:`READERS`. Text files get their encoding and delimiter detected; only
+    truly empty cells become missing (``"NaN"``, ``"inf"``, ``"-"`` and ``"n/a"``
+    stay text for the validator to report). :func:`read_text` reads small text
+    files such as ``spec.toml``. Every failure a user can fix raises
+    :class:`~custseg.errors.InputError` with a one-line message: the problem,
+    the file, and the fix.
+
+Writing
+    :func:`atomic_output_dir` builds a run directory under a hidden temporary
+    name and renames it into place only when the run completes, so a killed or
+    failed run never leaves a half-written directory behind and an old run is
+    replaced only by a complete new one (:func:`check_output_dir` runs its
+    checks early, before a long computation). :func:`atomic_file` and
+    :func:`atomic_write_file` do the same for single files; :func:`write_csv`,
+    :func:`write_parquet` and :func:`write_json` use them. Failures raise
+    :class:`~custseg.errors.OutputError`.
+
+CSV exports pass through :func:`neutralise_formulas` once, at write time, so a
+cell such as ``=HYPERLINK(...)`` is not run as a formula by a spreadsheet.
+"""
+
+from __future__ import annotations
+
+import codecs
+import contextlib
+import csv
+import difflib
+import errno
+import hashlib
+import inspect
+import json
+import math
+import os
+import re
+import secrets
+import shutil
+import sqlite3
+import stat
+from collections.abc import Callable, Iterator
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from .errors import InputError, OutputError
+
+__all__ = [
+    "READERS",
+    "read_table",
+    "read_text",
+    "check_output_dir",
+    "neutralise_cell",
+    "neutralise_formulas",
+    "write_csv",
+    "write_parquet",
+    "write_json",
+    "atomic_output_dir",
+    "atomic_file",
+    "atomic_write_file",
+    "file_sha256",
+]
+
+PathLike = str | os.PathLike[str]
+
+# How much of a text file is decoded to sniff its delimiter.
+_SAMPLE_BYTES = 64 * 1024
+# How much of a text file is searched for NUL bytes.
+_BINARY_PROBE_BYTES = 8 * 1024
+# Chunk size when streaming a whole file (decoding checks, hashing).
+_CHUNK_BYTES = 1024 * 1024
+
+_DELIMITERS = ",;\t|"
+_WHITESPACE_SEP = r"\s+"
+_DELIMITER_NAMES = {",": "comma", ";": "semicolon", "\t": "tab", "|": "pipe"}
+
+# Only an empty cell is missing; "NaN", "inf", "-", "n/a" stay as text.
+_NA_OPTIONS: dict[str, Any] = {"keep_default_na": False, "na_values": [""]}
+
+_SQLITE_MAGIC = b"SQLite format 3\x00"
+_DUCKDB_MAGIC = b"DUCK"  # at byte offset 8
+_OLE_MAGIC = b"\xd0\xcf\x11\xe0\xa1\xb1\x1a\xe1"  # legacy .xls (and other old Office files)
+
+# What a binary file probably is, to make the "looks binary" message useful.
+_MAGIC_HINTS = (
+    (b"PAR1", "a Parquet file; rename it to .parquet"),
+    (b"PK\x03\x04", "a zip archive such as an Excel workbook; rename it to .xlsx"),
+    (_OLE_MAGIC, "an old Excel (.xls) workbook; rename it to .xls"),
+    (_SQLITE_MAGIC, "an SQLite database; rename it to .sqlite and pass --sql"),
+    (b"\x1f\x8b", "gzip-compressed; decompress it first (gunzip)"),
+)
+
+
+# --------------------------------------------------------------------------- reading
+
+
+def read_table(
+    path: PathLike,
+    *,
+    encoding: str | None = None,
+    sql: str | None = None,
+    sheet: str | int | None = None,
+) -> pd.DataFrame:
+    """Read a data file into a DataFrame, choosing the reader by file suffix.
+
+    Parameters
+    ----------
+    path : str or os.PathLike
+        The file. Supported suffixes are the keys of :data:`READERS`.
+    encoding : str, optional
+        Text and JSON files only: force this encoding instead of detecting it.
+    sql : str, optional
+        Database files only (required for them): the SELECT query to run.
+    sheet : str or int, optional
+        Excel files only: the sheet name or 0-based position; default the first.
+
+    Returns
+    -------
+    pandas.DataFrame
+        The table with a default ``RangeIndex``. Only empty cells are missing;
+        dtypes are inferred by pandas (a column with stray text stays text).
+
+    Raises
+    ------
+    InputError
+        The file is missing, unreadable, empty, malformed, of an unsupported
+        type, or an option does not apply to it.
+    """
+    path = Path(path).expanduser()
+    suffix = path.suffix.lower()
+    reader = READERS.get(suffix)
+    if reader is None:
+        raise InputError(
+            f"cannot read {path}: unsupported file type {suffix or '(no suffix)'!r}",
+            fix=f"convert or rename it to one of {', '.join(READERS)}",
+        )
+    options = {"encoding": encoding, "sql": sql, "sheet": sheet}
+    given = {name: value for name, value in options.items() if value is not None}
+    for name in given:
+        if name not in _reader_options(reader):
+            applies_to = [sfx for sfx, fn in READERS.items() if name in _reader_options(fn)]
+            raise InputError(
+                f"--{name} applies only to {', '.join(applies_to)} files, not to {path}",
+                fix=f"remove --{name}",
+            )
+    if _check_readable(path) == 0:
+        raise _empty_error(path)
+    frame = reader(path, **given)
+    _check_unique_columns(frame.columns, path)
+    return frame
+
+
+def _reader_options(reader: Callable[..., pd.DataFrame]) -> set[str]:
+    """The keyword options (``encoding``, ``sql``, ``sheet``) a reader accepts."""
+    return set(inspect.signature(reader).parameters) - {"path"}
+
+
+def _check_readable(path: Path) -> int:
+    """Raise InputError unless ``path`` is an existing, readable file; return its size."""
+    try:
+        status = path.stat()
+        if stat.S_ISDIR(status.st_mode):
+            raise InputError(
+                f"{path} is a directory, not a data file", fix="pass the path of a file inside it"
+            )
+        with path.open("rb") as handle:
+            handle.read(1)
+    except (FileNotFoundError, NotADirectoryError) as exc:
+        raise InputError(f"file not found: {path}", fix=_not_found_fix(path)) from exc
+    except PermissionError as exc:
+        raise InputError(
+            f"cannot read {path}: permission denied",
+            fix="check the file permissions (e.g. chmod u+r) or copy it somewhere readable",
+        ) from exc
+    except OSError as exc:
+        raise InputError(
+            f"cannot read {path}: {exc.strerror or exc}", fix="check the file and the disk"
+        ) from exc
+    return status.st_size
+
+
+def _not_found_fix(path: Path) -> str:
+    parent = path.parent
+    if not parent.is_dir():
+        return f"check the path; the folder {parent} does not exist either"
+    try:
+        siblings = os.listdir(parent)
+    except OSError:
+        return "check the path"
+    close = difflib.get_close_matches(path.name, siblings, n=1, cutoff=0.6)
+    if close:
+        return f"check the path; did you mean {parent / close[0]}?"
+    return f"check the path (relative paths start at {Path.cwd()})"
+
+
+def _empty_error(where: object) -> InputError:
+    return InputError(f"{where} is empty", fix="check that you picked the right file")
+
+
+def _no_rows_error(where: object, what: str = "has no data rows") -> InputError:
+    return InputError(f"{where} {what}", fix="check that you picked the right file (or sheet)")
+
+
+def _check_unique_columns(columns: pd.Index, where: object) -> None:
+    _raise_on_duplicates([str(c) for c in columns], where)
+
+
+def _raise_on_duplicates(names: list[str], where: object) -> None:
+    """Raise InputError naming the duplicated names (empty names are ignored)."""
+    positions: dict[str, list[int]] = {}
+    for number, name in enumerate(names, start=1):
+        if name != "":
+            positions.setdefault(name, []).append(number)
+    duplicated = {name: pos for name, pos in positions.items() if len(pos) > 1}
+    if duplicated:
+        listed = ", ".join(
+            f"{name!r} (columns {', '.join(map(str, pos))})" for name, pos in duplicated.items()
+        )
+        raise InputError(
+            f"{where} has duplicate column names: {listed}",
+            fix="rename the columns so that each name is unique",
+        )
+
+
+def read_text(path: PathLike, *, encoding: str | None = None) -> str:
+    """Read a small text file such as ``spec.toml`` (UTF-8, a BOM is dropped).
+
+    Parameters
+    ----------
+    path : str or os.PathLike
+        The file.
+    encoding : str, optional
+        Its encoding; default UTF-8 (what TOML requires).
+
+    Returns
+    -------
+    str
+        The whole text, with universal newlines (``\r\n`` becomes ``\n``).
+
+    Raises
+    ------
+    InputError
+        The file is missing, a directory, unreadable or not valid in ``encoding``.
+    """
+    path = Path(path).expanduser()
+    _check_readable(path)
+    codec = encoding or "utf-8-sig"
+    try:
+        error = _first_decode_error(path, codec)
+    except LookupError as exc:
+        raise InputError(f"unknown encoding {encoding!r} for {path}", fix="pass utf-8 or latin-1") from exc
+    if error is not None:
+        raise InputError(
+            f"{path} is not valid {encoding or 'UTF-8'} text at {_describe_position(error, codec)}",
+            fix="re-save it as UTF-8",
+        )
+    with path.open(encoding=codec, newline=None) as handle:
+        return handle.read()
+
+
+# ------------------------------------------------------------------ text: encoding
+
+
+def _read_head(path: Path, size: int) -> bytes:
+    with path.open("rb") as handle:
+        return handle.read(size)
+
+
+def _is_wide(encoding: str) -> bool:
+    """True for encodings whose text contains NUL bytes (UTF-16, UTF-32)."""
+    return codecs.lookup(encoding).name.startswith(("utf-16", "utf-32"))
+
+
+def _bom_encoding(head: bytes) -> str | None:
+    # UTF-32 first: its little-endian BOM starts with the UTF-16 one.
+    if head.startswith((codecs.BOM_UTF32_LE, codecs.BOM_UTF32_BE)):
+        return "utf-32"
+    if head.startswith(codecs.BOM_UTF8):
+        return "utf-8-sig"
+    if head.startswith((codecs.BOM_UTF16_LE, codecs.BOM_UTF16_BE)):
+        return "utf-16"
+    return None
+
+
+def _first_decode_error(path: Path, encoding: str) -> tuple[int, int, int] | None:
+    """Decode the whole file in chunks.
+
+    Returns (byte offset from 0, line from 1, byte column from 1) of the first
+    undecodable byte, or None if the whole file decodes.
+    """
+    decoder = codecs.getincrementaldecoder(encoding)(errors="strict")
+    offset = 0  # bytes fed to the decoder so far
+    newlines = 0  # b"\n" seen before ``offset``
+    line_start = 0  # offset of the byte after the last b"\n" before ``offset``
+    with path.open("rb") as handle:
+        while True:
+            chunk = handle.read(_CHUNK_BYTES)
+            final = not chunk
+            pending = decoder.getstate()[0]
+            try:
+                decoder.decode(chunk, final=final)
+            except UnicodeDecodeError as exc:
+                data = pending + chunk
+                base = offset - len(pending)  # absolute offset of data[0]
+                start = base + exc.start
+                line = newlines - pending.count(b"\n") + data[: exc.start].count(b"\n") + 1
+                last = data.rfind(b"\n", 0, exc.start)
+                column = start - (base + last + 1 if last >= 0 else line_start) + 1
+                return start, line, column
+            if final:
+                return None
+            last = chunk.rfind(b"\n")
+            if last >= 0:
+                line_start = offset + last + 1
+            offset += len(chunk)
+            newlines += chunk.count(b"\n")
+
+
+def _describe_position(error: tuple[int, int, int], encoding: str) -> str:
+    offset, line, column = error
+    if _is_wide(encoding):  # counting b"\n" does not count lines of UTF-16 text
+        return f"byte offset {offset}"
+    return f"line {line}, column {column} (byte offset {offset})"
+
+
+def _binary_error(path: Path, head: bytes) -> InputError:
+    hint = next((text for magic, text in _MAGIC_HINTS if head.startswith(magic)), None)
+    if hint is None and head[8:12] == _DUCKDB_MAGIC:
+        hint = "a DuckDB database; rename it to .duckdb and pass --sql"
+    if hint is not None:
+        fix = f"it looks like {hint}"
+    else:
+        fix = (
+            "check that it is the data file you meant; if it is UTF-16 text without a "
+            "byte-order mark, pass --encoding utf-16-le"
+        )
+    return InputError(f"{path} looks binary, not text", fix=fix)
+
+
+def _resolve_encoding(path: Path, forced: str | None) -> str:
+    """Return the codec to read ``path`` with, checking that the whole file decodes."""
+    head = _read_head(path, _SAMPLE_BYTES)
+    if forced is not None:
+        try:
+            encoding = codecs.lookup(forced).name
+        except LookupError as exc:
+            raise InputError(
+                f"unknown encoding {forced!r} for {path}",
+                fix="pass --encoding utf-8, latin-1, cp1252 or utf-16",
+            ) from exc
+        if encoding == "utf-8" and head.startswith(codecs.BOM_UTF8):
+            encoding = "utf-8-sig"  # do not glue the BOM to the first column name
+        if not _is_wide(encoding) and b"\x00" in head[:_BINARY_PROBE_BYTES]:
+            raise _binary_error(path, head)
+        error = _first_decode_error(path, encoding)
+        if error is not None:
+            first, second = [e for e in ("latin-1", "cp1252", "utf-8") if e != encoding][:2]
+            raise InputError(
+                f"cannot decode {path} as {forced} at {_describe_position(error, encoding)}",
+                fix=f"pass --encoding {first} (or {second}), or omit --encoding to detect it",
+            )
+        return encoding
+
+    encoding = _bom_encoding(head)
+    if encoding is not None:
+        error = _first_decode_error(path, encoding)
+        if error is not None:
+            raise InputError(
+                f"{path} starts with a {encoding} byte-order mark but is not valid {encoding} "
+                f"at {_describe_position(error, encoding)}",
+                fix="re-save it as UTF-8, or pass --encoding latin-1",
+            )
+        return encoding
+    if b"\x00" in head[:_BINARY_PROBE_BYTES] or head.startswith(b"\x1f\x8b"):
+        raise _binary_error(path, head)
+    for candidate in ("utf-8", "cp1252"):
+        if _first_decode_error(path, candidate) is None:
+            return candidate
+    return "latin-1"  # decodes any byte sequence
+
+
+def _decode_text(path: Path, encoding: str, limit: int | None = None) -> tuple[str, bool]:
+    """Decode the first ``limit`` bytes (all if None); also say whether that was all."""
+    with path.open("rb") as handle:
+        raw = handle.read() if limit is None else handle.read(limit)
+        complete = limit is None or not handle.read(1)
+    decoder = codecs.getincrementaldecoder(encoding)(errors="strict")
+    return decoder.decode(raw, final=complete), complete
+
+
+# ------------------------------------------------------------------ text: delimiter
+
+
+def _sniff_delimiter(sample: str, complete: bool) -> str:
+    """Choose the separator: one of ``, ; TAB |``, or ``\\s+`` for padded columns.
+
+    ``csv.Sniffer`` (restricted to the four delimiters) goes first; its answer is
+    kept if the header line contains it. Otherwise the delimiter most frequent in
+    the header line wins; failing that, lines that split on runs of whitespace into
+    the same number (>= 2) of fields, with padding (leading blanks or a run of two
+    or more) somewhere, mean a whitespace-padded file; else comma (one column).
+    """
+    if not complete and "\n" in sample:
+        sample = sample[: sample.rindex("\n")]  # drop the cut-off last line
+    lines = [line for line in sample.splitlines() if line.strip()]
+    if not lines:
+        return ","
+    header = lines[0]
+    try:
+        sniffed: str | None = csv.Sniffer().sniff(sample, delimiters=_DELIMITERS).delimiter
+    except csv.Error:
+        sniffed = None
+    if sniffed is not None and sniffed in header:
+        return sniffed
+    counts = {delimiter: header.count(delimiter) for delimiter in _DELIMITERS}
+    best = max(counts, key=lambda d: counts[d])  # ties: first in _DELIMITERS
+    if counts[best] > 0:
+        return best
+    head = lines[:50]
+    widths = {len(line.split()) for line in head}
+    padded = any(line[:1].isspace() or "  " in line for line in head)
+    if padded and len(widths) == 1 and widths.pop() >= 2:
+        return _WHITESPACE_SEP
+    return sniffed or ","
+
+
+def _delimiter_name(sep: str) -> str:
+    if sep == _WHITESPACE_SEP:
+        return "whitespace"
+    return f"{_DELIMITER_NAMES.get(sep, 'delimiter')} {sep!r}"
+
+
+# ------------------------------------------------------------------------ text reader
+
+_EXPECTED_FIELDS = re.compile(r"Expected (\d+) fields in line (\d+), saw (\d+)")
+_EOF_IN_STRING = re.compile(r"EOF inside string starting at row (\d+)")
+
+
+def _read_text(path: Path, *, encoding: str | None = None) -> pd.DataFrame:
+    """Read delimited text (``.csv``, ``.tsv``, ``.txt``)."""
+    codec = _resolve_encoding(path, encoding)
+    sample, complete = _decode_text(path, codec, _SAMPLE_BYTES)
+    if complete and not sample.strip():
+        raise _empty_error(path)
+    sep = _sniff_delimiter(sample, complete)
+    options: dict[str, Any] = {"sep": sep, "encoding": codec, **_NA_OPTIONS}
+    try:
+        # low_memory=False: each column is typed as a whole, so a column with
+        # stray text is text throughout instead of a mix of numbers and strings.
+        frame = pd.read_csv(path, low_memory=False, **options)
+    except pd.errors.EmptyDataError as exc:
+        raise _empty_error(path) from exc
+    except pd.errors.ParserError as exc:
+        raise _parser_error(path, exc, sep) from exc
+    if not frame.index.equals(pd.RangeIndex(len(frame))):
+        # More fields in the data than in the header: pandas silently used the
+        # extra leading field(s) as the index.
+        header_fields = frame.shape[1]
+        raise InputError(
+            f"line 2 of {path} has {header_fields + frame.index.nlevels} fields "
+            f"but the header has {header_fields}",
+            fix=_ragged_fix(sep),
+        )
+    if frame.empty and len(frame.columns):
+        raise _no_rows_error(path, "has a header but no data rows")
+    if _looks_mangled(frame.columns):
+        raw = pd.read_csv(path, header=None, nrows=1, dtype=str, **options)
+        _raise_on_duplicates(["" if pd.isna(v) else str(v) for v in raw.iloc[0]], path)
+    return _keep_infinity_as_text(frame, path, options)
+
+
+def _keep_infinity_as_text(frame: pd.DataFrame, path: Path, options: dict[str, Any]) -> pd.DataFrame:
+    """Re-read as text the float columns where pandas turned a word into infinity.
+
+    pandas' float parser reads ``inf``, ``-Infinity`` and overflowing numbers
+    such as ``1e500`` as infinite; like ``"NaN"`` (which it keeps as text) they
+    must reach the validator as the text the file holds.
+    """
+    dtypes = frame.dtypes.tolist()
+    positions = [
+        position
+        for position, dtype in enumerate(dtypes)
+        if dtype == np.float64 and np.isinf(frame.iloc[:, position].to_numpy()).any()
+    ]
+    if not positions:
+        return frame
+    text = pd.read_csv(path, usecols=positions, dtype=str, low_memory=False, **options)
+    for index, position in enumerate(positions):
+        frame.isetitem(position, text.iloc[:, index])
+    return frame
+
+
+def _ragged_fix(sep: str) -> str:
+    if sep == _WHITESPACE_SEP:
+        return 'quote values that contain spaces (e.g. "New York")'
+    example = "" if sep == "\t" else f' (e.g. "Smith{sep} John")'
+    return f"quote fields that contain the {_delimiter_name(sep)}{example}, or remove the extra delimiter"
+
+
+def _parser_error(path: Path, exc: pd.errors.ParserError, sep: str) -> InputError:
+    text = str(exc)
+    match = _EXPECTED_FIELDS.search(text)
+    if match:
+        expected, line, saw = match.groups()
+        return InputError(
+            f"line {line} of {path} has {saw} fields but the header has {expected}",
+            fix=_ragged_fix(sep),
+        )
+    match = _EOF_IN_STRING.search(text)
+    if match:
+        return InputError(
+            f"{path} has an unclosed quote starting at line {int(match.group(1)) + 1}",
+            fix='close the quote, and double any quote inside a quoted field ("")',
+        )
+    first = text.strip().splitlines()[0] if text.strip() else type(exc).__name__
+    return InputError(f"cannot parse {path}: {first}", fix="check the file is delimited text")
+
+
+def _looks_mangled(columns: pd.Index) -> bool:
+    """Whether pandas may have renamed duplicate names (``a``, ``a.1``)."""
+    names = {str(c) for c in columns}
+    for name in names:
+        base, dot, number = name.rpartition(".")
+        if dot and number.isdigit() and base in names:
+            return True
+    return False
+
+
+# ------------------------------------------------------------------ parquet, Excel
+
+
+def _read_parquet(path: Path) -> pd.DataFrame:
+    """Read a Parquet file (``.parquet``, ``.pq``)."""
+    import pyarrow as pa
+
+    try:
+        frame = pd.read_parquet(path)
+    except (pa.ArrowException, OSError, ValueError) as exc:
+        raise InputError(
+            f"{path} is not a readable Parquet file (truncated or corrupted?)",
+            fix="write it again, or check that it was copied completely",
+        ) from exc
+    if not len(frame.columns):
+        raise _empty_error(path)
+    if frame.empty:
+        raise _no_rows_error(path)
+    if frame.index.equals(pd.RangeIndex(len(frame))):
+        return frame
+    # A stored index: keep named levels (e.g. customer_id) as columns.
+    named = [name for name in frame.index.names if name is not None]
+    return frame.reset_index(level=named or None, drop=not named).reset_index(drop=True)
+
+
+def _read_excel(path: Path, *, sheet: str | int | None = None) -> pd.DataFrame:
+    """Read one sheet of an Excel workbook (``.xlsx``, ``.xlsm``, ``.xls``)."""
+    head = _read_head(path, 8)
+    try:
+        book = pd.ExcelFile(path)
+    except ImportError as exc:
+        raise InputError(
+            f"reading {path} needs an optional package: {str(exc).splitlines()[0]}",
+            fix="pip install xlrd (for .xls), or save the workbook as .xlsx or .csv",
+        ) from exc
+    except Exception as exc:  # a corrupt workbook raises whatever the parser trips on
+        kind = "old-style .xls" if head.startswith(_OLE_MAGIC) else path.suffix
+        raise InputError(
+            f"{path} is not a readable Excel file (truncated, corrupted, "
+            f"password-protected, or not really {kind}?)",
+            fix="open it in Excel and save it again as .xlsx, or export the sheet as .csv",
+        ) from exc
+    with book:
+        names = list(book.sheet_names)
+        chosen = names[0] if sheet is None else sheet
+        if isinstance(chosen, str) and chosen not in names and chosen.isdigit():
+            chosen = int(chosen)  # "--sheet 1" from the command line
+        if isinstance(chosen, int):
+            if not 0 <= chosen < len(names):
+                raise InputError(
+                    f"{path} has no sheet number {chosen} (it has {len(names)}: "
+                    f"{', '.join(map(repr, names))})",
+                    fix="pass --sheet with a sheet name, or a number from 0",
+                )
+        elif chosen not in names:
+            raise InputError(
+                f"{path} has no sheet named {chosen!r} (sheets: {', '.join(map(repr, names))})",
+                fix="pass --sheet with one of these names",
+            )
+        try:
+            frame = pd.read_excel(book, sheet_name=chosen, **_NA_OPTIONS)
+            header = pd.read_excel(book, sheet_name=chosen, header=None, nrows=1)
+        except Exception as exc:  # as above: corrupt sheet XML
+            raise InputError(
+                f"cannot read sheet {chosen!r} of {path}: {str(exc).splitlines()[0]}",
+                fix="open it in Excel and save it again, or export the sheet as .csv",
+            ) from exc
+    where = f"sheet {chosen!r} of {path}"  # used in messages
+    if not len(frame.columns):
+        raise InputError(f"{where} is empty", fix="pass --sheet to pick the sheet with the data")
+    if len(header):
+        _raise_on_duplicates(["" if pd.isna(v) else str(v) for v in header.iloc[0]], where)
+    if frame.empty:
+        raise _no_rows_error(where, "has a header but no data rows")
+    return frame
+
+
+# ---------------------------------------------------------------------------- JSON
+
+
+def _json_records(path: Path, items: list[Any], labels: list[str]) -> pd.DataFrame:
+    """Build the frame from JSON records; ``labels`` say where each one is."""
+    for item, label in zip(items, labels, strict=True):
+        if not isinstance(item, dict):
+            raise InputError(
+                f"{label} of {path} is a JSON {type(item).__name__}, not an object",
+                fix='make every record an object such as {"customer_id": 1, "CLV": 9.5}',
+            )
+    if not items:
+        raise _no_rows_error(path)
+    return pd.DataFrame(items)
+
+
+def _read_json_lines(path: Path, *, encoding: str | None = None) -> pd.DataFrame:
+    """Read JSON lines (``.jsonl``, ``.ndjson``): one JSON object per line."""
+    text, _ = _decode_text(path, _resolve_encoding(path, encoding))
+    if not text.strip():
+        raise _empty_error(path)
+    return _parse_json_lines(path, text)
+
+
+def _parse_json_lines(path: Path, text: str) -> pd.DataFrame:
+    records: list[Any] = []
+    labels: list[str] = []
+    for number, line in enumerate(text.splitlines(), start=1):
+        if not line.strip():
+            continue
+        try:
+            records.append(json.loads(line))
+        except json.JSONDecodeError as exc:
+            _raise_if_single_object(path, text)
+            raise InputError(
+                f"line {number} of {path} is not valid JSON: {exc.msg} at column {exc.colno}",
+                fix="write one JSON object per line (JSON lines), or a JSON array of objects",
+            ) from exc
+        labels.append(f"line {number}")
+    return _json_records(path, records, labels)
+
+
+def _raise_if_single_object(path: Path, text: str) -> None:
+    """Explain a file holding one multi-line JSON object instead of records."""
+    try:
+        document = json.loads(text)
+    except json.JSONDecodeError:
+        return
+    if isinstance(document, dict):
+        keys = ", ".join(map(str, list(document)[:5]))
+        raise InputError(
+            f"{path} holds a single JSON object (keys: {keys}), not one record per line",
+            fix="write a JSON array of records, or one JSON object per line (JSON lines)",
+        )
+
+
+def _read_json(path: Path, *, encoding: str | None = None) -> pd.DataFrame:
+    """Read ``.json``: a JSON array of objects, or JSON lines."""
+    text, _ = _decode_text(path, _resolve_encoding(path, encoding))
+    stripped = text.lstrip()
+    if not stripped:
+        raise _empty_error(path)
+    if not stripped.startswith("["):
+        return _parse_json_lines(path, text)
+    try:
+        items = json.loads(text)
+    except json.JSONDecodeError as exc:
+        raise InputError(
+            f"{path} is not valid JSON: {exc.msg} at line {exc.lineno}, column {exc.colno}",
+            fix="fix the JSON syntax there (a missing comma or quote?)",
+        ) from exc
+    if not isinstance(items, list):
+        items = [items]
+    return _json_records(path, items, [f"item {number}" for number in range(len(items))])
+
+
+# ------------------------------------------------------------------------ databases
+
+_QUERY_START = re.compile(r"\A(?:\s|--[^\n]*|/\*.*?\*/)*(\w+)", re.DOTALL)
+_QUERY_WORDS = {"select", "with", "from", "values", "table"}
+
+
+def _read_database(path: Path, *, sql: str | None = None) -> pd.DataFrame:
+    """Run a SELECT query on a DuckDB or SQLite file (sniffed from its first bytes).
+
+    DuckDB files are opened read-only with file-system access disabled, so a
+    query cannot read other files; SQLite files are opened read-only with
+    python's ``sqlite3`` (duckdb's sqlite extension needs a download) and run
+    SQLite's SQL dialect.
+    """
+    head = _read_head(path, 16)
+    if head.startswith(_SQLITE_MAGIC):
+        engine = "SQLite"
+    elif head[8:12] == _DUCKDB_MAGIC:
+        engine = "DuckDB"
+    else:
+        raise InputError(
+            f"{path} is not a DuckDB or SQLite database",
+            fix="check the file; for a text export use the .csv suffix",
+        )
+    run, tables = _SQL_ENGINES[engine]
+    if sql is None or not sql.strip():
+        listed = ", ".join(tables(path)) or "none"
+        raise InputError(
+            f"{path} is a {engine} database, so it needs a query (tables: {listed})",
+            fix='pass --sql "SELECT * FROM <table>"',
+        )
+    match = _QUERY_START.match(sql)
+    if match is None or match.group(1).lower() not in _QUERY_WORDS:
+        raise InputError(
+            f"--sql must be a SELECT query, got {sql.strip()[:60]!r}",
+            fix='pass a query such as "SELECT * FROM customers"',
+        )
+    frame = run(path, sql)
+    if frame.empty:
+        raise InputError(f"the query returned no rows from {path}", fix="check the table and WHERE clause")
+    return frame
+
+
+def _sql_problem(exc: Exception) -> str:
+    lines = [line.strip() for line in str(exc).strip().splitlines() if line.strip()]
+    if not lines:
+        return type(exc).__name__
+    # Keep duckdb's "Did you mean ...?" hint, drop the echoed query and caret.
+    hints = [line for line in lines[1:2] if line.startswith("Did you mean")]
+    return " ".join([lines[0], *hints])
+
+
+def _duckdb_connect(path: Path) -> Any:
+    import duckdb
+
+    config = {
+        "autoinstall_known_extensions": False,
+        "autoload_known_extensions": False,
+        "enable_external_access": False,
+    }
+    try:
+        return duckdb.connect(str(path), read_only=True, config=config)
+    except duckdb.Error as exc:
+        raise InputError(
+            f"cannot open DuckDB database {path}: {_sql_problem(exc)}",
+            fix="check that no other program holds it open for writing, and the duckdb version",
+        ) from exc
+
+
+def _duckdb_query(path: Path, sql: str) -> pd.DataFrame:
+    import duckdb
+
+    with _duckdb_connect(path) as con:
+        try:
+            return con.execute(sql).df()
+        except duckdb.Error as exc:
+            raise InputError(
+                f"the query on {path} failed: {_sql_problem(exc)}",
+                fix="correct the --sql query",
+            ) from exc
+
+
+def _duckdb_tables(path: Path) -> list[str]:
+    with _duckdb_connect(path) as con:
+        rows = con.execute("SELECT table_name FROM information_schema.tables ORDER BY table_name").fetchall()
+    return [row[0] for row in rows]
+
+
+@contextlib.contextmanager
+def _sqlite_connect(path: Path) -> Iterator[sqlite3.Connection]:
+    uri = f"{path.resolve().as_uri()}?mode=ro"
+    try:
+        con = sqlite3.connect(uri, uri=True)
+    except sqlite3.Error as exc:
+        raise InputError(f"cannot open SQLite database {path}: {exc}", fix="check the file") from exc
+    try:
+        con.execute("PRAGMA query_only = ON")
+        yield con
+    finally:
+        con.close()
+
+
+def _sqlite_query(path: Path, sql: str) -> pd.DataFrame:
+    with _sqlite_connect(path) as con:
+        try:
+            cursor = con.execute(sql)
+            rows = cursor.fetchall()
+        except (sqlite3.Error, sqlite3.Warning) as exc:
+            raise InputError(
+                f"the query on {path} failed: {_sql_problem(exc)}",
+                fix="correct the --sql query (SQLite dialect)",
+            ) from exc
+        names = [column[0] for column in cursor.description or []]
+    return pd.DataFrame.from_records(rows, columns=names)
+
+
+def _sqlite_tables(path: Path) -> list[str]:
+    with _sqlite_connect(path) as con:
+        try:
+            rows = con.execute(
+                "SELECT name FROM sqlite_master WHERE type IN ('table', 'view') ORDER BY name"
+            ).fetchall()
+        except sqlite3.Error as exc:
+            raise InputError(
+                f"{path} is not a readable SQLite database: {exc}", fix="check the file"
+            ) from exc
+    return [row[0] for row in rows]
+
+
+_SQL_ENGINES: dict[str, tuple[Callable[[Path, str], pd.DataFrame], Callable[[Path], list[str]]]]
+_SQL_ENGINES = {
+    "DuckDB": (_duckdb_query, _duckdb_tables),
+    "SQLite": (_sqlite_query, _sqlite_tables),
+}
+
+#: File suffix -> reader. A reader takes the path plus the keyword options it
+#: supports (``encoding``, ``sql``, ``sheet``); :func:`read_table` rejects the rest.
+READERS: dict[str, Callable[..., pd.DataFrame]] = {
+    ".csv": _read_text,
+    ".tsv": _read_text,
+    ".txt": _read_text,
+    ".parquet": _read_parquet,
+    ".pq": _read_parquet,
+    ".xlsx": _read_excel,
+    ".xlsm": _read_excel,
+    ".xls": _read_excel,
+    ".jsonl": _read_json_lines,
+    ".ndjson": _read_json_lines,
+    ".json": _read_json,
+    ".duckdb": _read_database,
+    ".ddb": _read_database,
+    ".db": _read_database,
+    ".sqlite": _read_database,
+    ".sqlite3": _read_database,
+}
+
+
+# ------------------------------------------------------------------ neutralisation
+
+_FORMULA_PREFIXES = ("=", "+", "-", "@", "\t", "\r")
+_NEGATIVE_NUMBER = re.compile(r"-(?:\d+(?:\.\d*)?|\.\d+)(?:[eE][+-]?\d+)?")
+
+
+def neutralise_cell(value: Any) -> Any:
+    """Defuse one cell against spreadsheet formula injection.
+
+    A string starting with ``=``, ``+``, ``@``, tab or carriage return, or with
+    ``-`` unless the whole string is a plain number such as ``-12.5`` or
+    ``-1e3``, gets a leading single quote, which spreadsheets show as text.
+
+    Parameters
+    ----------
+    value : object
+        The cell. Anything that is not a ``str`` is returned unchanged.
+
+    Returns
+    -------
+    object
+        The cell, with ``'`` prepended if needed. A neutralised cell starts with
+        ``'``, so applying this twice gives the same result as applying it once.
+    """
+    if isinstance(value, str) and value.startswith(_FORMULA_PREFIXES):
+        if value[0] == "-" and _NEGATIVE_NUMBER.fullmatch(value):
+            return value
+        return "'" + value
+    return value
+
+
+def neutralise_formulas(df: pd.DataFrame) -> pd.DataFrame:
+    """Return a copy of ``df`` with string cells and column names neutralised.
+
+    Applied once, at write time, by :func:`write_csv`; the data in memory and
+    Parquet outputs keep the raw values. Numbers, missing values and other
+    non-string cells are untouched; see :func:`neutralise_cell` for the rule.
+
+    Parameters
+    ----------
+    df : pandas.DataFrame
+        The table to export.
+
+    Returns
+    -------
+    pandas.DataFrame
+        A new frame; ``df`` itself is not modified.
+    """
+    out = df.copy()
+    for position in range(out.shape[1]):
+        column = out.iloc[:, position]
+        dtype = column.dtype
+        if isinstance(dtype, pd.CategoricalDtype):
+            categories = [neutralise_cell(c) for c in dtype.categories]
+            if len(set(categories)) == len(categories):
+                out.isetitem(position, column.cat.rename_categories(categories))
+            else:  # "=a" and "'=a" both present: fall back to plain objects
+                out.isetitem(position, column.astype(object).map(neutralise_cell))
+        elif isinstance(dtype, pd.StringDtype) or (isinstance(dtype, np.dtype) and dtype.kind == "O"):
+            values = column.to_numpy(dtype=object, copy=True)
+            if isinstance(dtype, pd.StringDtype):  # vectorised pre-filter
+                starts = column.str.startswith(_FORMULA_PREFIXES, na=False).to_numpy(bool)
+                candidates = np.flatnonzero(starts)
+            else:
+                candidates = range(len(values))
+            changed = False
+            for index in candidates:
+                new = neutralise_cell(values[index])
+                if new is not values[index]:
+                    values[index] = new
+                    changed = True
+            if changed:
+                out.isetitem(position, pd.Series(values, index=column.index, dtype=dtype))
+    out.columns = [neutralise_cell(name) for name in out.columns]
+    return out
+
+
+# ------------------------------------------------------------------------- writing
+
+
+def _fast_csv_ok(df: pd.DataFrame) -> bool:
+    """Whether pyarrow can write ``df`` byte-identically to pandas (see write_csv)."""
+    import pyarrow as pa
+    import pyarrow.compute as pc
+
+    if df.shape[1] < 2 or isinstance(df.columns, pd.MultiIndex):
+        return False
+    structural = re.compile(r'[,"\r\n]')
+    for name in df.columns:
+        if not isinstance(name, str) or structural.search(name) or name == "":
+            return False
+    for position in range(df.shape[1]):
+        column = df.iloc[:, position]
+        dtype = column.dtype
+        if isinstance(dtype, pd.StringDtype):
+            array = pa.array(column, from_pandas=True)
+            if pc.any(pc.match_substring_regex(array, r'[,"\r\n]')).as_py():
+                return False
+        elif not (isinstance(dtype, np.dtype) and (dtype.kind in "iu" or dtype == np.float64)):
+            return False
+    return True
+
+
+def _write_csv_fast(df: pd.DataFrame, target: Path) -> None:
+    """Write with pyarrow; floats pre-formatted with numpy's shortest repr, as pandas."""
+    import pyarrow as pa
+    import pyarrow.csv as pa_csv
+
+    arrays = []
+    for position in range(df.shape[1]):
+        column = df.iloc[:, position]
+        if column.dtype == np.float64:
+            values = column.to_numpy()
+            arrays.append(pa.array(values.astype(str), mask=np.isnan(values)))
+        else:
+            arrays.append(pa.array(column, from_pandas=True))
+    table = pa.Table.from_arrays(arrays, names=[str(name) for name in df.columns])
+    options = pa_csv.WriteOptions(quoting_style="none", quoting_header="none")
+    with target.open("wb") as handle:  # OS errors surface as OSError with errno
+        pa_csv.write_csv(table, handle, options)
+
+
+def write_csv(df: pd.DataFrame, path: PathLike, *, neutralise: bool = True) -> None:
+    """Write ``df`` as UTF-8 CSV with ``\\n`` line ends and no index, atomically.
+
+    Floats are written in their shortest round-trip form (``0.1``, ``1e-07``,
+    ``5.0``), missing values as empty cells. Frames of int, float64 and string
+    columns without quotes, commas or newlines go through pyarrow for speed;
+    the rest through pandas. Both give the same bytes, and the same input always
+    gives the same bytes.
+
+    Parameters
+    ----------
+    df : pandas.DataFrame
+        The table. Its index is not written; ``reset_index()`` first to keep it.
+    path : str or os.PathLike
+        The CSV file to create or replace.
+    neutralise : bool, default True
+        Apply :func:`neutralise_formulas` first (to cells and column names).
+
+    Raises
+    ------
+    OutputError
+        The file cannot be written.
+    """
+    frame = neutralise_formulas(df) if neutralise else df
+    with atomic_file(path) as temporary:
+        if _fast_csv_ok(frame):
+            _write_csv_fast(frame, temporary)
+        else:
+            frame.to_csv(temporary, index=False, encoding="utf-8", lineterminator="\n")
+
+
+def write_parquet(df: pd.DataFrame, path: PathLike) -> None:
+    """Write ``df`` as Parquet with raw values (no neutralisation), atomically.
+
+    Parameters
+    ----------
+    df : pandas.DataFrame
+        The table. Its index is not written; ``reset_index()`` first to keep it.
+    path : str or os.PathLike
+        The Parquet file to create or replace.
+
+    Raises
+    ------
+    OutputError
+        The file cannot be written.
+    """
+    with atomic_file(path) as temporary:
+        df.to_parquet(temporary, index=False)
+
+
+def _json_default(value: Any) -> Any:
+    if isinstance(value, (pd.Timestamp, np.datetime64)):
+        return pd.Timestamp(value).isoformat()
+    if isinstance(value, np.generic):
+        return value.item()
+    if isinstance(value, np.ndarray):
+        return value.tolist()
+    if hasattr(value, "isoformat"):  # datetime.date, datetime.time
+        return value.isoformat()
+    if isinstance(value, Path):
+        return str(value)
+    raise TypeError(f"Object of type {type(value).__name__} is not JSON serializable")
+
+
+def _find_non_finite(obj: Any, where: str = "$") -> str | None:
+    """JSON path of the first NaN or infinity in ``obj``, if any."""
+    if isinstance(obj, (float, np.floating)):
+        return None if math.isfinite(obj) else where
+    if isinstance(obj, dict):
+        for key, value in obj.items():
+            found = _find_non_finite(value, f"{where}.{key}")
+            if found:
+                return found
+    elif isinstance(obj, (list, tuple)):
+        for index, value in enumerate(obj):
+            found = _find_non_finite(value, f"{where}[{index}]")
+            if found:
+                return found
+    elif isinstance(obj, np.ndarray) and obj.dtype.kind == "f" and not np.isfinite(obj).all():
+        return where
+    return None
+
+
+def write_json(obj: Any, path: PathLike) -> None:
+    """Write ``obj`` as UTF-8 JSON (``indent=2``, keys in order, final newline), atomically.
+
+    NumPy scalars and arrays, timestamps and paths are converted. NaN and
+    infinity are not valid JSON: convert them (usually to ``None``) before.
+
+    Parameters
+    ----------
+    obj : object
+        JSON-compatible data.
+    path : str or os.PathLike
+        The file to create or replace.
+
+    Raises
+    ------
+    ValueError
+        ``obj`` contains NaN or infinity; the message names where (``$.a[2]``).
+    OutputError
+        The file cannot be written.
+    """
+    try:
+        text = json.dumps(
+            obj,
+            indent=2,
+            sort_keys=False,
+            ensure_ascii=False,
+            allow_nan=False,
+            default=_json_default,
+        )
+    except ValueError as exc:
+        where = _find_non_finite(obj)
+        if where is None:
+            raise
+        raise ValueError(
+            f"cannot write {path}: {where} is NaN or infinite, which JSON does not allow; "
+            "convert it to None first"
+        ) from exc
+    atomic_write_file(path, text + "\n")
+
+
+# -------------------------------------------------------------------- atomic files
+
+_WRITE_ERRNOS = {errno.ENOSPC, errno.EDQUOT, errno.EFBIG, errno.EROFS, errno.EACCES, errno.EPERM}
+
+
+def _output_error(path: Path, exc: OSError, inner: str | None = None) -> OutputError:
+    """One-line OutputError for an OS failure while writing ``path``."""
+    reason = exc.strerror or str(exc) or type(exc).__name__
+    code = errno.errorcode.get(exc.errno or 0)
+    if code:
+        reason += f" [{code}]"
+    if exc.errno in (errno.ENOSPC, errno.EDQUOT, errno.EFBIG):
+        fix = "free some disk space, or choose another --out on a disk with room"
+    elif exc.errno in (errno.EACCES, errno.EPERM):
+        fix = f"check that you may write to {path.parent}, or choose another --out"
+    elif exc.errno == errno.EROFS:
+        fix = "choose another --out on a writable disk"
+    else:
+        fix = "check the path, or choose another --out"
+    where = f"{path} (file {inner})" if inner else f"{path}"
+    error = OutputError(f"cannot write {where}: {reason}", fix=fix)
+    error.path = path  # type: ignore[attr-defined]
+    return error
+
+
+def _temp_name(name: str, kind: str) -> str:
+    return f".{name}.{kind}-{os.getpid()}-{secrets.token_hex(4)}"
+
+
+def _fsync(path: Path) -> None:
+    descriptor = os.open(path, os.O_RDONLY)
+    try:
+        os.fsync(descriptor)
+    finally:
+        os.close(descriptor)
+
+
+def _make_parent(path: Path) -> None:
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise _output_error(path, exc) from exc
+
+
+@contextlib.contextmanager
+def atomic_file(path: PathLike, *, overwrite: bool = True) -> Iterator[Path]:
+    """Yield a temporary path beside ``path``; rename it to ``path`` on success.
+
+    The temporary file (``.{name}.tmp-{pid}-{random}``, created empty) is in the
+    same directory, so the final ``os.replace`` is atomic: readers see the old
+    file or the complete new one, never a partial one. On any exception the
+    temporary file is removed and the exception re-raised (an ``OSError`` from
+    writing as :class:`OutputError`).
+
+    Parameters
+    ----------
+    path : str or os.PathLike
+        The file to create or replace. Missing parent directories are created.
+    overwrite : bool, default True
+        If False and ``path`` exists, raise :class:`OutputError`.
+
+    Yields
+    ------
+    pathlib.Path
+        Where to write the content.
+    """
+    target = Path(path)
+    if not overwrite and (target.exists() or target.is_symlink()):
+        raise OutputError(f"{target} already exists", fix="remove it, or choose another name")
+    _make_parent(target)
+    while True:
+        temporary = target.with_name(_temp_name(target.name, "tmp"))
+        try:
+            os.close(os.open(temporary, os.O_CREAT | os.O_EXCL | os.O_WRONLY, 0o666))
+            break
+        except FileExistsError:
+            continue
+        except OSError as exc:
+            raise _output_error(target, exc) from exc
+    try:
+        yield temporary
+        _fsync(temporary)
+        if overwrite:
+            os.replace(temporary, target)
+        else:
+            _link_new(temporary, target)
+    except BaseException as exc:
+        with contextlib.suppress(OSError):
+            temporary.unlink()
+        if isinstance(exc, OSError) and _is_write_failure(exc, temporary):
+            raise _output_error(target, exc) from exc
+        raise
+
+
+def _link_new(temporary: Path, target: Path) -> None:
+    """Move ``temporary`` to ``target`` without ever replacing an existing file."""
+    try:
+        os.link(temporary, target)  # fails if target exists, atomically
+    except FileExistsError:
+        raise OutputError(f"{target} already exists", fix="remove it, or choose another name") from None
+    except OSError:  # no hard links on this file system
+        if target.exists():
+            raise OutputError(f"{target} already exists", fix="remove it, or choose another name") from None
+        os.replace(temporary, target)
+        return
+    temporary.unlink()
+
+
+def atomic_write_file(path: PathLike, data: bytes | str, *, overwrite: bool = True) -> None:
+    """Write ``data`` to ``path`` atomically (temporary file + rename).
+
+    Parameters
+    ----------
+    path : str or os.PathLike
+        The file to create or replace.
+    data : bytes or str
+        The content; a ``str`` is encoded as UTF-8 and written verbatim
+        (no newline translation).
+    overwrite : bool, default True
+        If False and ``path`` exists, raise :class:`OutputError`.
+
+    Raises
+    ------
+    OutputError
+        The file exists (``overwrite=False``) or cannot be written.
+    """
+    payload = data.encode("utf-8") if isinstance(data, str) else bytes(data)
+    with atomic_file(path, overwrite=overwrite) as temporary:
+        temporary.write_bytes(payload)
+
+
+def _is_write_failure(exc: OSError, temporary: Path) -> bool:
+    """Whether an OSError came from writing the output (not, say, reading an input)."""
+    if exc.errno in (errno.ENOSPC, errno.EDQUOT, errno.EFBIG, errno.EROFS):
+        return True
+    names = [name for name in (exc.filename, exc.filename2) if name is not None]
+    if not names:
+        return exc.errno in _WRITE_ERRNOS or exc.errno is None
+    return any(_inside(Path(os.fsdecode(name)), temporary) for name in names)
+
+
+def _inside(path: Path, root: Path) -> bool:
+    try:
+        path.absolute().relative_to(root.absolute())
+    except ValueError:
+        return False
+    return True
+
+
+# --------------------------------------------------------------- atomic run folder
+
+
+def _pid_alive(pid: int) -> bool:
+    """Whether process ``pid`` runs (on this machine). Unknown counts as alive."""
+    if pid <= 0:
+        return False
+    if os.name == "nt":  # os.kill(pid, 0) would terminate the process on Windows
+        return True
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except OSError:  # e.g. PermissionError: it exists, owned by someone else
+        return True
+    return True
+
+
+def _remove_tree(path: Path) -> None:
+    if path.is_dir() and not path.is_symlink():
+        shutil.rmtree(path, ignore_errors=True)
+    else:
+        with contextlib.suppress(OSError):
+            path.unlink()
+
+
+def _clean_stale(target: Path) -> None:
+    """Remove ``.{name}.partial-*`` / ``.{name}.old-*`` left by dead processes.
+
+    If a run died between moving the old directory aside and moving the new one
+    in, the target is missing: the old directory is put back instead.
+    """
+    parent, name = target.parent, target.name
+    try:
+        entries = sorted(parent.iterdir())
+    except OSError:
+        return
+    for kind in ("old", "partial"):
+        prefix = f".{name}.{kind}-"
+        for entry in entries:
+            if not entry.name.startswith(prefix):
+                continue
+            pid_text = entry.name[len(prefix) :].split("-", 1)[0]
+            if not pid_text.isdigit() or _pid_alive(int(pid_text)):
+                continue
+            if kind == "old" and not (target.exists() or target.is_symlink()):
+                with contextlib.suppress(OSError):  # if it fails, leave it be
+                    os.rename(entry, target)
+                continue
+            _remove_tree(entry)
+
+
+def _is_empty_dir(path: Path) -> bool:
+    if path.is_symlink() or not path.is_dir():
+        return False
+    try:
+        return next(os.scandir(path), None) is None
+    except OSError:
+        return False
+
+
+def check_output_dir(path: PathLike, *, overwrite: bool = False) -> None:
+    """Fail early, before a long run, if :func:`atomic_output_dir` would refuse ``path``.
+
+    Parameters
+    ----------
+    path : str or os.PathLike
+        The intended run directory.
+    overwrite : bool, default False
+        Whether an existing non-empty directory (or file) may be replaced.
+
+    Raises
+    ------
+    OutputError
+        ``path`` has no name, exists and is not empty (without ``overwrite``),
+        or sits below a file.
+    """
+    target = Path(path)
+    if target.name in ("", ".", ".."):
+        raise OutputError(f"output directory {str(path)!r} has no name", fix="pass --out with a new folder")
+    exists = target.exists() or target.is_symlink()
+    if exists and not overwrite and not _is_empty_dir(target):
+        raise _exists_error(target)
+    for parent in target.parents:
+        if parent.exists():
+            if not parent.is_dir():
+                raise OutputError(
+                    f"cannot create output directory {target}: {parent} is a file",
+                    fix="choose another --out",
+                )
+            break
+
+
+def _exists_error(target: Path) -> OutputError:
+    what = "is a file" if target.is_file() else "already exists and is not empty"
+    return OutputError(
+        f"output directory {target} {what}",
+        fix="pass --overwrite to replace it, or choose another --out",
+    )
+
+
+@contextlib.contextmanager
+def atomic_output_dir(path: PathLike, *, overwrite: bool = False) -> Iterator[Path]:
+    """Build a run directory under a temporary name; move it into place on success.
+
+    On entry the stale temporary directories of killed runs are removed, and a
+    hidden ``.{name}.partial-{pid}-{random}`` directory is created beside
+    ``path`` (same file system, so the final rename is atomic). On normal exit
+    an existing ``path`` (``overwrite=True``) is moved aside to
+    ``.{name}.old-{pid}-{random}``, the new directory renamed to ``path`` and
+    the old one deleted: the old run is replaced only by a complete new one.
+    On any exception (including ``KeyboardInterrupt``) the temporary directory
+    is removed and the exception re-raised; an ``OSError`` from writing
+    (disk full, permission denied) becomes :class:`OutputError`.
+
+    Parameters
+    ----------
+    path : str or os.PathLike
+        The run directory. Missing parent directories are created. An empty
+        existing directory is replaced without ``overwrite``.
+    overwrite : bool, default False
+        Replace an existing non-empty directory (or file) at ``path``.
+
+    Yields
+    ------
+    pathlib.Path
+        The temporary directory to write the run into.
+
+    Raises
+    ------
+    OutputError
+        ``path`` exists and is not empty (without ``overwrite``), or the
+        directory cannot be created or written.
+
+    Notes
+    -----
+    Staleness is judged with ``os.kill(pid, 0)`` on this machine. On a folder
+    shared between machines, a run still going on elsewhere can lose its
+    temporary directory if its pid is unused here. On Windows nothing is
+    treated as stale.
+    """
+    target = Path(path)
+    check_output_dir(target, overwrite=True)  # a name, and no file in the way
+    _make_parent(target)
+    _clean_stale(target)
+    check_output_dir(target, overwrite=overwrite)
+    while True:
+        temporary = target.with_name(_temp_name(target.name, "partial"))
+        try:
+            os.mkdir(temporary)
+            break
+        except FileExistsError:
+            continue
+        except OSError as exc:
+            raise _output_error(target, exc) from exc
+    try:
+        yield temporary
+    except BaseException as exc:
+        _remove_tree(temporary)
+        # An OSError from writing, raw or already wrapped by atomic_file inside
+        # the temporary directory: report it against the real target.
+        cause: BaseException | None = exc
+        if isinstance(exc, OutputError) and hasattr(exc, "path"):
+            cause = exc.__cause__
+        if isinstance(cause, OSError) and _is_write_failure(cause, temporary):
+            name = cause.filename or getattr(exc, "path", None)
+            raise _output_error(target, cause, _relative_inside(name, temporary)) from cause
+        raise
+    try:
+        _install(temporary, target, overwrite)
+    except OutputError:
+        _remove_tree(temporary)
+        raise
+    except OSError as exc:
+        _remove_tree(temporary)
+        raise _output_error(target, exc) from exc
+
+
+def _relative_inside(name: Any, root: Path) -> str | None:
+    """``name`` relative to ``root`` if it is a path strictly inside it, else None."""
+    if name is None:
+        return None
+    path = Path(os.fsdecode(name))
+    if not _inside(path, root):
+        return None
+    relative = str(path.absolute().relative_to(root.absolute()))
+    return None if relative == "." else relative
+
+
+def _install(temporary: Path, target: Path, overwrite: bool) -> None:
+    """Rename the finished ``temporary`` directory to ``target``."""
+    if not (target.exists() or target.is_symlink()) or _is_empty_dir(target):
+        try:
+            os.replace(temporary, target)
+        except OSError as exc:
+            if exc.errno in (errno.ENOTEMPTY, errno.EEXIST, errno.ENOTDIR):
+                # Something appeared at the target while the run was writing.
+                raise _exists_error(target) from exc
+            raise
+        return
+    if not overwrite:
+        raise _exists_error(target)
+    old = target.with_name(_temp_name(target.name, "old"))
+    os.rename(target, old)
+    try:
+        os.rename(temporary, target)
+    except BaseException:
+        os.rename(old, target)
+        raise
+    _remove_tree(old)
+
+
+def file_sha256(path: PathLike) -> str:
+    """Return the SHA-256 hex digest of a file, read in chunks.
+
+    Parameters
+    ----------
+    path : str or os.PathLike
+        The file.
+
+    Returns
+    -------
+    str
+        64 lowercase hex digits.
+    """
+    with Path(path).open("rb") as handle:
+        return hashlib.file_digest(handle, "sha256").hexdigest()
