@@ -82,7 +82,7 @@ def _profile_chart(segments: list[dict]) -> dict:
     matrix = []
     for s in segments:
         row = [round(s["z"][c], 4) for c in first["z"]]
-        for col, levels in s["categorical"].items():
+        for levels in s["categorical"].values():
             row += [round(lvl["lift"] - 1.0, 4) for lvl in levels]
         matrix.append(row)
     return {"segments": [s["name"] for s in segments], "features": features, "kinds": kinds,
