@@ -237,7 +237,8 @@ def build_analysis(seg: CustomerSegmenter, data: pd.DataFrame, Z: np.ndarray, ma
         f"(best kept), seed {seed}.",
         "Choice of k: four criteria vote (elbow of the within-cluster sum of squares by "
         "Kneedle, best silhouette, highest Calinski-Harabasz, lowest Davies-Bouldin); "
-        f"silhouette on a fixed-seed sample of at most {seg.silhouette_max:,} rows; "
+        f"silhouette on {seg.silhouette_sample_size_:,} rows (exact up to "
+        f"{seg.silhouette_max:,} rows, a fixed-seed sample above); "
         f"k chosen on {seg.selection_sample_size_:,} rows.",
         f"Ward hierarchy: {seg.ward_.method}"
         + (" (k-means micro-clusters, then Ward on their size-weighted centroids)"
@@ -272,8 +273,7 @@ def build_analysis(seg: CustomerSegmenter, data: pd.DataFrame, Z: np.ndarray, ma
                       "k": int(seg.k_), "k_reason": seg.k_reason_,
                       "picks": dict(seg.criteria_picks_),
                       "sample_size": int(seg.selection_sample_size_),
-                      "silhouette_sample_size": int(min(seg.selection_sample_size_,
-                                                        seg.silhouette_max)),
+                      "silhouette_sample_size": int(seg.silhouette_sample_size_),
                       "ward_method": seg.ward_.method},
         "segments": segments,
         "recommendations": {"note": NOTE, "segments": seg_recs, "cells": cell_recs},

@@ -35,6 +35,7 @@ class RunOptions:
     algorithm: str | None = None
     ward_exact_max: int = 10_000
     silhouette_max: int = 20_000
+    silhouette_sample: int = 10_000
     selection_max: int = 100_000
     stability_runs: int = 5
     analysis: bool = True
@@ -54,6 +55,7 @@ class RunOptions:
             algorithm=self.algorithm or (c.algorithm if c else "kmeans"),
             ward_exact_max=self.ward_exact_max,
             silhouette_max=self.silhouette_max,
+            silhouette_sample=self.silhouette_sample,
             selection_max=self.selection_max,
             stability_runs=self.stability_runs,
         )
@@ -156,7 +158,7 @@ def segment(df: pd.DataFrame, spec: Spec | None, options: RunOptions | None = No
         "transforms": list(est.features_.notes_),
         "rows_segmented": int(rows.size),
         "selection_sample_size": est.selection_sample_size_,
-        "silhouette_sample_size": min(est.selection_sample_size_, est.silhouette_max),
+        "silhouette_sample_size": est.silhouette_sample_size_,
         "ward_method": est.ward_.method,
         "stability_adjusted_rand": [round(a, 6) for a in est.stability_],
         "segments": [{"segment": p["segment"], "name": p["name"], "size": p["size"],

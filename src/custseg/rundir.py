@@ -17,6 +17,8 @@ renamed into place at the end, so a failed or interrupted run leaves nothing.
 from __future__ import annotations
 
 import json
+import shutil
+import tempfile
 from pathlib import Path
 
 from . import io
@@ -43,15 +45,59 @@ def write_run(result: RunResult, out: str | Path, *, overwrite: bool = False,
         io.write_json({"k": len(result.profiles), "segments": result.profiles},
                       tmp / "profiles.json")
         io.write_csv(result.selection, tmp / "selection.csv")
+        if result.analysis is not None:
+            io.write_json(result.analysis, tmp / "analysis.json")
+            write_report(result.analysis, tmp)
         (tmp / "model.json").write_text(model_to_json(result.segmenter.model_), encoding="utf-8")
         header = ("The effective data dictionary of this run (custseg).\n"
                   + ("It was inferred from the data: review it, edit it and pass it with --spec."
                      if result.spec_inferred else ""))
         (tmp / "spec.toml").write_text(spec.to_toml(header=header), encoding="utf-8")
         manifest = dict(result.manifest)
-        manifest["outputs"] = sorted([*RUN_FILES, *(extra_files or {})])
+        manifest["outputs"] = sorted(str(f.relative_to(tmp)) for f in tmp.rglob("*")
+                                     if f.is_file()) + ["manifest.json"]
         io.write_json(manifest, tmp / "manifest.json")
     return out
+
+
+def write_report(analysis: dict, run_dir: Path) -> list[str]:
+    """Render report.html, report.md and figures/*.png from an analysis into ``run_dir``."""
+    from .report.figures import write_figures
+    from .report.html import render_html
+    from .report.markdown import render_markdown
+
+    figures = run_dir / "figures"
+    figures.mkdir(exist_ok=True)
+    written = [f"figures/{f}" for f in write_figures(analysis, figures)]
+    (run_dir / "report.html").write_text(render_html(analysis), encoding="utf-8")
+    (run_dir / "report.md").write_text(render_markdown(analysis), encoding="utf-8")
+    return ["report.html", "report.md", *written]
+
+
+def rerender_report(path: str | Path) -> Path:
+    """Re-render the report of a run directory from its analysis.json, without refitting.
+
+    The new files replace the old ones only once all of them are rendered.
+    """
+    p = Path(path)
+    src = p / "analysis.json"
+    if not src.is_file():
+        raise InputError(f"{str(p)!r} has no analysis.json, so its report cannot be rendered",
+                         fix="pass the --out directory of a custseg run (custseg 0.1 or newer)")
+    try:
+        analysis = json.loads(src.read_text(encoding="utf-8"))
+    except (OSError, json.JSONDecodeError) as exc:
+        raise InputError(f"cannot read {str(src)!r}: {exc}", fix="re-run custseg run") from None
+    tmp = Path(tempfile.mkdtemp(prefix=".report-", dir=p))
+    try:
+        files = write_report(analysis, tmp)
+        for name in files:
+            target = p / name
+            target.parent.mkdir(exist_ok=True)
+            (tmp / name).replace(target)
+    finally:
+        shutil.rmtree(tmp, ignore_errors=True)
+    return p / "report.html"
 
 
 def read_run(path: str | Path) -> dict:

@@ -29,6 +29,7 @@ from .validate import validate
 __all__ = ["CustomerSegmenter", "relabel_by_size"]
 
 Progress = Callable[[str, str], None]
+STABILITY_MAX = 20_000  # rows refitted with other seeds to measure stability
 
 
 def relabel_by_size(labels: np.ndarray, centers: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
@@ -74,7 +75,10 @@ class CustomerSegmenter(ClusterMixin, BaseEstimator):
     ward_exact_max : int
         Largest number of rows for exact Ward; above it, the two-stage method.
     silhouette_max : int
-        Silhouette is computed on a fixed-seed sample of this many rows above it.
+        Largest row count for an exact silhouette.
+    silhouette_sample : int
+        Above ``silhouette_max`` rows, the silhouette is computed on a fixed-seed
+        sample of this many rows.
     selection_max : int
         k is chosen on a fixed-seed sample of this many rows above it; the final
         fit then uses every row, started from the sample's centroids.
@@ -86,6 +90,7 @@ class CustomerSegmenter(ClusterMixin, BaseEstimator):
                  k_range: tuple[int, int] = (2, 10), n_init: int = 10, random_state: int = 0,
                  log_transform: str = "spec", cluster_on=None, algorithm: str = "kmeans",
                  ward_exact_max: int = 10_000, silhouette_max: int = 20_000,
+                 silhouette_sample: int = 10_000,
                  selection_max: int = 100_000, stability_runs: int = 5):
         self.spec = spec
         self.k = k
@@ -97,6 +102,7 @@ class CustomerSegmenter(ClusterMixin, BaseEstimator):
         self.algorithm = algorithm
         self.ward_exact_max = ward_exact_max
         self.silhouette_max = silhouette_max
+        self.silhouette_sample = silhouette_sample
         self.selection_max = selection_max
         self.stability_runs = stability_runs
 
@@ -117,7 +123,7 @@ class CustomerSegmenter(ClusterMixin, BaseEstimator):
             bad("n_init", "an integer >= 1", self.n_init)
         if self.log_transform not in ("spec", *TRANSFORMS):
             bad("log_transform", f"one of {('spec', *TRANSFORMS)}", self.log_transform)
-        for name in ("ward_exact_max", "silhouette_max", "selection_max"):
+        for name in ("ward_exact_max", "silhouette_max", "silhouette_sample", "selection_max"):
             v = getattr(self, name)
             if not isinstance(v, int | np.integer) or v < 2:
                 bad(name, "an integer >= 2", v)
@@ -196,6 +202,9 @@ class CustomerSegmenter(ClusterMixin, BaseEstimator):
             sample = None
             Zs = Z
         self.selection_sample_size_ = int(Zs.shape[0])
+        self.silhouette_sample_size_ = int(
+            Zs.shape[0] if Zs.shape[0] <= self.silhouette_max
+            else min(self.silhouette_sample, self.silhouette_max))
         say("ward", "building the Ward hierarchy")
         self.ward_ = ward_tree(Zs, exact_max=self.ward_exact_max, seed=seed)
         lap("ward")
@@ -203,6 +212,7 @@ class CustomerSegmenter(ClusterMixin, BaseEstimator):
         say("choose_k", f"trying k = {ks[0]}..{ks[-1]}")
         rows, fits = sweep(Zs, ks, algorithm=self.algorithm, n_init=int(self.n_init), seed=seed,
                            ward=self.ward_, silhouette_max=self.silhouette_max,
+                           silhouette_sample=self.silhouette_sample,
                            progress=lambda d: say("choose_k", d))
         note = (f"Chosen on a fixed-seed sample of {Zs.shape[0]:,} of {n:,} customers"
                 if sample is not None else "")
@@ -237,9 +247,14 @@ class CustomerSegmenter(ClusterMixin, BaseEstimator):
         if self.stability_runs and k > 1:
             say("stability", f"refitting with {self.stability_runs} other seeds")
             ref = labels if sample is None else labels[sample]
+            Zst = Zs
+            if Zs.shape[0] > STABILITY_MAX:
+                pick = np.sort(np.random.default_rng(seed + 1).choice(
+                    Zs.shape[0], size=STABILITY_MAX, replace=False))
+                Zst, ref = Zs[pick], ref[pick]
             fit_fn = get_algorithm(self.algorithm)
             for i in range(1, int(self.stability_runs) + 1):
-                other = fit_fn(Zs, k, n_init=int(self.n_init), seed=seed + i)
+                other = fit_fn(Zst, k, n_init=int(self.n_init), seed=seed + i)
                 self.stability_.append(float(adjusted_rand_score(ref, other.labels)))
         lap("stability")
 

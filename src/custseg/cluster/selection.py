@@ -1,7 +1,8 @@
 """The choice of k: a sweep of metrics over a range of k and a documented rule.
 
 For every k the sweep records the within-cluster sum of squares (WCSS, inertia),
-the silhouette (on a fixed-seed sample of at most ``silhouette_max`` rows), the
+the silhouette (exact up to ``silhouette_max`` rows, above that on a fixed-seed
+sample of ``silhouette_sample`` rows), the
 Calinski-Harabasz and Davies-Bouldin indices, and the agreement (adjusted Rand)
 between k-means and the Ward tree cut at the same k.
 
@@ -60,6 +61,7 @@ def sweep(
     seed: int = 0,
     ward: WardTree | None = None,
     silhouette_max: int = 20_000,
+    silhouette_sample: int = 10_000,
     progress: Callable[[str], None] | None = None,
 ) -> tuple[list[dict], dict[int, ClusterFit]]:
     """Fit every k in ``ks`` and compute the selection metrics.
@@ -69,7 +71,8 @@ def sweep(
     fit = get_algorithm(algorithm)
     n = X.shape[0]
     rng = np.random.default_rng(seed)
-    sil_rows = (np.sort(rng.choice(n, size=silhouette_max, replace=False))
+    sil_rows = (np.sort(rng.choice(n, size=min(silhouette_sample, silhouette_max, n),
+                                   replace=False))
                 if n > silhouette_max else None)
     rows, fits = [], {}
     for k in ks:
