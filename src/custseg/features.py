@@ -184,6 +184,8 @@ class FeatureSpace(TransformerMixin, BaseEstimator):
         """Every used column with empty cells filled by policy, in original units."""
         out = {}
         for name in self.spec.used:
+            if name not in frame.columns:
+                continue
             if self.spec.columns[name].kind == "numeric":
                 out[name] = self._filled_numeric(frame, name)
             else:

@@ -65,6 +65,7 @@ __all__ = [
     "atomic_file",
     "atomic_write_file",
     "file_sha256",
+    "iter_table",
 ]
 
 PathLike = str | os.PathLike[str]
@@ -226,6 +227,63 @@ def _raise_on_duplicates(names: list[str], where: object) -> None:
             f"{where} has duplicate column names: {listed}",
             fix="rename the columns so that each name is unique",
         )
+
+
+def iter_table(path: PathLike, *, chunksize: int = 500_000, encoding: str | None = None,
+               sql: str | None = None) -> Iterator[pd.DataFrame]:
+    """Read a table in chunks of at most ``chunksize`` rows, with bounded memory.
+
+    Text files are parsed chunk by chunk and Parquet files batch by batch, so files
+    larger than memory work; other types are read whole and then sliced. The
+    checks of :func:`read_table` (existence, encoding, delimiter, empty file)
+    apply.
+    """
+    p = Path(path)
+    suffix = p.suffix.lower()
+    if suffix in (".csv", ".tsv", ".txt"):
+        _check_readable(p)
+        codec = _resolve_encoding(p, encoding)
+        sample, complete = _decode_text(p, codec, _SAMPLE_BYTES)
+        if complete and not sample.strip():
+            raise _empty_error(p)
+        sep = _sniff_delimiter(sample, complete)
+        options: dict[str, Any] = {"sep": sep, "encoding": codec, **_NA_OPTIONS}
+        try:
+            reader = pd.read_csv(p, chunksize=chunksize, low_memory=False, **options)
+            first = True
+            for chunk in reader:
+                first = False
+                yield chunk.reset_index(drop=True)
+            if first:
+                raise _no_rows_error(p, "has a header but no data rows")
+        except pd.errors.EmptyDataError as exc:
+            raise _empty_error(p) from exc
+        except pd.errors.ParserError as exc:
+            raise _parser_error(p, exc, sep) from exc
+        return
+    if suffix in (".parquet", ".pq"):
+        import pyarrow as pa
+        import pyarrow.parquet as pq
+
+        _check_readable(p)
+        try:
+            pf = pq.ParquetFile(p)
+            batches = pf.iter_batches(batch_size=chunksize)
+            any_rows = False
+            for batch in batches:
+                any_rows = any_rows or batch.num_rows > 0
+                yield batch.to_pandas()
+        except (pa.ArrowException, OSError, ValueError) as exc:
+            raise InputError(
+                f"{p} is not a readable Parquet file (truncated or corrupted?)",
+                fix="write it again, or check that it was copied completely",
+            ) from exc
+        if not any_rows:
+            raise _no_rows_error(p)
+        return
+    frame = read_table(p, encoding=encoding, sql=sql)
+    for start in range(0, len(frame), chunksize):
+        yield frame.iloc[start:start + chunksize].reset_index(drop=True)
 
 
 def read_text(path: PathLike, *, encoding: str | None = None) -> str:

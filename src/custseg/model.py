@@ -80,6 +80,54 @@ class SegmentModel:
             "unfamiliar": unfamiliar,
         }, index=frame.index)
 
+    def assign(self, df: pd.DataFrame, *, row_offset: int = 0) -> tuple[pd.DataFrame, list]:
+        """Assign raw data (as read) to segments.
+
+        Returns the assignments (the id column when the data has the spec's id,
+        else ``row`` counted from ``row_offset + 1``; then ``segment``,
+        ``segment_name``, ``distance``, ``unfamiliar``) and the validation warnings.
+        Rows left out by a ``missing = "drop"`` policy get segment -1. Raises
+        :class:`~custseg.errors.ValidationError` when the data breaks the spec.
+        """
+        from .errors import ValidationError
+        from .validate import validate
+
+        needed = list(self.features.columns_)
+        extra = [c for c in self.spec.used if c not in needed and c in df.columns]
+        checked = validate(df, self.spec, mode="assign", required=needed + extra,
+                           row_offset=row_offset)
+        if checked.errors:
+            raise ValidationError(checked.problems)
+        n = len(df)
+        out = pd.DataFrame(index=pd.RangeIndex(n))
+        if self.spec.id and self.spec.id in df.columns:
+            out[self.spec.id] = df[self.spec.id].to_numpy()
+        else:
+            out["row"] = np.arange(row_offset + 1, row_offset + n + 1)
+        keep = ~checked.drop
+        res = self.assign_typed(checked.frame.loc[keep])
+        seg = np.full(n, -1, dtype=np.int64)
+        seg[keep] = res["segment"].to_numpy()
+        names = np.full(n, "", dtype=object)
+        names[keep] = res["segment_name"].to_numpy()
+        dist = np.full(n, np.nan)
+        dist[keep] = res["distance"].to_numpy()
+        unfamiliar = np.ones(n, dtype=bool)
+        unfamiliar[keep] = res["unfamiliar"].to_numpy()
+        for col in extra:  # describing categories the model never saw
+            if self.spec.columns[col].kind != "categorical":
+                continue
+            known = list(self.spec.columns[col].labels) or list(
+                self.info.get("reference", {}).get(col, {}).get("shares", {}))
+            if known:
+                codes = checked.frame[col]
+                unfamiliar |= (codes.notna() & ~codes.isin(known)).to_numpy()
+        out["segment"] = seg
+        out["segment_name"] = names
+        out["distance"] = np.round(dist, 6)
+        out["unfamiliar"] = unfamiliar
+        return out, checked.warnings
+
     @staticmethod
     def quantiles_of(dist: np.ndarray, labels: np.ndarray, k: int) -> list[dict]:
         out = []

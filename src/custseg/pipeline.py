@@ -39,6 +39,7 @@ class RunOptions:
     selection_max: int = 100_000
     stability_runs: int = 5
     analysis: bool = True
+    reference: object = None  # a SegmentModel of an earlier run
     aggregate_only: bool = False
     title: str = "Customer segmentation"
 
@@ -58,6 +59,7 @@ class RunOptions:
             silhouette_sample=self.silhouette_sample,
             selection_max=self.selection_max,
             stability_runs=self.stability_runs,
+            reference=self.reference,
         )
 
 
@@ -161,6 +163,7 @@ def segment(df: pd.DataFrame, spec: Spec | None, options: RunOptions | None = No
         "silhouette_sample_size": est.silhouette_sample_size_,
         "ward_method": est.ward_.method,
         "stability_adjusted_rand": [round(a, 6) for a in est.stability_],
+        "reference": est.reference_matches_,
         "segments": [{"segment": p["segment"], "name": p["name"], "size": p["size"],
                       "share": p["share"]} for p in est.profiles_],
         "warnings": list(est.warnings_) + [

@@ -2,7 +2,9 @@
 
 Layout::
 
-    segments.csv    id (or row, from 1), segment, segment_name, distance
+    segments.csv    id (or row, from 1), segment, segment_name, distance (text cells
+                    neutralised against spreadsheet formulas)
+    segments.parquet  the same with raw values
     profiles.csv    one row per segment
     profiles.json   the same, nested, with category shares and lifts
     selection.csv   one row per k: the metrics behind the choice of k
@@ -28,8 +30,8 @@ from .pipeline import RunResult, profiles_table
 
 __all__ = ["write_run", "read_run", "RUN_FILES"]
 
-RUN_FILES = ("segments.csv", "profiles.csv", "profiles.json", "selection.csv", "model.json",
-             "spec.toml", "manifest.json")
+RUN_FILES = ("segments.csv", "segments.parquet", "profiles.csv", "profiles.json", "selection.csv",
+             "model.json", "spec.toml", "manifest.json")
 
 
 def write_run(result: RunResult, out: str | Path, *, overwrite: bool = False,
@@ -41,6 +43,7 @@ def write_run(result: RunResult, out: str | Path, *, overwrite: bool = False,
         for name, data in (extra_files or {}).items():
             (tmp / name).write_bytes(data)
         io.write_csv(result.segments, tmp / "segments.csv")
+        io.write_parquet(result.segments, tmp / "segments.parquet")
         io.write_csv(profiles_table(result.profiles, spec), tmp / "profiles.csv")
         io.write_json({"k": len(result.profiles), "segments": result.profiles},
                       tmp / "profiles.json")

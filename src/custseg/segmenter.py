@@ -18,6 +18,7 @@ from sklearn.utils.validation import check_is_fitted
 from .cluster.algorithms import get_algorithm
 from .cluster.hierarchy import ward_tree
 from .cluster.selection import choose_k, sweep
+from .compare import reference_distributions
 from .errors import ParameterError, ValidationError
 from .features import FeatureSpace
 from .model import SegmentModel
@@ -84,6 +85,10 @@ class CustomerSegmenter(ClusterMixin, BaseEstimator):
         fit then uses every row, started from the sample's centroids.
     stability_runs : int
         Extra seeds refitted at the chosen k to measure stability (0 to skip).
+    reference : SegmentModel, optional
+        An earlier run's model: new segments matched to a predecessor (see
+        :func:`custseg.compare.align_segments`) take its name and, where the ids
+        stay contiguous, its number, so labels are stable from run to run.
     """
 
     def __init__(self, spec: Spec | None = None, *, k: int | None = None,
@@ -91,7 +96,8 @@ class CustomerSegmenter(ClusterMixin, BaseEstimator):
                  log_transform: str = "spec", cluster_on=None, algorithm: str = "kmeans",
                  ward_exact_max: int = 10_000, silhouette_max: int = 20_000,
                  silhouette_sample: int = 10_000,
-                 selection_max: int = 100_000, stability_runs: int = 5):
+                 selection_max: int = 100_000, stability_runs: int = 5,
+                 reference: SegmentModel | None = None):
         self.spec = spec
         self.k = k
         self.k_range = k_range
@@ -105,6 +111,7 @@ class CustomerSegmenter(ClusterMixin, BaseEstimator):
         self.silhouette_sample = silhouette_sample
         self.selection_max = selection_max
         self.stability_runs = stability_runs
+        self.reference = reference
 
     # ----------------------------------------------------------- parameters
     def _check_params(self) -> list[int]:
@@ -235,6 +242,11 @@ class CustomerSegmenter(ClusterMixin, BaseEstimator):
             fit = get_algorithm(self.algorithm)(Z, k, n_init=1, seed=seed, init=fits[k].centers)
         labels, centers = relabel_by_size(fit.labels, fit.centers)
         k = centers.shape[0]
+        inherited: dict[int, str] = {}
+        self.reference_matches_ = None
+        if self.reference is not None:
+            labels, centers, inherited, self.reference_matches_ = _follow_reference(
+                self.reference, self.features_, spec, Z, labels, centers)
         self.k_ = k
         self.inertia_ = float(fit.inertia)
         self.cluster_centers_ = centers
@@ -262,7 +274,11 @@ class CustomerSegmenter(ClusterMixin, BaseEstimator):
         data = self.features_.impute(frame)
         self.profiles_ = profile_segments(data, labels, k, spec)
         z = numeric_z(data, labels, k, spec)
-        self.segment_names_ = name_segments(self.profiles_, z, spec)
+        names = name_segments(self.profiles_, z, spec)
+        for pos, name in inherited.items():
+            if pos not in spec.names:
+                names[pos] = name
+        self.segment_names_ = names
         for p, nm in zip(self.profiles_, self.segment_names_, strict=True):
             p["name"] = nm
             p["z"] = {c: float(z[c][p["segment"]]) for c in z}
@@ -280,7 +296,7 @@ class CustomerSegmenter(ClusterMixin, BaseEstimator):
                     "n_rows": int(n), "sizes": [p["size"] for p in self.profiles_],
                     "inertia": self.inertia_, "k_reason": reason,
                 },
-                "reference": _reference(data, spec),
+                "reference": reference_distributions(data, spec),
             },
         )
         self.timings_ = timings
@@ -320,18 +336,41 @@ def _problem(code: str, message: str):
     return Problem(code=code, severity="error", message=message)
 
 
-def _reference(data: pd.DataFrame, spec: Spec) -> dict:
-    """Reference distributions of the training data, for drift checks later."""
-    ref: dict = {}
-    qs = np.linspace(0, 1, 11)
-    for name in spec.used:
-        v = data[name].to_numpy()
-        if spec.columns[name].kind == "numeric":
-            ref[name] = {"kind": "numeric",
-                         "deciles": [float(x) for x in np.quantile(v.astype(float), qs)]}
-        else:
-            counts = pd.Series(v).value_counts()
-            ref[name] = {"kind": "categorical",
-                         "shares": {str(c): float(counts[c] / len(v))
-                                    for c in sorted(counts.index, key=str)}}
-    return ref
+def _follow_reference(reference: SegmentModel, features: FeatureSpace, spec: Spec, Z: np.ndarray,
+                      labels: np.ndarray, centers: np.ndarray):
+    """Renumber segments after their matched predecessors in ``reference``."""
+    from .compare import align_segments
+
+    k = centers.shape[0]
+    diff = Z - centers[labels]
+    dist = np.sqrt(np.einsum("ij,ij->i", diff, diff))
+    draft = SegmentModel(spec, features, centers, [f"segment {i}" for i in range(k)],
+                         SegmentModel.quantiles_of(dist, labels, k))
+    alignment = align_segments(reference, draft)
+    order: list[int | None] = [None] * k
+    names: dict[int, str] = {}
+    placed = set()
+    for m in alignment["matches"]:
+        if m["old"] < k:
+            order[m["old"]] = m["new"]
+            names[m["old"]] = reference.names[m["old"]]
+            placed.add(m["new"])
+    rest = [j for j in range(k) if j not in placed]  # already in size order
+    old_name_of_new = {m["new"]: reference.names[m["old"]] for m in alignment["matches"]}
+    for pos in range(k):
+        if order[pos] is None:
+            j = rest.pop(0)
+            order[pos] = j
+            if j in old_name_of_new:
+                names[pos] = old_name_of_new[j]
+    new_of_old = np.empty(k, dtype=np.int64)
+    new_of_old[np.asarray(order)] = np.arange(k)
+    old_of_new = {m["new"]: m["old"] for m in alignment["matches"]}
+    links = {
+        "matches": [{"segment": int(new_of_old[j]), "predecessor": int(i),
+                     "predecessor_name": reference.names[i]}
+                    for j, i in sorted(old_of_new.items(), key=lambda t: new_of_old[t[0]])],
+        "vanished": alignment["vanished"],
+        "appeared": sorted(int(new_of_old[j]) for j in alignment["appeared"]),
+    }
+    return new_of_old[labels], centers[np.asarray(order)], names, links

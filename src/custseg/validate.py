@@ -60,11 +60,6 @@ class Validated:
         return [p for p in self.problems if p.severity == "warning"]
 
 
-def _rows(mask: np.ndarray) -> tuple[list[int], int]:
-    idx = np.flatnonzero(mask)
-    return [int(i) + 1 for i in idx[:MAX_EXAMPLES]], int(idx.size)
-
-
 def _examples(rows: list[int], values: list) -> str:
     parts = [f"row {r}: {_short(v)!r}" for r, v in zip(rows, values, strict=False)]
     return ", ".join(parts)
@@ -139,7 +134,8 @@ def _bad_number_hint(values: list[str]) -> tuple[str, str]:
             "correct or empty those cells, or declare the column kind = \"categorical\"")
 
 
-def validate(df: pd.DataFrame, spec: Spec, *, min_rows: int = 2) -> Validated:
+def validate(df: pd.DataFrame, spec: Spec, *, min_rows: int = 2, mode: str = "fit",
+             required: list[str] | None = None, row_offset: int = 0) -> Validated:
     """Check ``df`` against ``spec`` and return typed data with every problem found.
 
     Parameters
@@ -150,8 +146,29 @@ def validate(df: pd.DataFrame, spec: Spec, *, min_rows: int = 2) -> Validated:
         The data dictionary.
     min_rows : int
         Fewest usable rows the clustering needs (e.g. the largest k + 1).
+    mode : {"fit", "assign"}
+        ``"assign"`` checks new customers for a fitted model: only the id (when
+        present) and the ``required`` columns are checked, other columns are
+        ignored, category codes the spec does not know are a warning (the model
+        flags those customers as unfamiliar), and the checks that only matter for
+        fitting (row count, constant columns, duplicated rows) are skipped.
+    required : list of str, optional
+        In ``"assign"`` mode, the columns the model needs (default: ``cluster_on``).
+    row_offset : int
+        Added to row numbers in messages (for data read in chunks).
     """
+    if mode == "assign":
+        need = list(required if required is not None else spec.cluster_on)
+        spec = Spec(columns={c: spec.columns[c] for c in need},
+                    id=spec.id if spec.id in df.columns else None, cluster_on=need, describe=[])
+        df = df[[c for c in df.columns if c in need or c == spec.id]]
+        min_rows = 0
+    fitting = mode == "fit"
     problems: list[Problem] = []
+
+    def _rows(mask: np.ndarray) -> tuple[list[int], int]:
+        idx = np.flatnonzero(mask)
+        return [int(i) + 1 + row_offset for i in idx[:MAX_EXAMPLES]], int(idx.size)
 
     def err(code, msg, column=None, rows=(), count=0, severity="error"):
         problems.append(Problem(code=code, severity=severity, message=msg, column=column,
@@ -248,11 +265,18 @@ def validate(df: pd.DataFrame, spec: Spec, *, min_rows: int = 2) -> Validated:
                 if unknown.any():
                     rows, count = _rows(unknown)
                     levels = sorted({str(x) for x in codes[unknown].unique()})
-                    err("unknown-code", f"column {name!r} has {count} values with codes not in "
-                        f"the spec's labels ({', '.join(map(repr, levels[:5]))}; "
-                        f"{_examples(rows, list(codes.to_numpy()[np.flatnonzero(unknown)[:3]]))});"
-                        f" fix: add them to [columns.{name}] labels or correct the data",
-                        column=name, rows=rows, count=count)
+                    shown = ", ".join(map(repr, levels[:5]))
+                    examples = _examples(rows, list(codes.to_numpy()[np.flatnonzero(unknown)[:3]]))
+                    if fitting:
+                        err("unknown-code", f"column {name!r} has {count} values with codes not "
+                            f"in the spec's labels ({shown}; {examples}); fix: add them to "
+                            f"[columns.{name}] labels or correct the data",
+                            column=name, rows=rows, count=count)
+                    else:
+                        err("unseen-code", f"column {name!r} has {count} values with codes the "
+                            f"model never saw ({shown}; {examples}); those customers are flagged "
+                            "unfamiliar", column=name, rows=rows, count=count,
+                            severity="warning")
             typed[name] = codes.to_numpy()
         if missing.any():
             rows, count = _rows(missing)
@@ -268,7 +292,7 @@ def validate(df: pd.DataFrame, spec: Spec, *, min_rows: int = 2) -> Validated:
                     f"out (missing = \"drop\"; rows {_rows_text(rows, count)})", column=name,
                     rows=rows, count=count, severity="warning")
         present_values = typed[name][~missing] if name in typed else []
-        if len(present_values) and name in spec.cluster_on:
+        if fitting and len(present_values) and name in spec.cluster_on:
             first = present_values[0]
             if (col.kind == "numeric" and np.all(present_values == first)) or (
                     col.kind == "categorical" and all(v == first for v in present_values)):
@@ -277,11 +301,11 @@ def validate(df: pd.DataFrame, spec: Spec, *, min_rows: int = 2) -> Validated:
                     "clustering", column=name, severity="warning")
 
     usable = int(n - drop.sum())
-    if usable < min_rows:
+    if fitting and usable < min_rows:
         err("too-few-rows", f"the data has {usable} usable rows but the clustering needs at "
             f"least {min_rows}; fix: use more customers, or a smaller --k or --k-range")
 
-    if not spec.id and n > 1:
+    if fitting and not spec.id and n > 1:
         dup_rows = df.duplicated(keep="first").to_numpy()
         if dup_rows.any():
             rows, count = _rows(dup_rows)
