@@ -87,3 +87,33 @@ def test_hmac_signature(fitted, monkeypatch):
     monkeypatch.setenv("CUSTSEG_MODEL_KEY", "other-key")
     with pytest.raises(ModelError, match="not signed with the key"):
         model_from_json(signed)
+
+
+def _resign(d):
+    import hashlib
+
+    from custseg.modelfile import _canonical
+
+    d["checksum"] = "sha256:" + hashlib.sha256(_canonical(d)).hexdigest()
+    return json.dumps(d)
+
+
+def test_schema_violation_behind_a_valid_checksum(fitted):
+    d = json.loads(model_to_json(fitted[1].model_))
+    d["centers"][0][0] = "1; import os"  # a string where a number belongs
+    with pytest.raises(ModelError, match=r"does not match the model schema at centers/0/0"):
+        model_from_json(_resign(d))
+
+
+def test_inconsistent_sizes_behind_a_valid_checksum(fitted):
+    d = json.loads(model_to_json(fitted[1].model_))
+    d["names"] = d["names"][:-1]
+    with pytest.raises(ModelError, match="inconsistent"):
+        model_from_json(_resign(d))
+
+
+def test_unknown_top_level_key_is_refused(fitted):
+    d = json.loads(model_to_json(fitted[1].model_))
+    d["__class__"] = "os.system"
+    with pytest.raises(ModelError, match="Additional properties"):
+        model_from_json(_resign(d))

@@ -1,6 +1,8 @@
 """model.json: write and read the portable segment model.
 
-The file is plain JSON (never pickle): ``format_version``, the spec, the fitted
+The format is described by ``custseg/schemas/model.schema.json`` (JSON Schema
+2020-12), which loading enforces, and in ``docs/model-format.md``. The file is
+plain JSON (never pickle): ``format_version``, the spec, the fitted
 feature space, centroids, names, per-segment distance quantiles, training summary
 and reference distributions, and a ``checksum`` (sha256 of the canonical JSON of
 everything else). When the environment variable ``CUSTSEG_MODEL_KEY`` is set the
@@ -10,10 +12,12 @@ refuses a model whose signature is missing or does not match.
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import hmac
 import json
 import os
+from importlib import resources
 from pathlib import Path
 
 from .errors import ModelError
@@ -67,6 +71,7 @@ def model_from_json(text: str, source: str = "model.json") -> SegmentModel:
                          f"{', '.join(missing)}", fix="re-create it with custseg run")
     if version != FORMAT_VERSION:
         raise ModelError(f"{source} has unknown format version {version!r}")
+    _check_schema(d, source)
     canon = _canonical(d)
     expected = "sha256:" + hashlib.sha256(canon).hexdigest()
     if not hmac.compare_digest(str(d["checksum"]), expected):
@@ -86,6 +91,31 @@ def model_from_json(text: str, source: str = "model.json") -> SegmentModel:
     except Exception as exc:  # malformed contents behind a valid checksum
         raise ModelError(f"{source} has malformed contents ({type(exc).__name__}: {exc})",
                          fix="re-create it with custseg run") from None
+
+
+@functools.lru_cache(maxsize=1)
+def _validator():
+    import jsonschema
+
+    schema = json.loads(resources.files("custseg.schemas").joinpath("model.schema.json")
+                        .read_text(encoding="utf-8"))
+    return jsonschema.Draft202012Validator(schema)
+
+
+def _check_schema(d: dict, source: str) -> None:
+    error = next(iter(sorted(_validator().iter_errors(d), key=lambda e: list(e.path))), None)
+    if error is not None:
+        where = "/".join(str(p) for p in error.absolute_path) or "(top level)"
+        message = error.message if len(error.message) <= 200 else error.message[:197] + "..."
+        raise ModelError(f"{source} does not match the model schema at {where}: {message}",
+                         fix="re-create it with custseg run")
+    k = len(d["centers"])
+    width = len(d["features"]["feature_names"])
+    if (len(d["names"]) != k or len(d["distance_quantiles"]) != k
+            or any(len(row) != width for row in d["centers"])
+            or len(d["features"]["mean"]) != width or len(d["features"]["scale"]) != width):
+        raise ModelError(f"{source} is inconsistent: centers, names, distance quantiles and "
+                         "features disagree in size", fix="re-create it with custseg run")
 
 
 def load_model(path: str | os.PathLike) -> SegmentModel:
