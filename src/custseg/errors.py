@@ -11,7 +11,9 @@ The tree::
      +-- OutputError             the output location cannot be written
 
 The CLI turns any of them into its message on stderr and exit code 2; the API into
-a 4xx response with one JSON shape. Anything else escaping is a bug.
+a 4xx response with one JSON shape. Anything else escaping is a bug. Errors about
+bad input (input, spec, parameter, validation) are also ``ValueError``s, as
+scikit-learn's conventions expect.
 """
 
 from __future__ import annotations
@@ -69,15 +71,15 @@ class CustsegError(Exception):
         return {"code": self.code, "message": self.message}
 
 
-class InputError(CustsegError):
+class InputError(CustsegError, ValueError):
     code = "input"
 
 
-class SpecError(CustsegError):
+class SpecError(CustsegError, ValueError):
     code = "spec"
 
 
-class ParameterError(CustsegError):
+class ParameterError(CustsegError, ValueError):
     code = "parameter"
 
 
@@ -115,7 +117,7 @@ class Problem:
         }
 
 
-class ValidationError(CustsegError):
+class ValidationError(CustsegError, ValueError):
     """The data breaks the spec. ``problems`` lists every error found at once."""
 
     code = "validation"

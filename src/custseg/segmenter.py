@@ -11,9 +11,9 @@ from collections.abc import Callable
 
 import numpy as np
 import pandas as pd
-from sklearn.base import BaseEstimator, ClusterMixin
+from sklearn.base import BaseEstimator, ClusterMixin, TransformerMixin
 from sklearn.metrics import adjusted_rand_score
-from sklearn.utils.validation import check_is_fitted
+from sklearn.utils.validation import check_is_fitted, validate_data
 
 from .cluster.algorithms import get_algorithm
 from .cluster.hierarchy import ward_tree
@@ -43,16 +43,24 @@ def relabel_by_size(labels: np.ndarray, centers: np.ndarray) -> tuple[np.ndarray
     return new_of_old[labels], centers[order]
 
 
-def _as_frame(X) -> pd.DataFrame:
+def _array_frame(est, X, *, reset: bool) -> pd.DataFrame:
+    """A DataFrame of array input, checked the way scikit-learn checks arrays.
+
+    DataFrames pass through (the spec validates them by column name); arrays and
+    lists must be 2-D numeric (NaN allowed: the missing-value policy handles it),
+    dense, and as wide as at fit.
+    """
     if isinstance(X, pd.DataFrame):
+        if reset:
+            est.n_features_in_ = X.shape[1]
+            est.feature_names_in_ = np.asarray([str(c) for c in X.columns], dtype=object)
         return X
-    arr = np.asarray(X)
-    if arr.ndim != 2:
-        raise ParameterError(f"X must be a table (2-D), got an array of shape {arr.shape}")
+    arr = validate_data(est, X, reset=reset, dtype="numeric", ensure_all_finite="allow-nan",
+                        ensure_min_samples=1)
     return pd.DataFrame(arr, columns=[f"x{i}" for i in range(arr.shape[1])])
 
 
-class CustomerSegmenter(ClusterMixin, BaseEstimator):
+class CustomerSegmenter(TransformerMixin, ClusterMixin, BaseEstimator):
     """Segment customers: validate, build features, choose k, cluster, profile, name.
 
     Parameters
@@ -169,10 +177,15 @@ class CustomerSegmenter(ClusterMixin, BaseEstimator):
             clock[0] = now
 
         ks = self._check_params()
-        df = _as_frame(X)
+        df = _array_frame(self, X, reset=True)
         say("validate", "checking the data against the spec")
-        spec, spec_notes = self._resolve_spec(df)
         max_k = int(self.k) if self.k is not None else max(ks)
+        if len(df) < max_k + 1:  # before inferring a spec, which needs rows to look at
+            raise ValidationError([_problem(
+                "too-few-rows", f"the data has {len(df)} rows (n_samples = {len(df)}) but the "
+                f"clustering needs at least {max_k + 1}; fix: use more customers, or a smaller "
+                "--k or --k-range")])
+        spec, spec_notes = self._resolve_spec(df)
         checked = validate(df, spec, min_rows=max_k + 1)
         if checked.errors:
             raise ValidationError(checked.problems)
@@ -182,6 +195,7 @@ class CustomerSegmenter(ClusterMixin, BaseEstimator):
         keep = ~checked.drop
         frame = checked.frame.loc[keep].reset_index(drop=True)
         self.rows_ = np.flatnonzero(keep)
+        self.n_rows_in_ = len(df)
         lap("validate")
 
         say("features", "imputing, transforming, encoding and scaling")
@@ -195,9 +209,6 @@ class CustomerSegmenter(ClusterMixin, BaseEstimator):
                                       exclude=constant).fit(frame)
         Z = self.features_.transform(frame)
         n = Z.shape[0]
-        self.n_features_in_ = df.shape[1]
-        if isinstance(X, pd.DataFrame):
-            self.feature_names_in_ = np.asarray([str(c) for c in X.columns], dtype=object)
         lap("features")
 
         seed = int(self.random_state)
@@ -304,17 +315,22 @@ class CustomerSegmenter(ClusterMixin, BaseEstimator):
         self._data, self._Z = data, Z
         return self
 
+    def __sklearn_tags__(self):
+        tags = super().__sklearn_tags__()
+        tags.input_tags.allow_nan = True  # empty cells are filled by the missing-value policy
+        return tags
+
     def fit_predict(self, X, y=None, **kwargs):
         """Fit and return the segment of every row (-1 for rows left out by policy)."""
         self.fit(X, **kwargs)
-        out = np.full(len(_as_frame(X)), -1, dtype=np.int64)
+        out = np.full(self.n_rows_in_, -1, dtype=np.int64)
         out[self.rows_] = self.labels_
         return out
 
     def predict(self, X) -> np.ndarray:
         """Segment of each row of new data: the nearest centroid."""
         check_is_fitted(self, "model_")
-        df = _as_frame(X)
+        df = _array_frame(self, X, reset=False)
         checked = validate(df, self.spec_, min_rows=1)
         if checked.errors:
             raise ValidationError(checked.problems)
@@ -323,7 +339,7 @@ class CustomerSegmenter(ClusterMixin, BaseEstimator):
     def transform(self, X) -> np.ndarray:
         """Distances of each row to every segment centroid."""
         check_is_fitted(self, "model_")
-        checked = validate(_as_frame(X), self.spec_, min_rows=1)
+        checked = validate(_array_frame(self, X, reset=False), self.spec_, min_rows=1)
         if checked.errors:
             raise ValidationError(checked.problems)
         Z = self.features_.transform(checked.frame)

@@ -302,8 +302,9 @@ def validate(df: pd.DataFrame, spec: Spec, *, min_rows: int = 2, mode: str = "fi
 
     usable = int(n - drop.sum())
     if fitting and usable < min_rows:
-        err("too-few-rows", f"the data has {usable} usable rows but the clustering needs at "
-            f"least {min_rows}; fix: use more customers, or a smaller --k or --k-range")
+        err("too-few-rows", f"the data has {usable} usable rows (n_samples = {usable}) but the "
+            f"clustering needs at least {min_rows}; fix: use more customers, or a smaller --k or "
+            "--k-range")
 
     if fitting and not spec.id and n > 1:
         dup_rows = df.duplicated(keep="first").to_numpy()
