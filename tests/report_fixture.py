@@ -335,4 +335,6 @@ def _name_and_recommend(segments: list[dict], clv_median: float, minutes_median:
         segments[0]["name"] = XSS_SCRIPT
         if len(segments) > 1:
             segments[1]["name"] = XSS_IMG
+        if len(segments) > 2:
+            segments[2]["name"] = "Pipe | and\nnewline"
         segments[0]["traits"].append(XSS_IMG)

@@ -12,13 +12,21 @@ import math
 from typing import Any
 
 __all__ = [
-    "PALETTE", "ACTION_LABELS", "MEASURE_SYMBOLS", "finite", "fmt_num", "fmt_int", "fmt_pct",
-    "fmt_p", "fmt_lift", "fmt_signed", "fmt_ci", "fmt_evidence", "segment_color",
-    "segment_names", "value_columns", "association_matrix", "cut_height", "log1p_ticks",
-    "crosstab_share_kind", "CHART_TITLES",
+    "PALETTE", "DIVERGING", "SEQUENTIAL", "ACTION_LABELS", "MEASURE_SYMBOLS", "finite", "fmt_num",
+    "fmt_fixed", "fmt_int", "fmt_pct", "fmt_p", "fmt_p_eq", "fmt_lift", "fmt_signed", "fmt_ci",
+    "fmt_evidence", "segment_color", "segment_names", "value_columns", "numeric_columns",
+    "association_matrix", "cut_height", "log1p_ticks", "crosstab_share_kind", "CHART_TITLES",
+    "chosen_votes", "headlines", "all_actions", "top_lifts", "significant_pairs", "level_marks",
+    "evidence_items", "extra_fields",
 ]
 
-# Tableau 10: distinct, colour-blind tolerant, readable on white.
+#: diverging colour scale (red below, white at the middle, blue above), as matplotlib's RdBu
+DIVERGING = [[0.0, "#b2182b"], [0.25, "#ef8a62"], [0.5, "#f7f7f7"], [0.75, "#67a9cf"],
+             [1.0, "#2166ac"]]
+#: sequential scale (white to dark blue), as matplotlib's Blues
+SEQUENTIAL = [[0.0, "#f7fbff"], [0.35, "#c6dbef"], [0.7, "#4292c6"], [1.0, "#08306b"]]
+
+#: segment colours (Tableau 10): distinct, colour-blind tolerant, readable on white
 PALETTE = ["#4e79a7", "#f28e2b", "#e15759", "#76b7b2", "#59a14f", "#edc948", "#b07aa1",
            "#ff9da7", "#9c755f", "#bab0ac"]
 
@@ -56,13 +64,18 @@ def finite(value: Any) -> float | None:
         return None
     try:
         out = float(value)
-    except (TypeError, ValueError):
+    except Exception:  # noqa: BLE001 - text, None-like and template placeholders alike
         return None
     return out if math.isfinite(out) else None
 
 
 def fmt_num(value: Any, digits: int = 3) -> str:
-    """A number for people: ``1,234``, ``119.0``, ``4.27``, ``0.0312``; ``–`` if undefined."""
+    """A number for people: ``1,234``, ``162.2``, ``4.27``, ``0.0312``; ``–`` if undefined.
+
+    Whole numbers print without decimals; from 1,000 up with thousands separators
+    and no decimals; from 10 one decimal; from 1 two; below 1 ``digits``
+    significant digits.
+    """
     x = finite(value)
     if x is None:
         return "–"
@@ -71,11 +84,17 @@ def fmt_num(value: Any, digits: int = 3) -> str:
     a = abs(x)
     if a >= 1000:
         return f"{x:,.0f}"
-    if a >= 100:
+    if a >= 10:
         return f"{x:.1f}"
     if a >= 1:
         return f"{x:.2f}"
     return f"{x:.{digits}g}"
+
+
+def fmt_fixed(value: Any, decimals: int = 2) -> str:
+    """``0.41``: a fixed number of decimals (for bounded measures); ``–`` if undefined."""
+    x = finite(value)
+    return "–" if x is None else f"{x:.{decimals}f}"
 
 
 def fmt_int(value: Any) -> str:
@@ -108,6 +127,12 @@ def fmt_p(value: Any) -> str:
     return f"{x:#.2g}"
 
 
+def fmt_p_eq(value: Any) -> str:
+    """A p-value in a sentence: ``p < 0.001``, ``p = 0.032``."""
+    text = fmt_p(value)
+    return f"p {text}" if text[0] in "<>" else f"p = {text}"
+
+
 def fmt_lift(value: Any) -> str:
     """A ratio: ``1.82×``."""
     x = finite(value)
@@ -131,19 +156,26 @@ def fmt_ci(estimate: Any, low: Any, high: Any) -> str:
 def fmt_evidence(name: str, value: Any) -> str:
     """Format one evidence number by its name.
 
-    ``*share*`` -> percent, ``*lift*``/``*ratio*`` -> ``1.23×``, ``p``/``p_*`` -> p-value,
-    ``z``/``z_*``/``*residual*`` -> signed, whole numbers -> thousands separators.
+    ``*share*`` -> percent; ``*_pct`` (already in percent) -> ``+28%``; ``*lift*``,
+    ``*ratio*``, ``*index*`` -> ``1.23×``; ``p``, ``p_*``, ``*_p`` -> p-value; ``z``,
+    ``z_*``, ``*_z``, ``*residual*``, ``*biserial*`` -> signed; whole numbers ->
+    thousands separators; anything else -> :func:`fmt_num`.
     """
     key = name.lower()
+    if isinstance(value, str):
+        return value
     if isinstance(value, bool) or finite(value) is None:
-        return "–" if not isinstance(value, str) else value
-    if "share" in key or key.endswith("_pct_of_total"):
+        return "–"
+    if key.endswith("_pct") or key == "pct":
+        return f"{finite(value):+.0f}%"
+    if "share" in key:
         return fmt_pct(value)
-    if "lift" in key or "ratio" in key:
+    if "lift" in key or "ratio" in key or "index" in key:
         return fmt_lift(value)
     if key == "p" or key.startswith("p_") or key.endswith("_p"):
         return fmt_p(value)
-    if key == "z" or key.startswith("z_") or "residual" in key:
+    if (key == "z" or key.startswith("z_") or key.endswith("_z") or "residual" in key
+            or "biserial" in key):
         return fmt_signed(value)
     if isinstance(value, int):
         return fmt_int(value)
@@ -171,6 +203,15 @@ def value_columns(analysis: dict) -> list[str]:
     cols: dict[str, None] = {}
     for p in analysis.get("segments") or []:
         for c in (p.get("value_share") or {}):
+            cols.setdefault(str(c), None)
+    return list(cols)
+
+
+def numeric_columns(analysis: dict) -> list[str]:
+    """The numeric columns profiled in the segments (keys of ``numeric``), in first-seen order."""
+    cols: dict[str, None] = {}
+    for p in analysis.get("segments") or []:
+        for c in (p.get("numeric") or {}):
             cols.setdefault(str(c), None)
     return list(cols)
 
@@ -254,3 +295,131 @@ def crosstab_share_kind(crosstab: dict) -> str:
         if all(abs(c - 1) < 1e-6 for c in cols if c):
             return "col"
     return "total"
+
+
+# ------------------------------------------------------------------ view helpers
+
+
+def chosen_votes(analysis: dict) -> tuple[int, int]:
+    """How many criteria picked the chosen k, and how many criteria gave a pick."""
+    sel = analysis.get("selection") or {}
+    picks = [v for v in (sel.get("picks") or {}).values() if v is not None]
+    return sum(1 for v in picks if v == sel.get("k")), len(picks)
+
+
+def headlines(analysis: dict) -> list[dict]:
+    """The headline numbers of the overview: ``{"label", "value", "note"}`` dicts.
+
+    ``value`` and ``note`` may contain data strings: renderers escape them.
+    """
+    ov = analysis.get("overview") or {}
+    summary = (analysis.get("data_quality") or {}).get("summary") or {}
+    out = [{"label": "Customers", "value": fmt_int(ov.get("n_customers")),
+            "note": "synthetic data" if analysis.get("synthetic") else "analysed"}]
+    votes, n_crit = chosen_votes(analysis)
+    out.append({"label": "Segments", "value": str(ov.get("k", "–")),
+                "note": f"picked by {votes} of {n_crit} criteria" if n_crit else ""})
+    for col in value_columns(analysis)[:1]:
+        num = (summary.get("numeric") or {}).get(col) or {}
+        mean, n = finite(num.get("mean")), finite(num.get("n"))
+        if mean is not None and n is not None:
+            out.append({"label": f"Total {col}", "value": fmt_num(mean * n),
+                        "note": f"median {fmt_num(num.get('median'))} per customer"})
+        segs = [p for p in analysis.get("segments") or [] if finite(p.get("share"))]
+        if segs:
+            best = max(segs, key=lambda p: (finite((p.get("value_share") or {}).get(col)) or 0)
+                       / p["share"])
+            out.append({"label": "Most valuable segment",
+                        "value": str(best.get("name") or f"Segment {best['segment']}"),
+                        "note": (f"{fmt_pct(best['share'])} of customers bring "
+                                 f"{fmt_pct((best.get('value_share') or {}).get(col))} of {col}")})
+    drivers = [q for q in analysis.get("question1") or []
+               if q.get("significant") and finite(q.get("variance_explained")) is not None]
+    if drivers:
+        top = max(drivers, key=lambda q: q["variance_explained"])
+        out.append({"label": f"Strongest driver of {top.get('value_word') or top['target']}",
+                    "value": str(top["attribute"]),
+                    "note": f"explains {fmt_pct(top['variance_explained'])} of its variation"})
+    return out
+
+
+def all_actions(analysis: dict) -> list[dict]:
+    """Every recommendation (segments first, then cells) with a display target.
+
+    Each item is the REC dict plus ``target_text`` (segment name or
+    ``attribute = level``) and ``anchor`` (``segment-3``, or None).
+    """
+    recs = analysis.get("recommendations") or {}
+    seg_recs = recs.get("segments")
+    if seg_recs is None:
+        seg_recs = [r for p in analysis.get("segments") or [] for r in p.get("recommendations") or []]
+    names = segment_names(analysis)
+    out = []
+    for rec in list(seg_recs) + list(recs.get("cells") or []):
+        item = dict(rec)
+        if rec.get("segment") is not None:
+            s = int(rec["segment"])
+            item["target_text"] = f"Segment {s}: {names.get(s, '')}"
+            item["anchor"] = f"segment-{s}"
+        elif rec.get("cell"):
+            cell = rec["cell"]
+            text = f"{cell.get('attribute', '')} = {cell.get('level', '')}"
+            if cell.get("group"):
+                text += f" ({cell['group']})"
+            item["target_text"] = text
+            item["anchor"] = None
+        else:
+            item["target_text"] = ""
+            item["anchor"] = None
+        out.append(item)
+    return out
+
+
+def top_lifts(segment: dict, n: int = 4, min_lift: float = 1.2, min_share: float = 0.05) -> list[dict]:
+    """The category levels most over-represented in a segment, highest lift first.
+
+    Each ``{"column", "label", "share", "lift"}``.
+    """
+    levels = []
+    for col, items in (segment.get("categorical") or {}).items():
+        for lv in items:
+            lift, share = finite(lv.get("lift")), finite(lv.get("share"))
+            if lift is not None and share is not None and lift >= min_lift and share >= min_share:
+                levels.append({"column": col, "label": lv.get("label", lv.get("code")),
+                               "share": share, "lift": lift})
+    levels.sort(key=lambda d: (-d["lift"], str(d["column"]), str(d["label"])))
+    return levels[:n]
+
+
+def significant_pairs(compare: dict) -> list[dict]:
+    """Pairwise comparisons significant after Holm, largest effect first."""
+    pairs = [p for p in compare.get("pairwise") or [] if p.get("significant")]
+    return sorted(pairs, key=lambda p: -abs(finite(p.get("rank_biserial")) or 0))
+
+
+def level_marks(compare: dict) -> dict[str, str]:
+    """Level code -> ``"best"`` / ``"worst"`` for the levels significantly above / below the rest."""
+    marks = {lv["code"]: "worst" for lv in compare.get("worst_levels") or []}
+    marks.update({lv["code"]: "best" for lv in compare.get("best_levels") or []})
+    return marks
+
+
+def evidence_items(evidence: dict | None) -> list[tuple[str, str]]:
+    """``(name, formatted value)`` pairs of a recommendation's evidence, names made readable."""
+    return [(str(k).replace("_", " "), fmt_evidence(str(k), v)) for k, v in (evidence or {}).items()]
+
+
+def extra_fields(item: dict, skip: tuple[str, ...] = ("code", "message")) -> list[tuple[str, str]]:
+    """Other scalar fields of a warning or problem, formatted, for a details line."""
+    out = []
+    for k, v in item.items():
+        if k in skip or isinstance(v, dict):
+            continue
+        if isinstance(v, list):
+            if not v or not all(isinstance(x, int | float | str) for x in v):
+                continue
+            shown = ", ".join(fmt_evidence(k, x) if not isinstance(x, str) else x for x in v[:8])
+            out.append((str(k).replace("_", " "), shown + (", …" if len(v) > 8 else "")))
+        elif v is not None:
+            out.append((str(k).replace("_", " "), v if isinstance(v, str) else fmt_evidence(k, v)))
+    return out
