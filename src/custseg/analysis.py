@@ -107,15 +107,31 @@ def _crosstab_chart(data: pd.DataFrame, spec, cats: list[str]) -> dict | None:
     ct = ct.reindex(index=rows, columns=cols, fill_value=0)
     counts = ct.to_numpy()
     shares = counts / np.maximum(counts.sum(1, keepdims=True), 1)
-    return {"row": a, "col": b,
+    return {"row": a, "col": b, "shares_of": "row",
             "row_labels": [spec.columns[a].label(r) for r in rows],
             "col_labels": [spec.columns[b].label(c) for c in cols],
             "counts": counts.astype(int).tolist(),
             "shares": [[round(float(x), 6) for x in r] for r in shares]}
 
 
-def _traits(name: str) -> list[str]:
-    return [t.strip() for t in name.split(",") if t.strip()]
+def _traits(profile: dict, overall: dict, spec) -> list[str]:
+    """Plain facts behind a segment's name: medians against everyone, top category lifts."""
+    out = []
+    for col, stats in profile["numeric"].items():
+        z = profile["z"].get(col)
+        if z is None or abs(z) < 0.5 or col not in overall:
+            continue
+        out.append(f"median {col} {_num(stats['median'])} vs {_num(overall[col])} overall")
+    for col, levels in profile["categorical"].items():
+        best = max(levels, key=lambda lvl: lvl["lift"], default=None)
+        if best and best["lift"] >= 1.5 and best["share"] >= 0.2:
+            out.append(f"{best['share']:.0%} {spec.columns[col].label(best['code'])} "
+                       f"({best['lift']:.1f}x the overall share)")
+    return out or ["close to the average customer on every clustering column"]
+
+
+def _num(x: float) -> str:
+    return f"{x:,.0f}" if abs(x) >= 100 else f"{x:,.2f}".rstrip("0").rstrip(".")
 
 
 def build_analysis(seg: CustomerSegmenter, data: pd.DataFrame, Z: np.ndarray, manifest: dict, *,
@@ -172,10 +188,11 @@ def build_analysis(seg: CustomerSegmenter, data: pd.DataFrame, Z: np.ndarray, ma
                                               labels=label_maps[a]))
 
     rules = rules_from_spec(spec.recommendations)
+    overall = {c: float(np.median(data[c].to_numpy(dtype=float))) for c in numeric}
     segments = []
     for p in seg.profiles_:
         s = dict(p)
-        s["traits"] = _traits(p["name"])
+        s["traits"] = _traits(p, overall, spec)
         segments.append(s)
     seg_recs = segment_recommendations(segments, value_cols[0] if value_cols else None,
                                        eng_cols[0] if eng_cols else None, rules)
@@ -186,13 +203,13 @@ def build_analysis(seg: CustomerSegmenter, data: pd.DataFrame, Z: np.ndarray, ma
     # key findings
     findings = []
     largest = segments[0]
-    findings.append(f"{seg.k_} segments; the largest, {largest['name']!r}, holds "
+    findings.append(f"{seg.k_} segments; the largest, \u201c{largest['name']}\u201d, holds "
                     f"{largest['share']:.0%} of customers.")
     if value_cols:
         v = value_cols[0]
         top = max(segments, key=lambda s: s["value_share"].get(v, 0) / max(s["share"], 1e-12))
-        findings.append(f"{top['name']!r} holds {top['value_share'][v]:.0%} of {v} with "
-                        f"{top['share']:.0%} of customers.")
+        findings.append(f"\u201c{top['name']}\u201d holds {top['value_share'][v]:.0%} of {v} "
+                        f"with {top['share']:.0%} of customers.")
     for q in q1:
         if q.get("verdict"):
             findings.append(q["verdict"])
@@ -201,7 +218,9 @@ def build_analysis(seg: CustomerSegmenter, data: pd.DataFrame, Z: np.ndarray, ma
             findings.append(q["verdict"])
     if manifest.get("warnings"):
         codes = sorted({w["code"] for w in manifest["warnings"]})
-        findings.append(f"{len(manifest['warnings'])} warnings to read ({', '.join(codes)}).")
+        n_w = len(manifest["warnings"])
+        findings.append(f"{n_w} {'warning' if n_w == 1 else 'warnings'} to read "
+                        f"({', '.join(codes)}).")
 
     charts: dict = {}
     x = eng_cols[0] if eng_cols else (numeric[0] if numeric else None)
