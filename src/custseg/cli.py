@@ -29,7 +29,8 @@ app = typer.Typer(
     help="custseg: customer segmentation for marketing. From a customer table to named, "
     "explained segments.",
 )
-out_console = Console(highlight=False, soft_wrap=True)
+out_console = Console(highlight=False, soft_wrap=True,
+                      width=None if sys.stdout.isatty() else 140)
 err_console = Console(stderr=True, highlight=False, soft_wrap=True)
 
 

@@ -25,6 +25,7 @@ __all__ = ["Validated", "validate", "check", "coerce_numeric", "coerce_codes", "
 MAX_EXAMPLES = 3
 MAX_COLUMNS = 1000
 MAX_CELL_CHARS = 10_000
+MAX_ABS_NUMBER = 1e15  # larger magnitudes are unit errors (and overflow distances)
 
 _THOUSANDS = re.compile(r"^[+-]?\d{1,3}([,.' ]\d{3})+([.,]\d+)?$")
 _DECIMAL_COMMA = re.compile(r"^[+-]?\d+,\d+$")
@@ -103,7 +104,7 @@ def coerce_codes(s: pd.Series) -> pd.Series:
         out = s.astype("string")
     elif pd.api.types.is_float_dtype(s):
         v = s.to_numpy(dtype=float, na_value=np.nan)
-        whole = np.isfinite(v) & (v == np.round(v))
+        whole = np.isfinite(v) & (v == np.round(v)) & (np.abs(v) < 2.0**53)
         out = pd.Series(pd.array([None] * len(s), dtype="string"), index=s.index)
         if whole.any():
             out[whole] = pd.Series(v[whole].astype(np.int64), index=s.index[whole]).astype("string")
@@ -191,7 +192,7 @@ def validate(df: pd.DataFrame, spec: Spec, *, min_rows: int = 2, mode: str = "fi
             err("missing-column",
                 f"column {col!r} named in the spec is missing from the data (columns there: "
                 f"{', '.join(present[:20])}{', ...' if len(present) > 20 else ''}); fix: {hint}"
-                "correct the name in the spec or the file", column=col)
+                "correct the name in the spec or the data", column=col)
     known = set(wanted) | set(spec.ignore)
     for col in present:
         if col not in known:
@@ -225,7 +226,8 @@ def validate(df: pd.DataFrame, spec: Spec, *, min_rows: int = 2, mode: str = "fi
     for name, col in spec.columns.items():
         s = df[name]
         textual = pd.api.types.is_object_dtype(s) or pd.api.types.is_string_dtype(s)
-        if s.isna().all() or (textual and s.astype("string").str.strip().eq("").all()):
+        all_empty = s.isna().all() or (textual and s.astype("string").str.strip().eq("").all())
+        if all_empty and (fitting or col.missing == "error"):
             err("empty-column", f"column {name!r} is entirely empty; fix: remove it from the "
                 "spec (or list it under ignore) or fill it", column=name)
             continue
@@ -247,6 +249,15 @@ def validate(df: pd.DataFrame, spec: Spec, *, min_rows: int = 2, mode: str = "fi
                 err("not-numeric", f"column {name!r} has {count} {what} "
                     f"({_examples(rows, list(examples))}); fix: {fix}", column=name, rows=rows,
                     count=count)
+            huge_num = np.abs(np.nan_to_num(values)) > MAX_ABS_NUMBER
+            if huge_num.any():
+                rows, count = _rows(huge_num)
+                err("out-of-range", f"column {name!r} has {count} values beyond "
+                    f"{MAX_ABS_NUMBER:.0e} in size "
+                    f"({_examples(rows, list(values[np.flatnonzero(huge_num)[:MAX_EXAMPLES]]))}); "
+                    "fix: check the units and correct those values", column=name, rows=rows,
+                    count=count)
+                values = np.where(huge_num, np.nan, values)
             if col.role in ("value", "engagement"):
                 neg = values < 0
                 if neg.any():
