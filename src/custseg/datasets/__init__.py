@@ -3,3 +3,6 @@
 from .demo import DEMO_LABELS, DEMO_TYPES, demo_spec_text, make_customers
 
 __all__ = ["DEMO_LABELS", "DEMO_TYPES", "demo_spec_text", "make_customers"]
+from .transactions import PERIOD_END, PERIOD_START, make_transactions  # noqa: E402
+
+__all__ += ["PERIOD_END", "PERIOD_START", "make_transactions"]
