@@ -292,8 +292,8 @@ def test_duplicates_count_rows_repeating_an_earlier_row():
     (problem,) = validate_transactions(log, COLS, today=TODAY).warnings
     # row 6 appears three times (2 repeats), row 7 twice (1 repeat)
     assert problem.message == ("3 rows repeat an earlier row exactly (rows 10, 11, 12); they are kept; "
-                               "fix: pass drop_duplicates=True if they are the same purchase recorded "
-                               "twice")
+                               "fix: pass --drop-duplicates (drop_duplicates = true in the spec) if "
+                               "they are the same purchase recorded twice")
     kept = aggregate(log, COLS, today=TODAY)
     dropped = aggregate(log, COLS, drop_duplicates=True, today=TODAY)
     assert kept["monetary_total"].tolist() == [60.0, 120.0, 44.0]  # b: 3 x 40; c: 36 + 8

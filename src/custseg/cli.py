@@ -165,6 +165,47 @@ def _summary(result, out: Path) -> None:
         out_console.print(f"report: {out / 'report.html'}", markup=False)
 
 
+def _guess_transactions(df, quiet: bool):
+    """A transactions spec when ``df`` looks like an order log, else None."""
+    from .rfm import guess_transaction_columns, transactions_spec_text
+    from .spec import parse_spec
+
+    cols = guess_transaction_columns(df)
+    if cols is None:
+        return None
+    if not quiet:
+        roles = ", ".join(f"{r} = {n!r}" for r, n in cols.roles().items())
+        err_console.print(f"this looks like an order log ({roles}); deriving RFM features per "
+                          "customer (pass --spec to set the columns yourself)", markup=False)
+    return parse_spec(transactions_spec_text(cols), source="inferred transactions spec")
+
+
+def _transactions_to_customers(source, spec):
+    """The customer table of a log, the RFM part of the analysis, and extra run files."""
+    import io as _bytesio
+
+    from .rfm import customer_table
+
+    customers, validation, summary, as_of = customer_table(source, spec)
+    keep = [spec.id] + [c for c in spec.used if c in customers.columns]
+    buf = _bytesio.BytesIO()
+    customers.to_parquet(buf, index=False)
+    part = {"as_of": as_of, "summary": summary, "customers": int(len(customers)),
+            "warnings": [p.to_dict() for p in validation.warnings]}
+    return customers[keep].copy(), part, {"customers.parquet": buf.getvalue()}
+
+
+def _attach_rfm(result, part: dict) -> None:
+    result.manifest["rfm"] = {k: part[k] for k in ("as_of", "customers", "summary")}
+    result.manifest["warnings"] = list(result.manifest["warnings"]) + [
+        {"code": w["code"], "message": w["message"], "rows": w["rows"], "count": w["count"]}
+        for w in part["warnings"]]
+    if result.analysis is not None:
+        result.analysis["rfm"] = {k: part[k] for k in ("as_of", "customers", "summary")}
+        result.analysis["warnings"] = list(result.analysis["warnings"]) + [
+            {"code": w["code"], "message": w["message"]} for w in part["warnings"]]
+
+
 # ------------------------------------------------------------------ commands
 DataArg = Annotated[Path, typer.Argument(help="Customer data: CSV, Parquet, Excel, JSON lines, "
                                               "or a DuckDB/SQLite file with --sql.")]
@@ -233,18 +274,31 @@ def run(
     io.check_output_dir(out, overwrite=overwrite)
     with _Progress(quiet) as progress:
         progress("read", str(data))
-        df = io.read_table(data, encoding=encoding, sql=sql)
         info = {"path": str(data), "sha256": io.file_sha256(data)}
         if sql:
             info["sql"] = sql
+        tx_path = spec_obj is not None and spec_obj.kind == "transactions"
+        df = None
+        if not tx_path:
+            df = io.read_table(data, encoding=encoding, sql=sql)
+            if spec_obj is None:
+                spec_obj = _guess_transactions(df, quiet)
+                tx_path = spec_obj is not None
+        extra = {}
+        rfm_part = None
+        if tx_path:
+            progress("rfm", "aggregating the order log per customer")
+            df, rfm_part, extra = _transactions_to_customers(data if df is None else df, spec_obj)
         result = segment(df, spec_obj, options, progress=progress, input_info=info)
+        if rfm_part is not None:
+            _attach_rfm(result, rfm_part)
         if spec_obj is None and not quiet:
             err_console.print("no --spec given; inferred this data dictionary (saved as "
                               "spec.toml in the output):", markup=False)
             for note in result.segmenter.spec_notes_:
                 err_console.print(f"  {note}", markup=False)
         progress("write", str(out))
-        write_run(result, out, overwrite=overwrite)
+        write_run(result, out, overwrite=overwrite, extra_files=extra)
     _summary(result, out)
 
 
@@ -266,6 +320,19 @@ def init(
         raise ParameterError(f"{str(output)!r} already exists",
                              fix="pass --overwrite or choose another --output")
     df = io.read_table(data, encoding=encoding, sql=sql)
+    from .rfm import guess_transaction_columns, transactions_spec_text
+
+    cols = guess_transaction_columns(df)
+    if cols is not None:
+        header = (f"custseg data dictionary for the order log {data.name} ({len(df):,} rows).\n"
+                  "custseg derives per-customer recency, frequency and monetary features from\n"
+                  "it, scores and names RFM segments, and clusters the customers.")
+        io.atomic_write_file(output, transactions_spec_text(cols, header=header))
+        roles = ", ".join(f"{r} = {n!r}" for r, n in cols.roles().items())
+        out_console.print(f"  an order log: {roles}", markup=False)
+        out_console.print(f"transactions spec written to {output}; check the columns, then: "
+                          f"custseg run {data} --spec {output}", markup=False)
+        return
     spec, comments, notes = infer_spec(df)
     header = (f"custseg data dictionary inferred from {data.name} ({len(df):,} rows).\n"
               "Review every column: kind (numeric | categorical), role (value | engagement |\n"
@@ -287,9 +354,13 @@ def demo(
     out: OutOpt = None,
     overwrite: OverwriteOpt = False,
     aggregate_only: AggregateOpt = False,
+    transactions: Annotated[bool, typer.Option("--transactions", help="Generate a synthetic "
+                                               "order log instead and go from it to RFM "
+                                               "segments and clusters (--rows = customers).")]
+    = False,
     quiet: QuietOpt = False,
 ):
-    """Generate SYNTHETIC 365-style customer data and segment it end to end."""
+    """Generate SYNTHETIC 365-style customer data (or an order log) and segment it end to end."""
     import hashlib
 
     from . import io
@@ -303,19 +374,38 @@ def demo(
     out = out or default_out("demo-")
     io.check_output_dir(out, overwrite=overwrite)
     with _Progress(quiet) as progress:
-        progress("generate", f"{rows:,} synthetic customers (seed {seed})")
-        df = make_customers(rows, seed=seed)
-        data = df.to_csv(index=False, lineterminator="\n").encode("utf-8")
-        spec = parse_spec(demo_spec_text(), source="demo spec")
-        info = {"path": "data.csv (synthetic demo data generated by custseg)",
+        extra = {}
+        rfm_part = None
+        if transactions:
+            from .datasets import make_transactions
+            from .rfm import TransactionColumns, transactions_spec_text
+
+            progress("generate", f"an order log of {rows:,} synthetic customers (seed {seed})")
+            log = make_transactions(rows, seed=seed)
+            data = log.to_csv(index=False, lineterminator="\n").encode("utf-8")
+            name = "transactions.csv"
+            spec = parse_spec(transactions_spec_text(TransactionColumns(
+                "customer_id", "date", "amount", quantity="quantity", order="order_id")),
+                source="demo transactions spec")
+            progress("rfm", "aggregating the order log per customer")
+            df, rfm_part, extra = _transactions_to_customers(log, spec)
+        else:
+            progress("generate", f"{rows:,} synthetic customers (seed {seed})")
+            df = make_customers(rows, seed=seed)
+            data = df.to_csv(index=False, lineterminator="\n").encode("utf-8")
+            name = "data.csv"
+            spec = parse_spec(demo_spec_text(), source="demo spec")
+        info = {"path": f"{name} (synthetic demo data generated by custseg)",
                 "sha256": hashlib.sha256(data).hexdigest(), "synthetic": True}
         options = RunOptions(seed=seed, aggregate_only=aggregate_only,
                              title="Customer segmentation (synthetic demo data)")
         result = segment(df, spec, options, progress=progress, input_info=info)
+        if rfm_part is not None:
+            _attach_rfm(result, rfm_part)
         progress("write", str(out))
-        write_run(result, out, overwrite=overwrite, extra_files={"data.csv": data})
+        write_run(result, out, overwrite=overwrite, extra_files={name: data, **extra})
     out_console.print("Demo on SYNTHETIC data (generated by custseg, not real customers); the "
-                      f"data is in {out / 'data.csv'}.", markup=False)
+                      f"data is in {out / name}.", markup=False)
     _summary(result, out)
 
 
@@ -454,6 +544,104 @@ def compare(
             (tmp / "compare.md").write_text(render_compare_markdown(result), encoding="utf-8")
             (tmp / "compare.html").write_text(render_compare_html(result), encoding="utf-8")
         out_console.print(f"comparison written to {out}", markup=False)
+
+
+@app.command()
+@handle_errors
+def rfm(
+    transactions: Annotated[Path, typer.Argument(help="An order log: one row per purchase.")],
+    output: Annotated[Path, typer.Option("--output", "-o", help="Customer table to write "
+                                         "(.parquet or .csv).")],
+    spec: Annotated[Path | None, typer.Option("--spec", help="A kind = \"transactions\" "
+                                              "spec naming the columns.")] = None,
+    customer: Annotated[str | None, typer.Option("--customer", help="Customer id column.")] = None,
+    date: Annotated[str | None, typer.Option("--date", help="Purchase date column.")] = None,
+    amount: Annotated[str | None, typer.Option("--amount", help="Amount column (negative = "
+                                               "return).")] = None,
+    quantity: Annotated[str | None, typer.Option("--quantity", help="Quantity column.")] = None,
+    order: Annotated[str | None, typer.Option("--order", help="Order id column.")] = None,
+    currency: Annotated[str | None, typer.Option("--currency", help="Currency column.")] = None,
+    as_of: Annotated[str | None, typer.Option("--as-of", help="Observation end, YYYY-MM-DD "
+                                              "(default: the last transaction's date).")] = None,
+    returns: Annotated[str | None, typer.Option("--returns", help="Negative amounts: net, "
+                                                "drop or error (default net).")] = None,
+    drop_duplicates: Annotated[bool, typer.Option("--drop-duplicates", help="Drop rows that "
+                                                  "repeat an earlier row exactly.")] = False,
+    convention: Annotated[str, typer.Option("--convention", help="default, or lifetimes for "
+                                            "lifetimes' summary_data_from_transaction_data "
+                                            "columns.")] = "default",
+    overwrite: OverwriteOpt = False,
+    quiet: QuietOpt = False,
+):
+    """Turn an order log into one row per customer: recency, frequency, monetary value, RFM."""
+    import pandas as pd
+
+    from . import io
+    from .rfm import (
+        TransactionColumns,
+        aggregate,
+        check_transactions,
+        guess_transaction_columns,
+        rfm_scores,
+        rfm_segments,
+    )
+    from .spec import parse_spec
+
+    suffix = output.suffix.lower()
+    if suffix not in (".parquet", ".pq", ".csv"):
+        raise ParameterError(f"cannot write {output.name!r}: unknown output type",
+                             fix="name the output .parquet or .csv")
+    if output.exists() and not overwrite:
+        raise ParameterError(f"{str(output)!r} already exists",
+                             fix="pass --overwrite or choose another --output")
+    tx: dict = {}
+    rfm_opts: dict = {}
+    if spec is not None:
+        s = parse_spec(io.read_text(spec), source=str(spec))
+        tx, rfm_opts = dict(s.transactions), dict(s.rfm)
+    flags = {"customer": customer, "date": date, "amount": amount, "quantity": quantity,
+             "order": order, "currency": currency}
+    tx.update({k: v for k, v in flags.items() if v is not None})
+    if as_of is not None:
+        tx["as_of"] = as_of
+    if returns is not None:
+        tx["returns"] = returns
+    if drop_duplicates:
+        tx["drop_duplicates"] = True
+    source = transactions
+    if not all(tx.get(k) for k in ("customer", "date", "amount")):
+        df = io.read_table(transactions)
+        guess = guess_transaction_columns(df)
+        if guess is None:
+            raise ParameterError("cannot tell which columns hold the customer, date and amount",
+                                 fix="pass --customer, --date and --amount")
+        for role, name in guess.roles().items():
+            tx.setdefault(role, name)
+        source = df
+    cols = TransactionColumns.from_dict(
+        {k: tx[k] for k in ("customer", "date", "amount", "quantity", "order", "currency")
+         if tx.get(k)})
+    options = {"as_of": tx.get("as_of"), "returns": tx.get("returns", "net"),
+               "drop_duplicates": bool(tx.get("drop_duplicates", False))}
+    validation = check_transactions(source, cols, **options)
+    if not quiet:
+        for w in validation.warnings:
+            err_console.print(f"warning [{w.code}]: {w.message}", markup=False)
+    table = aggregate(source, cols, convention=convention, check=False, **options)
+    as_of_used = table.attrs.get("as_of")
+    if convention == "default":
+        table = rfm_scores(table, bins=int(rfm_opts.get("bins", 5)), cuts=rfm_opts.get("cuts"))
+        table["rfm_segment"] = rfm_segments(table, rfm_opts.get("segments")).to_numpy()
+    if suffix == ".csv":
+        io.write_csv(table, output)
+    else:
+        io.write_parquet(pd.DataFrame(table), output)
+    out_console.print(f"{len(table):,} customers (observation end {as_of_used}, {convention} "
+                      f"convention) written to {output}", markup=False)
+    if convention == "default":
+        counts = table["rfm_segment"].value_counts()
+        for name, n in counts.items():
+            out_console.print(f"  {name}: {n:,} ({n / len(table):.1%})", markup=False)
 
 
 @app.command()

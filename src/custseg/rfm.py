@@ -138,6 +138,7 @@ from __future__ import annotations
 import contextlib
 import datetime as _dt
 import difflib
+import json
 import math
 import os
 import re
@@ -1145,8 +1146,9 @@ def _check_duplicates(log: _Log, add: Any) -> None:
     rows = [int(r[0]) for r in log.rows(f"{log.repeats_sql()} ORDER BY row LIMIT {MAX_EXAMPLES}")]
     add("duplicate-rows",
         f"{_plural(n_dup, 'row')} {'repeats' if n_dup == 1 else 'repeat'} an earlier row exactly "
-        f"({_rows_text(rows, n_dup)}); they are kept; fix: pass drop_duplicates=True if "
-        "they are the same purchase recorded twice", rows=rows, count=n_dup, severity="warning")
+        f"({_rows_text(rows, n_dup)}); they are kept; fix: pass --drop-duplicates "
+        "(drop_duplicates = true in the spec) if they are the same purchase recorded twice",
+        rows=rows, count=n_dup, severity="warning")
 
 
 def _check_customers(log: _Log, cols: TransactionColumns, in_period: str, returns: str, add: Any,
@@ -1604,3 +1606,65 @@ def rfm_segment_summary(scored: pd.DataFrame, names: pd.Series, value: str = "mo
             "mean_M": float(row["mean_M"]),
         })
     return out
+
+
+def customer_table(source: pd.DataFrame | str | os.PathLike[str], spec: Any, *,
+                   today: Any = None) -> tuple[pd.DataFrame, TxValidation, list[dict[str, Any]], str]:
+    """From a transaction log to the customer table a ``kind = "transactions"`` spec describes.
+
+    Validates the log (raising :class:`~custseg.errors.ValidationError` on errors),
+    aggregates it, adds ``R``, ``F``, ``M`` scores and the named ``rfm_segment``.
+
+    Returns
+    -------
+    customers : DataFrame
+        One row per customer: the default-convention columns, R, F, M, rfm_segment.
+    validation : TxValidation
+        Its warnings are the run's.
+    summary : list of dict
+        Size and value share per RFM segment (:func:`rfm_segment_summary`).
+    as_of : str
+        The observation end (ISO date).
+    """
+    tx = dict(spec.transactions)
+    cols = TransactionColumns.from_dict(
+        {k: tx[k] for k in ("customer", "date", "amount", "quantity", "order", "currency")
+         if tx.get(k)})
+    options = {"as_of": tx.get("as_of"), "returns": tx.get("returns", "net"),
+               "drop_duplicates": bool(tx.get("drop_duplicates", False))}
+    validation = check_transactions(source, cols, today=today, **options)
+    customers = aggregate(source, cols, check=False, today=today, **options)
+    as_of = str(customers.attrs.get("as_of", ""))
+    rfm = dict(spec.rfm)
+    scored = rfm_scores(customers, bins=int(rfm.get("bins", 5)), cuts=rfm.get("cuts"))
+    rules = rfm.get("segments")
+    names = rfm_segments(scored, rules)
+    scored["rfm_segment"] = names.to_numpy()
+    summary = rfm_segment_summary(scored, names, rules=rules)
+    scored.attrs["as_of"] = as_of
+    return scored, validation, summary, as_of
+
+
+def transactions_spec_text(cols: TransactionColumns, *, header: str = "") -> str:
+    """A commented ``kind = "transactions"`` spec for a log with these columns."""
+    lines = [f"# {line}" if line else "#" for line in header.splitlines()]
+    lines += [
+        'kind = "transactions"',
+        "",
+        "# The order log's columns. Optional: quantity, order, currency;",
+        "# as_of = \"YYYY-MM-DD\" (observation end; default: the last transaction's date);",
+        "# returns = \"net\" | \"drop\" | \"error\" (negative amounts); drop_duplicates = true.",
+        "[transactions]",
+    ]
+    for role, name in cols.roles().items():
+        lines.append(f"{role} = {json.dumps(name, ensure_ascii=False)}")
+    lines += [
+        "",
+        "# R, F, M scores 1-5 by quintiles (ties share a score), or explicit cut points, e.g.",
+        "# cuts = { recency = [30, 90, 180, 365] }. Named segments follow the default rule table",
+        "# (Champions, Loyal, ..., Lost) unless [[rfm.segments]] tables give your own.",
+        "[rfm]",
+        "bins = 5",
+        "",
+    ]
+    return "\n".join(lines)

@@ -50,8 +50,12 @@ UNKNOWN_LEVEL = "unknown"
 
 _TOP_KEYS = (
     "kind", "id", "cluster_on", "describe", "ignore", "columns", "groups", "names", "clustering",
-    "recommendations",
+    "recommendations", "transactions", "rfm",
 )
+_TX_KEYS = ("customer", "date", "amount", "quantity", "order", "currency", "as_of", "returns",
+            "drop_duplicates")
+_RFM_KEYS = ("bins", "cuts", "segments")
+RFM_SEGMENT_COLUMN = "rfm_segment"
 _COLUMN_KEYS = ("kind", "role", "missing", "transform", "labels", "words", "description")
 _CLUSTERING_KEYS = ("algorithm", "k", "k_range", "n_init", "seed")
 
@@ -170,6 +174,8 @@ class Spec:
     names: dict[int, str] = field(default_factory=dict)
     clustering: ClusteringOptions = field(default_factory=ClusteringOptions)
     recommendations: dict = field(default_factory=dict)
+    transactions: dict = field(default_factory=dict)
+    rfm: dict = field(default_factory=dict)
 
     # ----------------------------------------------------------------- queries
     def numeric(self, within: list[str] | None = None) -> list[str]:
@@ -215,6 +221,7 @@ class Spec:
             columns=self.columns, id=self.id, kind=self.kind, cluster_on=list(cluster_on),
             describe=describe, ignore=list(self.ignore), groups=self.groups, names=dict(self.names),
             clustering=self.clustering, recommendations=self.recommendations,
+            transactions=self.transactions, rfm=self.rfm,
         )
 
     # ----------------------------------------------------------- serialising
@@ -234,6 +241,10 @@ class Spec:
         d["clustering"] = self.clustering.to_dict()
         if self.recommendations:
             d["recommendations"] = self.recommendations
+        if self.transactions:
+            d["transactions"] = dict(self.transactions)
+        if self.rfm:
+            d["rfm"] = dict(self.rfm)
         return d
 
     @classmethod
@@ -295,9 +306,56 @@ def parse_spec(text: str, source: str = "spec.toml") -> Spec:
     return _from_dict(data, source)
 
 
+def _transactions_part(data: dict, source: str) -> tuple[dict, dict, dict]:
+    """The [transactions] and [rfm] tables, and the default customer-table spec they imply."""
+    tx = data.get("transactions")
+    if not isinstance(tx, dict):
+        raise SpecError(f"{source}: kind = \"transactions\" needs a [transactions] table",
+                        fix="name the log's columns: customer = \"...\", date = \"...\", "
+                            "amount = \"...\"")
+    _check_keys(tx, _TX_KEYS, "[transactions]", source)
+    for key in ("customer", "date", "amount"):
+        if not isinstance(tx.get(key), str) or not tx[key]:
+            raise SpecError(f"{source}: [transactions] needs {key} = \"<column name>\"",
+                            fix="name the customer, date and amount columns of the log")
+    if "returns" in tx:
+        _one_of(tx["returns"], ("net", "drop", "error"), "[transactions] returns", source)
+    rfm = data.get("rfm") or {}
+    if not isinstance(rfm, dict):
+        raise SpecError(f"{source}: [rfm] must be a table", fix="e.g. [rfm] bins = 5")
+    _check_keys(rfm, _RFM_KEYS, "[rfm]", source)
+    columns = {
+        "recency_days": {"kind": "numeric", "role": "attribute", "missing": "error",
+                         "transform": "auto", "words": ["recent buyers", "lapsed buyers"],
+                         "description": "days since the last purchase at the observation end"},
+        "frequency_orders": {"kind": "numeric", "role": "engagement", "missing": "error",
+                             "transform": "auto", "words": ["one-off buyers", "frequent buyers"],
+                             "description": "number of orders"},
+        "monetary_total": {"kind": "numeric", "role": "value", "missing": "error",
+                           "transform": "auto", "words": ["low spenders", "big spenders"],
+                           "description": "total spend, net of returns"},
+        "tenure_days": {"kind": "numeric", "role": "attribute", "missing": "error",
+                        "transform": "none", "description": "days since the first purchase"},
+        RFM_SEGMENT_COLUMN: {"kind": "categorical", "role": "attribute", "missing": "unknown",
+                             "description": "named RFM segment from the R, F, M scores"},
+    }
+    return tx, rfm, columns
+
+
 def _from_dict(data: dict, source: str) -> Spec:
     _check_keys(data, _TOP_KEYS, "the top level", source)
     kind = _one_of(data.get("kind", "customers"), ("customers", "transactions"), "kind", source)
+    tx, rfm = {}, {}
+    if kind == "transactions":
+        tx, rfm, derived = _transactions_part(data, source)
+        data = dict(data)
+        data.setdefault("columns", derived)
+        data.setdefault("id", tx["customer"])
+        data.setdefault("cluster_on", ["recency_days", "frequency_orders", "monetary_total"])
+        data.setdefault("describe", [c for c in data["columns"] if c not in data["cluster_on"]])
+    elif "transactions" in data or "rfm" in data:
+        raise SpecError(f"{source}: [transactions] and [rfm] need kind = \"transactions\"",
+                        fix="add kind = \"transactions\" at the top")
     raw_cols = data.get("columns")
     if not isinstance(raw_cols, dict) or not raw_cols:
         raise SpecError(f"{source}: no [columns.NAME] tables", fix="describe each column to use")
@@ -427,7 +485,7 @@ def _from_dict(data: dict, source: str) -> Spec:
     recs = _table("recommendations", "rule settings")
     return Spec(columns=columns, id=id_col, kind=kind, cluster_on=cluster_on, describe=describe,
                 ignore=ignore, groups=groups, names=names, clustering=clustering,
-                recommendations=recs)
+                recommendations=recs, transactions=dict(tx), rfm=dict(rfm))
 
 
 # ---------------------------------------------------------------- writing
@@ -461,9 +519,21 @@ def _comment(text: str | None) -> str:
 def _to_toml(spec: Spec, comments: dict[str, str], header: str) -> str:
     d = spec.to_dict()
     out = [_comment(header)]
-    for key in ("kind", "id", "cluster_on", "describe", "ignore"):
+    out.append(f"kind = {_val(d['kind'])}\n")
+    for key in ("id", "cluster_on", "describe", "ignore"):
         if key in d:
             out.append(_comment(comments.get(key)) + f"{key} = {_val(d[key])}\n")
+    for table in ("transactions", "rfm"):
+        if table not in d:
+            continue
+        out.append("\n" + _comment(comments.get(table)) + f"[{table}]\n")
+        for k, v in d[table].items():
+            if not (table == "rfm" and k == "segments"):
+                out.append(f"{k} = {_val(v)}\n")
+        for rule in d[table].get("segments", []) if table == "rfm" else []:
+            out.append("\n[[rfm.segments]]\n")
+            for k, v in rule.items():
+                out.append(f"{_key(k)} = {_val(v)}\n")
     for name, cd in d["columns"].items():
         out.append("\n" + _comment(comments.get(f"columns.{name}")) + f"[columns.{_key(name)}]\n")
         for k, v in cd.items():

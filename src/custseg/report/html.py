@@ -148,6 +148,7 @@ def _context(analysis: dict) -> dict:
                    key=lambda r: -abs(c.finite(r.get("value")) or 0.0))
     return {
         "a": analysis,
+        "rfm": analysis.get("rfm"),
         "ov": analysis.get("overview") or {},
         "dq": analysis.get("data_quality") or {},
         "summary": summary,

@@ -406,6 +406,22 @@ def _segments(d: _Doc, a: dict) -> None:
                "projection plot.")
 
 
+def _rfm(d: _Doc, a: dict) -> None:
+    rfm = a.get("rfm")
+    if not rfm:
+        return
+    d.add("## RFM segments", "")
+    d.para(f"Beside the clustering: every customer scored 1-5 on recency (R), frequency (F) and "
+           f"monetary value (M) by quintiles (ties share a score) and named by the first matching "
+           f"rule of the RFM table. {rfm['customers']:,} customers, observation end "
+           f"{md(rfm['as_of'])}.")
+    rows = [[md(r["segment"]), f"{r['n']:,}", f"{100 * r['share']:.1f}%",
+             f"{100 * (r.get('value_share') or 0):.1f}%", f"{r.get('mean_R') or 0:.2f}",
+             f"{r.get('mean_F') or 0:.2f}", f"{r.get('mean_M') or 0:.2f}"] for r in rfm["summary"]]
+    d.add(*_table(["RFM segment", "customers", "share", "share of value", "mean R", "mean F",
+                   "mean M"], rows, right={1, 2, 3, 4, 5, 6}), "")
+
+
 def _warnings(d: _Doc, a: dict) -> None:
     d.add("## Warnings", "")
     warnings = a.get("warnings") or []
@@ -452,7 +468,7 @@ def render_markdown(analysis: dict) -> str:
     """
     d = _Doc()
     for section in (_overview, _data_quality, _question1, _question2, _choice_of_k, _segments,
-                    _warnings, _methods):
+                    _rfm, _warnings, _methods):
         section(d, analysis)
     text = "\n".join(d.lines).rstrip("\n") + "\n"
     return re.sub(r"\n{3,}", "\n\n", text)
