@@ -274,9 +274,6 @@ def run(
     io.check_output_dir(out, overwrite=overwrite)
     with _Progress(quiet) as progress:
         progress("read", str(data))
-        info = {"path": str(data), "sha256": io.file_sha256(data)}
-        if sql:
-            info["sql"] = sql
         tx_path = spec_obj is not None and spec_obj.kind == "transactions"
         df = None
         if not tx_path:
@@ -289,6 +286,9 @@ def run(
         if tx_path:
             progress("rfm", "aggregating the order log per customer")
             df, rfm_part, extra = _transactions_to_customers(data if df is None else df, spec_obj)
+        info = {"path": str(data), "sha256": io.file_sha256(data)}  # read fine: it exists
+        if sql:
+            info["sql"] = sql
         result = segment(df, spec_obj, options, progress=progress, input_info=info)
         if rfm_part is not None:
             _attach_rfm(result, rfm_part)

@@ -38,6 +38,20 @@ def nearest_centroid(Z: np.ndarray, centers: np.ndarray,
     return labels, dist
 
 
+def gmm_components(Z: np.ndarray, m: dict) -> np.ndarray:
+    """Most probable component of each row under a Gaussian mixture's parameters."""
+    weights = np.asarray(m["weights"], dtype=float)
+    means = np.asarray(m["means"], dtype=float)
+    covs = np.asarray(m["covariances"], dtype=float)
+    logp = np.empty((Z.shape[0], weights.size))
+    for c in range(weights.size):
+        L = np.linalg.cholesky(covs[c])
+        sol = np.linalg.solve(L, (Z - means[c]).T)
+        logdet = 2.0 * np.log(np.diag(L)).sum()
+        logp[:, c] = np.log(weights[c]) - 0.5 * (logdet + (sol ** 2).sum(0))
+    return logp.argmax(1).astype(np.int64)
+
+
 class SegmentModel:
     """Assigns customers to the nearest segment centroid in the feature space.
 
@@ -67,10 +81,32 @@ class SegmentModel:
     def k(self) -> int:
         return int(self.centers.shape[0])
 
+    def segments_of(self, Z: np.ndarray) -> np.ndarray:
+        """Segment of each row of the feature matrix, by the algorithm's own rule.
+
+        Nearest centroid by default; the most probable component for a Gaussian
+        mixture; the nearest exemplar's segment for HDBSCAN, or the unassigned
+        (noise) segment beyond the noise distance.
+        """
+        m = (self.info.get("algorithm") or {}).get("model") or {}
+        if "exemplars" in m:
+            E = np.asarray(m["exemplars"], dtype=float)
+            owner = np.asarray(m["exemplar_segment"], dtype=np.int64)
+            idx, d = nearest_centroid(Z, E)
+            labels = owner[idx]
+            if "noise_segment" in m:
+                labels[d > float(m["noise_distance"])] = int(m["noise_segment"])
+            return labels
+        if "covariances" in m:
+            return gmm_components(Z, m)
+        return nearest_centroid(Z, self.centers)[0]
+
     def assign_typed(self, frame: pd.DataFrame) -> pd.DataFrame:
         """Segments of typed data (as :func:`custseg.validate.validate` returns)."""
         Z = self.features.transform(frame)
-        labels, dist = nearest_centroid(Z, self.centers)
+        labels = self.segments_of(Z)
+        diff = Z - self.centers[labels]
+        dist = np.sqrt(np.einsum("ij,ij->i", diff, diff))
         p99 = np.array([q["0.99"] for q in self.distance_quantiles])
         unfamiliar = (dist > p99[labels]) | self.features.unseen_levels(frame)
         return pd.DataFrame({

@@ -33,14 +33,31 @@ Progress = Callable[[str, str], None]
 STABILITY_MAX = 20_000  # rows refitted with other seeds to measure stability
 
 
+def size_order(labels: np.ndarray, centers: np.ndarray) -> list[int]:
+    """Old segment ids, largest first; ties by centroid coordinates (noise ignored)."""
+    k = centers.shape[0]
+    sizes = np.bincount(labels[labels >= 0], minlength=k)
+    return sorted(range(k), key=lambda s: (-sizes[s], tuple(np.round(centers[s], 12))))
+
+
 def relabel_by_size(labels: np.ndarray, centers: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """Renumber segments so 0 is the largest; ties by centroid coordinates."""
-    k = centers.shape[0]
-    sizes = np.bincount(labels, minlength=k)
-    order = sorted(range(k), key=lambda s: (-sizes[s], tuple(np.round(centers[s], 12))))
-    new_of_old = np.empty(k, dtype=np.int64)
-    new_of_old[order] = np.arange(k)
+    order = size_order(labels, centers)
+    new_of_old = np.empty(len(order), dtype=np.int64)
+    new_of_old[order] = np.arange(len(order))
     return new_of_old[labels], centers[order]
+
+
+def _permute_model(model: dict, order: list[int]) -> dict:
+    """An algorithm's assignment data with segments renumbered in ``order``."""
+    out = dict(model)
+    for key in ("weights", "means", "covariances"):
+        if key in out:
+            out[key] = [out[key][i] for i in order]
+    if "exemplar_segment" in out:
+        new_of_old = {old: new for new, old in enumerate(order)}
+        out["exemplar_segment"] = [new_of_old[s] for s in out["exemplar_segment"]]
+    return out
 
 
 def _array_frame(est, X, *, reset: bool) -> pd.DataFrame:
@@ -227,15 +244,19 @@ class CustomerSegmenter(TransformerMixin, ClusterMixin, BaseEstimator):
         self.ward_ = ward_tree(Zs, exact_max=self.ward_exact_max, seed=seed)
         lap("ward")
 
+        algo = get_algorithm(self.algorithm)
+        sweep_algo = "kmeans" if algo.chooses_k else self.algorithm
         say("choose_k", f"trying k = {ks[0]}..{ks[-1]}")
-        rows, fits = sweep(Zs, ks, algorithm=self.algorithm, n_init=int(self.n_init), seed=seed,
+        rows, fits = sweep(Zs, ks, algorithm=sweep_algo, n_init=int(self.n_init), seed=seed,
                            ward=self.ward_, silhouette_max=self.silhouette_max,
                            silhouette_sample=self.silhouette_sample,
                            progress=lambda d: say("choose_k", d))
         note = (f"Chosen on a fixed-seed sample of {Zs.shape[0]:,} of {n:,} customers"
                 if sample is not None else "")
         best_k, reason, picks = choose_k(rows, note)
-        if self.k is not None:
+        if algo.chooses_k:
+            k = None
+        elif self.k is not None:
             k = int(self.k)
             reason = (f"k = {k} was set by the user; left to the criteria, "
                       + reason[0].lower() + reason[1:])
@@ -243,15 +264,35 @@ class CustomerSegmenter(TransformerMixin, ClusterMixin, BaseEstimator):
             k = best_k
         self.selection_ = rows
         self.criteria_picks_ = picks
-        self.k_reason_ = reason
         lap("choose_k")
 
-        say("fit", f"final fit with k = {k}")
-        if sample is None:
+        say("fit", f"final fit with {self.algorithm}" + (f", k = {k}" if k else ""))
+        if algo.chooses_k:
+            fit = algo.fit(Z, None, n_init=int(self.n_init), seed=seed)
+            found = fit.centers.shape[0]
+            reason = (f"k = {found}: found by {self.algorithm} from the density of the data "
+                      f"({fit.extra.get('noise_share', 0):.1%} of customers are noise, kept as an "
+                      f"'unassigned' segment); for reference, with k-means "
+                      + reason[0].lower() + reason[1:])
+        elif sample is None:
             fit = fits[k]
         else:
-            fit = get_algorithm(self.algorithm)(Z, k, n_init=1, seed=seed, init=fits[k].centers)
-        labels, centers = relabel_by_size(fit.labels, fit.centers)
+            fit = algo.fit(Z, k, n_init=1, seed=seed, init=fits[k].centers)
+        self.k_reason_ = reason
+        order = size_order(fit.labels, fit.centers)
+        new_of_old = np.empty(len(order), dtype=np.int64)
+        new_of_old[order] = np.arange(len(order))
+        noise = fit.labels < 0
+        labels = np.where(noise, 0, new_of_old[np.maximum(fit.labels, 0)])
+        centers = fit.centers[order]
+        algo_model = _permute_model(fit.model, order)
+        self.proba_ = None if fit.proba is None else fit.proba[:, order]
+        self.noise_segment_ = None
+        if noise.any():  # an explicit "unassigned" segment after the real ones
+            self.noise_segment_ = len(order)
+            labels[noise] = self.noise_segment_
+            centers = np.vstack([centers, Z[noise].mean(0)])
+            algo_model["noise_segment"] = self.noise_segment_
         k = centers.shape[0]
         inherited: dict[int, str] = {}
         self.reference_matches_ = None
@@ -275,9 +316,15 @@ class CustomerSegmenter(TransformerMixin, ClusterMixin, BaseEstimator):
                 pick = np.sort(np.random.default_rng(seed + 1).choice(
                     Zs.shape[0], size=STABILITY_MAX, replace=False))
                 Zst, ref = Zs[pick], ref[pick]
-            fit_fn = get_algorithm(self.algorithm)
             for i in range(1, int(self.stability_runs) + 1):
-                other = fit_fn(Zst, k, n_init=int(self.n_init), seed=seed + i)
+                if algo.chooses_k:  # deterministic up to its sample: refit a resample
+                    boot = np.random.default_rng(seed + i).choice(Zst.shape[0], Zst.shape[0])
+                    other = algo.fit(Zst[boot], None, seed=seed + i)
+                    lab = other.labels
+                    self.stability_.append(float(adjusted_rand_score(ref[boot], lab)))
+                    continue
+                other = algo.fit(Zst, k - (self.noise_segment_ is not None),
+                                 n_init=int(self.n_init), seed=seed + i)
                 self.stability_.append(float(adjusted_rand_score(ref, other.labels)))
         lap("stability")
 
@@ -286,6 +333,8 @@ class CustomerSegmenter(TransformerMixin, ClusterMixin, BaseEstimator):
         self.profiles_ = profile_segments(data, labels, k, spec)
         z = numeric_z(data, labels, k, spec)
         names = name_segments(self.profiles_, z, spec)
+        if self.noise_segment_ is not None:
+            names[self.noise_segment_] = "Unassigned (noise)"
         for pos, name in inherited.items():
             if pos not in spec.names:
                 names[pos] = name
@@ -302,7 +351,8 @@ class CustomerSegmenter(TransformerMixin, ClusterMixin, BaseEstimator):
             SegmentModel.quantiles_of(self.distances_, labels, k),
             info={
                 "algorithm": {"name": self.algorithm,
-                              "params": {"k": k, "n_init": int(self.n_init), "seed": seed}},
+                              "params": {"k": k, "n_init": int(self.n_init), "seed": seed},
+                              **({"model": algo_model} if algo_model else {})},
                 "training": {
                     "n_rows": int(n), "sizes": [p["size"] for p in self.profiles_],
                     "inertia": self.inertia_, "k_reason": reason,

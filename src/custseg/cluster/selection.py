@@ -6,11 +6,21 @@ sample of ``silhouette_sample`` rows), the
 Calinski-Harabasz and Davies-Bouldin indices, and the agreement (adjusted Rand)
 between k-means and the Ward tree cut at the same k.
 
-The rule (:func:`choose_k`): four criteria each vote for one k: the knee of the
-WCSS curve (Kneedle: the point farthest below the chord of the normalised curve),
-the highest silhouette, the highest Calinski-Harabasz and the lowest
-Davies-Bouldin. The k with most votes wins; ties go to the higher silhouette.
-The reason names every criterion's pick, so disagreement is visible.
+Two more criteria are computed on a fixed-seed subsample of at most
+``consensus_max`` rows: the gap statistic (Tibshirani, Walther and Hastie 2001:
+log WCSS against its mean over ``n_refs`` uniform reference data sets in the
+principal-axes bounding box, with its standard error) and bootstrap stability
+(the mean adjusted Rand index between k-means fits on pairs of bootstrap
+resamples, both labelling the whole subsample).
+
+The rule (:func:`choose_k`): each criterion votes for one k: the knee of the WCSS
+curve (Kneedle: the point farthest below the chord of the normalised curve), the
+highest silhouette, the highest Calinski-Harabasz, the lowest Davies-Bouldin, the
+gap statistic's standard-error rule (the smallest k with
+``gap(k) >= gap(k+1) - se(k+1)``), stability (the k with the highest mean adjusted
+Rand between bootstrap fits) and, for Gaussian mixtures, the lowest BIC. The k
+with most votes wins; ties go to the higher silhouette, then the smaller k. The
+reason names every criterion's pick, so disagreement is visible.
 """
 
 from __future__ import annotations
@@ -30,7 +40,8 @@ from .hierarchy import WardTree
 
 __all__ = ["sweep", "knee_point", "choose_k", "CRITERIA"]
 
-CRITERIA = ("elbow", "silhouette", "calinski_harabasz", "davies_bouldin")
+CRITERIA = ("elbow", "silhouette", "calinski_harabasz", "davies_bouldin", "gap", "stability",
+            "bic")
 
 
 def knee_point(ks: list[int], values: list[float]) -> int | None:
@@ -52,6 +63,45 @@ def knee_point(ks: list[int], values: list[float]) -> int | None:
     return int(ks[i])
 
 
+def gap_and_stability(X: np.ndarray, ks: list[int], *, seed: int = 0, n_refs: int = 10,
+                      n_boot: int = 5, max_rows: int = 5_000) -> dict[int, dict]:
+    """Gap statistic (with standard error) and bootstrap stability for each k."""
+    from sklearn.metrics import adjusted_rand_score as ari
+
+    from .algorithms import fit_kmeans
+
+    rng = np.random.default_rng(seed)
+    n = X.shape[0]
+    S = X[np.sort(rng.choice(n, size=max_rows, replace=False))] if n > max_rows else X
+    m = S.shape[0]
+    centred = S - S.mean(0)
+    _, _, vt = np.linalg.svd(centred, full_matrices=False)
+    rotated = centred @ vt.T
+    lo, hi = rotated.min(0), rotated.max(0)
+    refs = [rng.uniform(lo, hi, size=rotated.shape) @ vt for _ in range(n_refs)]
+    boots = [(rng.integers(0, m, m), rng.integers(0, m, m)) for _ in range(n_boot)]
+    out = {}
+    for k in ks:
+        if k >= m:
+            out[k] = {"gap": None, "gap_se": None, "stability": None}
+            continue
+        w = fit_kmeans(S, k, n_init=3, seed=seed).inertia
+        ref_logs = np.log([max(fit_kmeans(R, k, n_init=3, seed=seed).inertia, 1e-300)
+                           for R in refs])
+        gap = float(ref_logs.mean() - np.log(max(w, 1e-300)))
+        se = float(ref_logs.std() * np.sqrt(1 + 1 / n_refs))
+        scores = []
+        for a, b in boots:
+            fa = fit_kmeans(S[a], k, n_init=3, seed=seed)
+            fb = fit_kmeans(S[b], k, n_init=3, seed=seed)
+            from ..model import nearest_centroid
+
+            scores.append(ari(nearest_centroid(S, fa.centers)[0],
+                              nearest_centroid(S, fb.centers)[0]))
+        out[k] = {"gap": gap, "gap_se": se, "stability": float(np.mean(scores))}
+    return out
+
+
 def sweep(
     X: np.ndarray,
     ks: list[int],
@@ -62,13 +112,14 @@ def sweep(
     ward: WardTree | None = None,
     silhouette_max: int = 20_000,
     silhouette_sample: int = 10_000,
+    consensus_max: int | None = 5_000,
     progress: Callable[[str], None] | None = None,
 ) -> tuple[list[dict], dict[int, ClusterFit]]:
     """Fit every k in ``ks`` and compute the selection metrics.
 
     Returns the metric rows (one dict per k) and the fits by k.
     """
-    fit = get_algorithm(algorithm)
+    fit = get_algorithm(algorithm).fit
     n = X.shape[0]
     rng = np.random.default_rng(seed)
     sil_rows = (np.sort(rng.choice(n, size=min(silhouette_sample, silhouette_max, n),
@@ -94,7 +145,14 @@ def sweep(
             row["davies_bouldin"] = float(davies_bouldin_score(X, f.labels))
         if ward is not None and k <= ward.n_leaves:
             row["ward_ari"] = float(adjusted_rand_score(ward.cut(k), f.labels))
+        row.update(f.extra)
         rows.append(row)
+    if consensus_max and len(ks) > 1:
+        if progress:
+            progress("gap statistic and bootstrap stability")
+        extra = gap_and_stability(X, ks, seed=seed, max_rows=consensus_max)
+        for row in rows:
+            row.update(extra[row["k"]])
     return rows, fits
 
 
@@ -120,6 +178,16 @@ def choose_k(rows: list[dict], sample_note: str = "") -> tuple[int, str, dict]:
     picks["silhouette"] = best("silhouette", 1)
     picks["calinski_harabasz"] = best("calinski_harabasz", 1)
     picks["davies_bouldin"] = best("davies_bouldin", -1)
+    gaps = [r for r in rows if r.get("gap") is not None]
+    if len(gaps) > 1:
+        picks["gap"] = next((a["k"] for a, b in zip(gaps, gaps[1:], strict=False)
+                             if a["gap"] >= b["gap"] - b["gap_se"]), gaps[-1]["k"])
+    stab = [r for r in rows if r.get("stability") is not None]
+    if stab:
+        picks["stability"] = best("stability", 1)
+    if any(r.get("bic") is not None for r in rows):
+        picks["bic"] = best("bic", -1)
+    picks = {c: v for c, v in picks.items() if v is not None or c in CRITERIA[:4]}
     votes: dict[int, list[str]] = {}
     for crit, k in picks.items():
         if k is not None:
@@ -142,6 +210,11 @@ def choose_k(rows: list[dict], sample_note: str = "") -> tuple[int, str, dict]:
                                          f"{_fmt(by_k[kk]['calinski_harabasz'])} at k = {kk}"),
         "davies_bouldin": lambda kk: (f"the lowest Davies-Bouldin index is "
                                       f"{by_k[kk]['davies_bouldin']:.2f} at k = {kk}"),
+        "gap": lambda kk: (f"the gap statistic's standard-error rule gives k = {kk} "
+                           f"(gap {by_k[kk]['gap']:.2f})"),
+        "stability": lambda kk: (f"the most stable k under bootstrap resampling is {kk} "
+                                 f"(mean adjusted Rand {by_k[kk]['stability']:.2f})"),
+        "bic": lambda kk: f"the lowest BIC is {_fmt(by_k[kk]['bic'])} at k = {kk}",
     }
     n_crit = sum(v is not None for v in picks.values())
     agree = [words[c](k) for c in votes[k]]
