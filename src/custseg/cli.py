@@ -7,6 +7,7 @@ into its one-line message(s) on stderr and exit code 2, with no traceback.
 from __future__ import annotations
 
 import functools
+import json
 import os
 import sys
 import time
@@ -160,6 +161,22 @@ def _summary(result, out: Path) -> None:
     out_console.print(f"chosen {est.k_reason_}", markup=False, soft_wrap=True)
     for w in result.manifest["warnings"]:
         out_console.print(f"warning [{w['code']}]: {w['message']}", markup=False, soft_wrap=True)
+    table = result.manifest.get("algorithms")
+    if table:
+        t = Table(title="algorithms compared (same customers and features)", title_justify="left")
+        for col in ("algorithm", "k", "silhouette", "Calinski-Harabasz", "Davies-Bouldin",
+                    "stability", "smallest segment", "seconds"):
+            t.add_column(col, justify="left" if col == "algorithm" else "right")
+
+        def f(v, fmt):
+            return "-" if v is None else format(v, fmt)
+
+        for r in table["rows"]:
+            t.add_row(r["algorithm"], str(r["k"]), f(r["silhouette"], ".3f"),
+                      f(r["calinski_harabasz"], ",.0f"), f(r["davies_bouldin"], ".3f"),
+                      f(r["stability"], ".3f"), f(r["smallest_share"], ".1%"),
+                      f(r["seconds"], ".1f"))
+        out_console.print(t)
     out_console.print(f"results written to {out}", markup=False)
     if (out / "report.html").exists():
         out_console.print(f"report: {out / 'report.html'}", markup=False)
@@ -246,6 +263,12 @@ def run(
     encoding: EncodingOpt = None,
     sql: SqlOpt = None,
     aggregate_only: AggregateOpt = False,
+    algorithm: Annotated[str | None, typer.Option("--algorithm", help="kmeans (default), "
+                                                  "minibatch-kmeans, ward, gmm or hdbscan.")]
+    = None,
+    compare_algorithms: Annotated[str | None, typer.Option(
+        "--compare-algorithms", help="Also fit these algorithms (comma-separated) and report "
+        "them side by side.")] = None,
     reference: Annotated[Path | None, typer.Option("--reference", help="An earlier run: "
                                                    "name and number segments after their "
                                                    "matched predecessors.")] = None,
@@ -262,7 +285,18 @@ def run(
                              f"got {transform!r}")
     options = RunOptions(k=k, k_range=parse_k_range(k_range), n_init=n_init, seed=seed,
                          log_transform=transform or "spec", cluster_on=parse_cluster_on(cluster_on),
-                         ward_exact_max=ward_exact_max, aggregate_only=aggregate_only)
+                         ward_exact_max=ward_exact_max, aggregate_only=aggregate_only,
+                         algorithm=algorithm)
+    compare_list = None
+    if compare_algorithms is not None:
+        from .cluster.algorithms import get_algorithm
+
+        compare_list = [a.strip() for a in compare_algorithms.split(",") if a.strip()]
+        if len(compare_list) < 2:
+            raise ParameterError("--compare-algorithms needs at least two algorithms",
+                                 fix="e.g. --compare-algorithms kmeans,gmm,ward")
+        for a in compare_list:
+            get_algorithm(a)
     if reference is not None:
         from .modelfile import load_model
 
@@ -292,6 +326,14 @@ def run(
         result = segment(df, spec_obj, options, progress=progress, input_info=info)
         if rfm_part is not None:
             _attach_rfm(result, rfm_part)
+        if compare_list:
+            from .pipeline import compare_algorithms as compare_algos
+
+            table = compare_algos(df, spec_obj, options, compare_list, progress=progress)
+            extra["algorithms.json"] = (json.dumps(table, indent=2) + "\n").encode("utf-8")
+            result.manifest["algorithms"] = table
+            if result.analysis is not None:
+                result.analysis["algorithms"] = table
         if spec_obj is None and not quiet:
             err_console.print("no --spec given; inferred this data dictionary (saved as "
                               "spec.toml in the output):", markup=False)

@@ -139,6 +139,9 @@ def segment(df: pd.DataFrame, spec: Spec | None, options: RunOptions | None = No
     seg["segment"] = est.labels_
     seg["segment_name"] = np.asarray(est.segment_names_, dtype=object)[est.labels_]
     seg["distance"] = np.round(est.distances_, 6)
+    if getattr(est, "proba_", None) is not None:
+        for j in range(est.proba_.shape[1]):
+            seg[f"p_{j}"] = np.round(est.proba_[:, j], 6)
 
     selection = pd.DataFrame(est.selection_)
     selection.insert(1, "chosen", selection["k"] == est.k_)
@@ -186,3 +189,69 @@ def segment(df: pd.DataFrame, spec: Spec | None, options: RunOptions | None = No
         manifest["timings"]["analysis"] = round(time.perf_counter() - t0, 4)
     return RunResult(segmenter=est, segments=seg, profiles=est.profiles_, selection=selection,
                      manifest=manifest, spec_inferred=spec is None, analysis=analysis)
+
+
+def compare_algorithms(df: pd.DataFrame, spec: Spec | None, options: RunOptions,
+                       algorithms: list[str], *, progress: Progress | None = None,
+                       metric_rows: int = 10_000) -> dict:
+    """Fit each algorithm with the same data, features and options; compare them side by side.
+
+    Every algorithm is scored on the same fixed-seed sample of at most
+    ``metric_rows`` customers in the same feature space (silhouette,
+    Calinski-Harabasz, Davies-Bouldin), with its segment sizes, its stability (mean
+    adjusted Rand over refits with other seeds) and its agreement with every other
+    algorithm (adjusted Rand between their labels).
+    """
+    from sklearn.metrics import (
+        adjusted_rand_score,
+        calinski_harabasz_score,
+        davies_bouldin_score,
+        silhouette_score,
+    )
+
+    from .cluster.algorithms import get_algorithm
+
+    for name in algorithms:
+        get_algorithm(name)  # unknown names fail before any work
+    fitted = {}
+    rows = []
+    Z = None
+    pick = None
+    for name in algorithms:
+        if progress:
+            progress("compare", f"fitting {name}")
+        t0 = time.perf_counter()
+        opts = RunOptions(**{**options.__dict__, "algorithm": name, "analysis": False,
+                             "stability_runs": min(options.stability_runs, 3)})
+        est = opts.estimator(spec)
+        est.fit(df)
+        seconds = time.perf_counter() - t0
+        data, Zi = est.__dict__.pop("_data"), est.__dict__.pop("_Z")
+        del data
+        if Z is None:
+            Z = Zi
+            n = Z.shape[0]
+            pick = (np.sort(np.random.default_rng(int(est.random_state)).choice(
+                n, size=metric_rows, replace=False)) if n > metric_rows else np.arange(n))
+        labels = est.labels_
+        sl = labels[pick]
+        ok = 1 < np.unique(sl).size < sl.size
+        rows.append({
+            "algorithm": name, "k": int(est.k_),
+            "silhouette": float(silhouette_score(Z[pick], sl)) if ok else None,
+            "calinski_harabasz": float(calinski_harabasz_score(Z[pick], sl)) if ok else None,
+            "davies_bouldin": float(davies_bouldin_score(Z[pick], sl)) if ok else None,
+            "stability": float(np.mean(est.stability_)) if est.stability_ else None,
+            "sizes": [p["size"] for p in est.profiles_],
+            "smallest_share": float(min(p["share"] for p in est.profiles_)),
+            "warnings": [w["code"] for w in est.warnings_],
+            "seconds": round(seconds, 3),
+            "k_reason": est.k_reason_,
+        })
+        fitted[name] = labels
+    agreement = [[float(adjusted_rand_score(fitted[a], fitted[b])) for b in algorithms]
+                 for a in algorithms]
+    return {"algorithms": list(algorithms), "rows": rows, "agreement": agreement,
+            "metric_sample_size": int(len(pick)),
+            "note": "metrics on the same customers and features for every algorithm; "
+                    "agreement is the adjusted Rand index between two algorithms' segments"}

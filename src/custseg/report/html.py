@@ -149,6 +149,7 @@ def _context(analysis: dict) -> dict:
     return {
         "a": analysis,
         "rfm": analysis.get("rfm"),
+        "algos": analysis.get("algorithms"),
         "ov": analysis.get("overview") or {},
         "dq": analysis.get("data_quality") or {},
         "summary": summary,

@@ -406,6 +406,31 @@ def _segments(d: _Doc, a: dict) -> None:
                "projection plot.")
 
 
+def _algorithms(d: _Doc, a: dict) -> None:
+    t = a.get("algorithms")
+    if not t:
+        return
+    d.add("## Algorithms compared", "")
+    d.para(f"Each algorithm fitted on the same customers and features; metrics on the same "
+           f"{t['metric_sample_size']:,} customers.")
+
+    def f(v, fmt):
+        return "–" if v is None else format(v, fmt)
+
+    rows = [[md(r["algorithm"]), str(r["k"]), f(r["silhouette"], ".3f"),
+             f(r["calinski_harabasz"], ",.0f"), f(r["davies_bouldin"], ".3f"),
+             f(r["stability"], ".3f"), f(r["smallest_share"], ".1%"), f(r["seconds"], ".1f")]
+            for r in t["rows"]]
+    d.add(*_table(["algorithm", "k", "silhouette", "Calinski-Harabasz", "Davies-Bouldin",
+                   "stability", "smallest segment", "seconds"], rows,
+                  right={1, 2, 3, 4, 5, 6, 7}), "")
+    agree = [[md(t["algorithms"][i])] + [f"{v:.2f}" for v in row]
+             for i, row in enumerate(t["agreement"])]
+    d.add("Agreement between algorithms (adjusted Rand):", "")
+    d.add(*_table([""] + [md(x) for x in t["algorithms"]], agree,
+                  right=set(range(1, len(t["algorithms"]) + 1))), "")
+
+
 def _rfm(d: _Doc, a: dict) -> None:
     rfm = a.get("rfm")
     if not rfm:
@@ -468,7 +493,7 @@ def render_markdown(analysis: dict) -> str:
     """
     d = _Doc()
     for section in (_overview, _data_quality, _question1, _question2, _choice_of_k, _segments,
-                    _rfm, _warnings, _methods):
+                    _algorithms, _rfm, _warnings, _methods):
         section(d, analysis)
     text = "\n".join(d.lines).rstrip("\n") + "\n"
     return re.sub(r"\n{3,}", "\n\n", text)

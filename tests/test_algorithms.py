@@ -1,0 +1,91 @@
+"""The algorithm registry on data whose right answer is known by construction."""
+
+import json
+
+import numpy as np
+import pandas as pd
+import pytest
+from sklearn.datasets import make_circles, make_moons
+from sklearn.metrics import adjusted_rand_score
+
+from custseg import CustomerSegmenter, parse_spec
+from custseg.modelfile import model_from_json, model_to_json
+
+SPEC = """
+cluster_on = ["a", "b"]
+describe = []
+[columns.a]
+kind = "numeric"
+transform = "none"
+[columns.b]
+kind = "numeric"
+transform = "none"
+"""
+
+
+def frame(X):
+    return pd.DataFrame({"a": X[:, 0], "b": X[:, 1]})
+
+
+def blobs(seed=0):
+    rng = np.random.default_rng(seed)
+    centres = np.array([[0.0, 0.0], [10.0, 0.0], [5.0, 9.0]])
+    sizes = [240, 160, 100]
+    X = np.vstack([rng.normal(c, 0.8, size=(s, 2)) for c, s in zip(centres, sizes, strict=True)])
+    return frame(X), np.repeat([0, 1, 2], sizes)
+
+
+@pytest.mark.parametrize("algorithm", ["kmeans", "minibatch-kmeans", "ward", "gmm"])
+def test_well_separated_blobs_give_the_known_k(algorithm):
+    df, truth = blobs()
+    seg = CustomerSegmenter(parse_spec(SPEC), algorithm=algorithm, k_range=(2, 6),
+                            stability_runs=1).fit(df)
+    assert seg.k_ == 3
+    assert adjusted_rand_score(truth, seg.labels_) == 1.0
+    assert "gap statistic" in seg.k_reason_ and "bootstrap" in seg.k_reason_
+    # the model assigns the training customers to the segments they were given
+    assigned, _ = seg.model_.assign(df)
+    np.testing.assert_array_equal(assigned["segment"], seg.labels_)
+
+
+@pytest.mark.parametrize("maker", [
+    lambda: make_moons(n_samples=600, noise=0.05, random_state=0),
+    lambda: make_circles(n_samples=600, noise=0.04, factor=0.4, random_state=0),
+])
+def test_hdbscan_finds_shapes_kmeans_cannot(maker):
+    X, truth = maker()
+    df = frame(X * 10)
+    km = CustomerSegmenter(parse_spec(SPEC), k=2, stability_runs=0).fit(df)
+    hd = CustomerSegmenter(parse_spec(SPEC), algorithm="hdbscan", stability_runs=0).fit(df)
+    assert adjusted_rand_score(truth, km.labels_) < 0.6
+    real = hd.labels_ != (hd.noise_segment_ if hd.noise_segment_ is not None else -1)
+    assert adjusted_rand_score(truth[real], hd.labels_[real]) > 0.95
+    assert real.mean() > 0.9
+
+
+def test_hdbscan_noise_is_an_explicit_unassigned_segment():
+    df, _ = blobs(seed=2)
+    df = pd.concat([df, frame(np.array([[50.0, 50.0], [-40.0, 60.0], [70.0, -30.0]]))],
+                   ignore_index=True)
+    seg = CustomerSegmenter(parse_spec(SPEC), algorithm="hdbscan", stability_runs=0).fit(df)
+    noise = seg.noise_segment_
+    assert noise == seg.k_ - 1
+    assert seg.segment_names_[noise] == "Unassigned (noise)"
+    assert (seg.labels_[-3:] == noise).all()
+    # a new customer far from every cluster is unassigned; one at a centre is not
+    model = model_from_json(model_to_json(seg.model_))
+    out, _ = model.assign(frame(np.array([[0.0, 0.0], [100.0, -100.0]])))
+    assert out["segment"].iloc[0] != noise and out["segment"].iloc[1] == noise
+
+
+def test_gmm_soft_memberships_and_model_round_trip(tmp_path):
+    df, truth = blobs(seed=3)
+    seg = CustomerSegmenter(parse_spec(SPEC), algorithm="gmm", k=3, stability_runs=0).fit(df)
+    assert seg.proba_.shape == (len(df), 3)
+    np.testing.assert_allclose(seg.proba_.sum(1), 1.0, atol=1e-9)
+    np.testing.assert_array_equal(seg.proba_.argmax(1), seg.labels_)
+    model = model_from_json(model_to_json(seg.model_))
+    assert "covariances" in json.loads(model_to_json(seg.model_))["algorithm"]["model"]
+    out, _ = model.assign(df)
+    np.testing.assert_array_equal(out["segment"], seg.labels_)
+    assert "bic" in seg.selection_[0] and "aic" in seg.selection_[0]
