@@ -127,6 +127,15 @@ class FeatureSpace(TransformerMixin, BaseEstimator):
         self.n_features_ = len(self.feature_names_)
         return self
 
+    def layout(self) -> list[tuple[int, int, bool]]:
+        """(first feature, width, categorical?) for each clustering column."""
+        out, j = [], 0
+        for name in self.columns_:
+            width = len(self.levels_[name]) if name in self.levels_ else 1
+            out.append((j, width, name in self.levels_))
+            j += width
+        return out
+
     def _feature_names(self) -> list[str]:
         names = []
         for name in self.columns_:

@@ -99,6 +99,10 @@ class SegmentModel:
             return labels
         if "covariances" in m:
             return gmm_components(Z, m)
+        if "modes" in m:
+            from .cluster.algorithms import kprototypes_segments
+
+            return kprototypes_segments(Z, m)
         return nearest_centroid(Z, self.centers)[0]
 
     def assign_typed(self, frame: pd.DataFrame) -> pd.DataFrame:

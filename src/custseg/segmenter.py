@@ -51,7 +51,7 @@ def relabel_by_size(labels: np.ndarray, centers: np.ndarray) -> tuple[np.ndarray
 def _permute_model(model: dict, order: list[int]) -> dict:
     """An algorithm's assignment data with segments renumbered in ``order``."""
     out = dict(model)
-    for key in ("weights", "means", "covariances"):
+    for key in ("weights", "means", "covariances", "numeric_centers", "modes"):
         if key in out:
             out[key] = [out[key][i] for i in order]
     if "exemplar_segment" in out:
@@ -247,10 +247,12 @@ class CustomerSegmenter(TransformerMixin, ClusterMixin, BaseEstimator):
         algo = get_algorithm(self.algorithm)
         sweep_algo = "kmeans" if algo.chooses_k else self.algorithm
         say("choose_k", f"trying k = {ks[0]}..{ks[-1]}")
+        extra_kw = ({"layout": self.features_.layout()}
+                    if get_algorithm(sweep_algo).needs_layout else {})
         rows, fits = sweep(Zs, ks, algorithm=sweep_algo, n_init=int(self.n_init), seed=seed,
                            ward=self.ward_, silhouette_max=self.silhouette_max,
                            silhouette_sample=self.silhouette_sample,
-                           progress=lambda d: say("choose_k", d))
+                           progress=lambda d: say("choose_k", d), fit_kwargs=extra_kw)
         note = (f"Chosen on a fixed-seed sample of {Zs.shape[0]:,} of {n:,} customers"
                 if sample is not None else "")
         best_k, reason, picks = choose_k(rows, note)
@@ -274,8 +276,10 @@ class CustomerSegmenter(TransformerMixin, ClusterMixin, BaseEstimator):
                       f"({fit.extra.get('noise_share', 0):.1%} of customers are noise, kept as an "
                       f"'unassigned' segment); for reference, with k-means "
                       + reason[0].lower() + reason[1:])
-        elif sample is None:
+        elif sample is None and k in fits:
             fit = fits[k]
+        elif algo.samples_itself or k not in fits:
+            fit = algo.fit(Z, k, n_init=int(self.n_init), seed=seed, **extra_kw)
         else:
             fit = algo.fit(Z, k, n_init=1, seed=seed, init=fits[k].centers)
         self.k_reason_ = reason
@@ -324,7 +328,7 @@ class CustomerSegmenter(TransformerMixin, ClusterMixin, BaseEstimator):
                     self.stability_.append(float(adjusted_rand_score(ref[boot], lab)))
                     continue
                 other = algo.fit(Zst, k - (self.noise_segment_ is not None),
-                                 n_init=int(self.n_init), seed=seed + i)
+                                 n_init=int(self.n_init), seed=seed + i, **extra_kw)
                 self.stability_.append(float(adjusted_rand_score(ref, other.labels)))
         lap("stability")
 

@@ -21,6 +21,8 @@ name                      what it is
 ``hdbscan``               density-based clusters of any shape (scikit-learn's
                           HDBSCAN); finds k itself; noise becomes an explicit
                           "unassigned" segment
+``kprototypes``           k-prototypes for mixed data (kmodes package): numeric
+                          distance plus gamma x category mismatches, no one-hot
 ========================  ==========================================================
 """
 
@@ -81,6 +83,8 @@ class Algorithm:
     fit: Callable[..., ClusterFit]
     chooses_k: bool = False  # finds the number of segments itself (no k sweep)
     soft: bool = False  # gives membership probabilities
+    samples_itself: bool = False  # the final fit takes all rows (it samples internally)
+    needs_layout: bool = False  # needs to know which features are one-hot groups
     description: str = ""
 
 
@@ -254,3 +258,59 @@ def fit_hdbscan(X: np.ndarray, k: int | None = None, *, n_init: int = 10, seed: 
                       extra={"min_cluster_size": mcs, "noise_share": float((labels < 0).mean())},
                       model={"exemplars": E.tolist(), "exemplar_segment": owner_arr.tolist(),
                              "noise_distance": noise_distance})
+
+
+@register("kprototypes", samples_itself=True, needs_layout=True,
+          description="k-prototypes for mixed numeric and categorical data (kmodes package)")
+def fit_kprototypes(X: np.ndarray, k: int, *, n_init: int = 10, seed: int = 0,
+                    init: np.ndarray | None = None, layout: list | None = None,
+                    max_rows: int = 20_000) -> ClusterFit:
+    """k-prototypes (Huang): squared distance on the scaled numeric columns plus gamma
+    times the number of mismatched categories, without one-hot distances.
+
+    Fitted on at most ``max_rows`` rows (a fixed-seed sample above); every row, and
+    every new customer, then goes to the nearest prototype by the same rule.
+    """
+    try:
+        from kmodes.kprototypes import KPrototypes
+    except ImportError:  # pragma: no cover - the dependency is declared
+        raise ParameterError("the kprototypes algorithm needs the kmodes package",
+                             fix="pip install kmodes") from None
+    layout = layout or [(j, 1, False) for j in range(X.shape[1])]
+    numeric = [start for start, _, cat in layout if not cat]
+    groups = [(start, width) for start, width, cat in layout if cat]
+    if not groups:
+        raise ParameterError("kprototypes needs at least one categorical clustering column",
+                             fix="use --cluster-on with a categorical column, or kmeans")
+    M = np.column_stack([X[:, numeric]] + [X[:, s:s + w].argmax(1)[:, None] for s, w in groups])
+    n = X.shape[0]
+    rng = np.random.default_rng(seed)
+    rows = np.sort(rng.choice(n, size=max_rows, replace=False)) if n > max_rows else np.arange(n)
+    cat_idx = list(range(len(numeric), len(numeric) + len(groups)))
+    kp = KPrototypes(n_clusters=k, init="Cao", n_init=max(1, min(n_init, 3)),
+                     random_state=seed, n_jobs=1)
+    kp.fit(M[rows], categorical=cat_idx)
+    centroids = np.asarray(kp.cluster_centroids_, dtype=float)
+    model = {"numeric_columns": numeric, "groups": [list(g) for g in groups],
+             "numeric_centers": centroids[:, :len(numeric)].tolist(),
+             "modes": centroids[:, len(numeric):].astype(int).tolist(), "gamma": float(kp.gamma)}
+    labels = kprototypes_segments(X, model)
+    centers, inertia = centroids_of(X, labels, k)
+    return ClusterFit(labels=labels, centers=centers, inertia=inertia,
+                      extra={"gamma": float(kp.gamma)}, model=model)
+
+
+def kprototypes_segments(X: np.ndarray, model: dict) -> np.ndarray:
+    """Nearest prototype: squared numeric distance + gamma x category mismatches."""
+    num = np.asarray(model["numeric_centers"], dtype=float)
+    modes = np.asarray(model["modes"], dtype=np.int64)
+    cost = np.zeros((X.shape[0], num.shape[0]))
+    if num.shape[1]:
+        Xn = X[:, model["numeric_columns"]]
+        cost += ((Xn[:, None, :] - num[None, :, :]) ** 2).sum(-1)
+    for g, (start, width) in enumerate(model["groups"]):
+        codes = X[:, start:start + width].argmax(1)
+        unseen = X[:, start:start + width].max(1) <= X[:, start:start + width].min(1)
+        mismatch = (codes[:, None] != modes[None, :, g]) | unseen[:, None]
+        cost += model["gamma"] * mismatch
+    return cost.argmin(1).astype(np.int64)

@@ -114,6 +114,7 @@ def sweep(
     silhouette_sample: int = 10_000,
     consensus_max: int | None = 5_000,
     progress: Callable[[str], None] | None = None,
+    fit_kwargs: dict | None = None,
 ) -> tuple[list[dict], dict[int, ClusterFit]]:
     """Fit every k in ``ks`` and compute the selection metrics.
 
@@ -129,7 +130,7 @@ def sweep(
     for k in ks:
         if progress:
             progress(f"k = {k}")
-        f = fit(X, k, n_init=n_init, seed=seed)
+        f = fit(X, k, n_init=n_init, seed=seed, **(fit_kwargs or {}))
         fits[k] = f
         n_labels = np.unique(f.labels).size
         row = {"k": int(k), "inertia": float(f.inertia), "silhouette": None,
