@@ -157,9 +157,9 @@ def test_bad_data_gets_one_line_errors_exit_2_and_no_output(tmp_path, spec_file)
     out = tmp_path / "run"
     res = invoke("run", path, "--spec", spec_file, "--out", out)
     _assert_clean_failure(res, out)
-    assert ("error: column 'CLV' has 1 numbers with thousands separators (row 5: '1,234.50'); "
+    assert ("error: column 'CLV' has 1 number with thousands separators (row 5: '1,234.50'); "
             "fix: export plain numbers without separators (1234.5, not 1,234.5)") in res.stderr
-    assert "error: column 'channel' has 1 values with codes not in the spec's labels ('12'" \
+    assert "error: column 'channel' has 1 value with a code not in the spec's labels ('12'" \
         in res.stderr
 
 
@@ -226,3 +226,20 @@ def test_report_on_a_non_run_directory(tmp_path):
     res = invoke("report", tmp_path)
     _assert_clean_failure(res)
     assert "has no analysis.json" in res.stderr
+
+
+def test_aggregate_only_keeps_customer_level_values_out_of_the_report(tmp_path, demo_csv,
+                                                                         spec_file):
+    out = tmp_path / "agg"
+    res = invoke("run", demo_csv, "--spec", spec_file, "--out", out, "--aggregate-only",
+                 "--quiet", "--k", 3)
+    assert res.exit_code == 0, res.output
+    analysis = json.loads((out / "analysis.json").read_text())
+    assert analysis["aggregate_only"] is True
+    assert analysis["charts"]["scatter"] is None
+    assert analysis["charts"]["pca"]["points"] is None
+    assert all(p["rows"] == [] for p in analysis["data_quality"]["problems"])
+    assert not (out / "figures" / "scatter.png").exists()
+    # the HTML has no scatter or projection of customers
+    html = (out / "report.html").read_text()
+    assert "aggregate-only" in html
