@@ -53,6 +53,7 @@ import pandas as pd
 from scipy import stats
 
 from .errors import InputError, ParameterError
+from .spec import code_str
 
 __all__ = [
     "summarize_columns",
@@ -97,19 +98,6 @@ def _clean(obj: Any) -> Any:
     return obj
 
 
-def _code_str(value: Any) -> str:
-    """Canonical text of a category code: ``1``, ``1.0`` and ``"1"`` are all ``"1"``."""
-    if isinstance(value, bool | np.bool_):
-        return str(bool(value))
-    if isinstance(value, int | np.integer):
-        return str(int(value))
-    if isinstance(value, float | np.floating):
-        if math.isfinite(value) and float(value).is_integer():
-            return str(int(value))
-        return repr(float(value))
-    return str(value).strip()
-
-
 def _natural_key(code: str) -> tuple[int, float, str]:
     try:
         number = float(code)
@@ -124,7 +112,7 @@ def _factorize(series: pd.Series) -> tuple[np.ndarray, list[str]]:
     Blank strings count as missing.
     """
     raw, uniques = pd.factorize(series, use_na_sentinel=True)
-    names = [_code_str(u) for u in uniques]
+    names = [code_str(u) for u in uniques]
     levels = sorted({n for n in names if n != ""}, key=_natural_key)
     if not names:
         return np.full(len(series), -1, dtype=np.int64), []
@@ -157,7 +145,7 @@ def _numeric(df: pd.DataFrame, column: str) -> np.ndarray:
 
 
 def _labels_map(labels: Mapping[Any, Any] | None) -> dict[str, str]:
-    return {_code_str(k): str(v) for k, v in (labels or {}).items()}
+    return {code_str(k): str(v) for k, v in (labels or {}).items()}
 
 
 def _fmt_pct(share: float) -> str:
