@@ -35,7 +35,7 @@ class RunOptions:
     algorithm: str | None = None
     ward_exact_max: int = 10_000
     silhouette_max: int = 20_000
-    silhouette_sample: int = 10_000
+    silhouette_sample: int = 5_000
     selection_max: int = 100_000
     stability_runs: int = 5
     analysis: bool = True

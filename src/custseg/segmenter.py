@@ -120,7 +120,7 @@ class CustomerSegmenter(TransformerMixin, ClusterMixin, BaseEstimator):
                  k_range: tuple[int, int] = (2, 10), n_init: int = 10, random_state: int = 0,
                  log_transform: str = "spec", cluster_on=None, algorithm: str = "kmeans",
                  ward_exact_max: int = 10_000, silhouette_max: int = 20_000,
-                 silhouette_sample: int = 10_000,
+                 silhouette_sample: int = 5_000,
                  selection_max: int = 100_000, stability_runs: int = 5,
                  reference: SegmentModel | None = None):
         self.spec = spec

@@ -105,7 +105,7 @@ def ward_tree(X: np.ndarray, *, exact_max: int = 10_000, n_micro: int = 200,
         return WardTree(linkage=Z, leaf_of_row=None, leaf_weights=np.ones(n), method="exact")
     n_micro = min(n_micro, n)
     rng = np.random.default_rng(seed)
-    fit_rows = np.sort(rng.choice(n, size=min(n, 100_000), replace=False))
+    fit_rows = np.sort(rng.choice(n, size=min(n, 20_000), replace=False))
     km = KMeans(n_clusters=n_micro, n_init=1, random_state=seed, max_iter=50)
     km.fit(X[fit_rows])
     leaf = km.predict(X).astype(np.int64)

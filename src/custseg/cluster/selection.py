@@ -111,7 +111,7 @@ def sweep(
     seed: int = 0,
     ward: WardTree | None = None,
     silhouette_max: int = 20_000,
-    silhouette_sample: int = 10_000,
+    silhouette_sample: int = 5_000,
     consensus_max: int | None = 5_000,
     progress: Callable[[str], None] | None = None,
     fit_kwargs: dict | None = None,
