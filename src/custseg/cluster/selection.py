@@ -28,6 +28,7 @@ from __future__ import annotations
 from collections.abc import Callable
 
 import numpy as np
+from sklearn import config_context
 from sklearn.metrics import (
     adjusted_rand_score,
     calinski_harabasz_score,
@@ -136,12 +137,14 @@ def sweep(
         row = {"k": int(k), "inertia": float(f.inertia), "silhouette": None,
                "calinski_harabasz": None, "davies_bouldin": None, "ward_ari": None}
         if 1 < n_labels < n:
-            if sil_rows is None:
-                row["silhouette"] = float(silhouette_score(X, f.labels))
-            else:
-                sl = f.labels[sil_rows]
-                if 1 < np.unique(sl).size < sil_rows.size:
-                    row["silhouette"] = float(silhouette_score(X[sil_rows], sl))
+            # working_memory bounds the block of pairwise distances (default: one block)
+            with config_context(working_memory=128):
+                if sil_rows is None:
+                    row["silhouette"] = float(silhouette_score(X, f.labels))
+                else:
+                    sl = f.labels[sil_rows]
+                    if 1 < np.unique(sl).size < sil_rows.size:
+                        row["silhouette"] = float(silhouette_score(X[sil_rows], sl))
             row["calinski_harabasz"] = float(calinski_harabasz_score(X, f.labels))
             row["davies_bouldin"] = float(davies_bouldin_score(X, f.labels))
         if ward is not None and k <= ward.n_leaves:
