@@ -219,8 +219,8 @@ BAD_LOGS = [
      "(a wrong year, or day and month swapped?) or remove that row"),
     ("negative-with-error", {"amount": ["10.00", "-20.00", "5.00", "7.50"]}, "error",
      "column 'amount' has 1 negative amount, i.e. a return (row 2: '-20.00'); fix: pass "
-     "returns=\"net\" to net returns against the customer's purchases, or returns=\"drop\" to leave "
-     "them out"),
+     "--returns net (returns = \"net\" in the spec) to net returns against the customer's "
+     "purchases, or --returns drop to leave them out"),
     ("several-currencies", {"currency": ["EUR", "USD", "EUR", "GBP"]}, "net",
      "column 'currency' holds 3 currencies (EUR: 2 rows, GBP: 1 row, USD: 1 row) and custseg does "
      "not convert between them; fix: convert the amounts to one currency first, or analyse each "

@@ -132,7 +132,7 @@ CASES = [
                  "CLV", [1, 3, 4], 4, ["4 non-numeric values", 'kind = "categorical"'],
                  id="text"),
     pytest.param(_set("CLV", [-5.0, 20.0, 30.0, 40.0, 50.0, 60.0]), "negative", "error", "CLV",
-                 [1], 1, ["(value)", "1 negative values", 'role = "attribute"'],
+                 [1], 1, ["(value)", "1 negative value ", 'role = "attribute"'],
                  id="negative-value"),
     pytest.param(_set("minutes", [1.0, 2.0, np.nan, -4.0, 5.0, -6.0]), "negative", "error",
                  "minutes", [4, 6], 2, ["(engagement)", "2 negative values"],
@@ -156,7 +156,7 @@ CASES = [
     pytest.param(_set("CLV", ["", " ", "", "", "", ""]), "empty-column", "error", "CLV",
                  [], 0, ["'CLV' is entirely empty"], id="empty-blank-numeric"),
     pytest.param(_set("region", ["n", HUGE, "n", "e", "w", "s"]), "huge-cell", "error", "region",
-                 [2], 1, ["longer than 10,000 characters", "rows 2", "quoting"], id="huge-cell"),
+                 [2], 1, ["longer than 10,000 characters", "(row 2)", "quoting"], id="huge-cell"),
     pytest.param(_constant("CLV", [5.0] * 6), "constant-column", "warning", "CLV", [], 0,
                  ["same value ('5.0')"], id="constant-numeric"),
     pytest.param(_constant("region", ["n"] * 6), "constant-column", "warning", "region", [], 0,
@@ -248,13 +248,24 @@ def test_missing_column_suggests_the_close_name():
     with pytest.raises(ValidationError) as info:
         validate(df, spec())
     problems = info.value.problems
-    assert [(p.code, p.column) for p in problems] == [
-        ("missing-column", "region"), ("unexpected-column", "regoin")]
+    # one mistake, one line: the misspelt column is the suggestion, not also "unexpected"
+    assert [(p.code, p.column) for p in problems] == [("missing-column", "region")]
     assert "did you mean 'regoin'?" in problems[0].message
-    assert len(info.value.lines) == 2
+    assert len(info.value.lines) == 1
     for line in info.value.lines:
         assert_one_line_with_fix(line)
-    assert str(info.value).startswith("2 problems in the data; first: column 'region'")
+    assert str(info.value).startswith("column 'region' named in the spec is missing")
+
+
+def test_missing_column_suggestion_ignores_case_and_other_columns_stay_unexpected():
+    df = frame().rename(columns={"region": "REGION"})
+    df["extra"] = 1
+    with pytest.raises(ValidationError) as info:
+        validate(df, spec())
+    problems = info.value.problems
+    assert [(p.code, p.column) for p in problems] == [
+        ("missing-column", "region"), ("unexpected-column", "extra")]
+    assert "did you mean 'REGION'?" in problems[0].message
 
 
 def test_missing_id_column():

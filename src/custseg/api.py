@@ -32,14 +32,19 @@ Every error answer, 4xx and 5xx alike, has one shape::
 
 ``problems`` lists what validation found (empty for other errors). Bad input
 is always a 4xx: 400 unreadable or too deeply nested JSON, 401 missing or wrong
-bearer token, 404 unknown route, 405 wrong method, 413 body over the byte limit
-or more customers than allowed, 415 not JSON, 422 data the model cannot assign
+bearer token, 404 unknown route, 405 wrong method, 408 body not received in time,
+413 body over the byte limit or more customers than allowed, 415 not JSON, 422 data the
+model cannot assign
 (any :class:`~custseg.errors.CustsegError`). A 500 means a bug in custseg.
 
 Limits: the byte limit is checked before anything is parsed (the
 Content-Length header, and the bytes actually received); JSON deeper than
 :data:`MAX_DEPTH` levels is refused. Parsing and assigning run in worker threads,
-at most :data:`WORK_THREADS` at a time, so the event loop keeps answering.
+at most :data:`WORK_THREADS` at a time, so the event loop keeps answering. Slow
+clients cannot hold the server: a body must arrive within :data:`BODY_SECONDS`
+(408 otherwise), and under ``serve`` a connection that sends no complete request
+head within :data:`HEAD_SECONDS` is closed. (More than :data:`LIMIT_CONCURRENCY`
+connections at once still get uvicorn's plain-text 503.)
 
 Security: with a token (``create_app(token=...)``; ``custseg serve`` reads
 :data:`TOKEN_ENV`) every path but ``/healthz`` needs ``Authorization: Bearer
@@ -72,7 +77,8 @@ from . import __version__
 from .errors import CustsegError, ParameterError, Problem, ValidationError
 from .model import FORMAT_VERSION, SegmentModel
 
-__all__ = ["create_app", "serve", "ApiError", "TOKEN_ENV", "MAX_DEPTH", "WORK_THREADS"]
+__all__ = ["create_app", "serve", "ApiError", "TOKEN_ENV", "MAX_DEPTH", "WORK_THREADS",
+           "BODY_SECONDS", "HEAD_SECONDS"]
 
 TOKEN_ENV = "CUSTSEG_API_TOKEN"
 MAX_DEPTH = 32
@@ -83,6 +89,14 @@ LIMIT_CONCURRENCY = 32
 """Connections uvicorn accepts at once under ``serve``; more get 503."""
 KEEP_ALIVE_SECONDS = 2
 SHUTDOWN_SECONDS = 5
+BODY_SECONDS = 30.0
+"""A request body must arrive whole within this many seconds of the app starting to read
+it; a client that stalls or trickles it gets 408 and its connection is closed."""
+HEAD_SECONDS = 10.0
+"""Under ``serve``, a connection must send a complete request head (request line and
+headers) within this many seconds of opening, and of each answer; otherwise it is closed.
+Without it, a few dozen idle or trickling connections would hold every slot of
+:data:`LIMIT_CONCURRENCY` and everyone else would get 503."""
 
 _OPEN_PATHS = frozenset({"/healthz"})
 _SCALARS = frozenset({str, int, float, bool, type(None)})
@@ -271,8 +285,12 @@ def parse_body(body: bytes) -> Any:
         raise ApiError(400, "too-deep", f"the JSON body is nested more than {MAX_DEPTH} levels "
                        f"deep; fix: {_BODY_FIX}") from None
     except json.JSONDecodeError as exc:
-        raise ApiError(400, "invalid-json", f"the body is not valid JSON: {exc.msg} at line "
-                       f"{exc.lineno} column {exc.colno}; fix: {_BODY_FIX}") from None
+        raise ApiError(400, "invalid-json", f"the body is not valid JSON: {exc.msg} (line "
+                       f"{exc.lineno}, column {exc.colno}); fix: {_BODY_FIX}") from None
+    except UnicodeDecodeError as exc:
+        raise ApiError(400, "invalid-json", f"the body is not UTF-8 text (byte "
+                       f"0x{body[exc.start]:02x} at offset {exc.start}); fix: send the JSON "
+                       "encoded as UTF-8") from None
     except ValueError as exc:  # not UTF-8, NaN/Infinity, an integer with thousands of digits
         raise ApiError(400, "invalid-json", f"the body is not valid JSON: {_short(str(exc))}; "
                        f"fix: {_BODY_FIX}") from None
@@ -397,14 +415,26 @@ def frame_of(records: list[dict], model: SegmentModel) -> pd.DataFrame:
     """The records as a DataFrame of the columns the model reads (id and clustering).
 
     Fields the model ignores are left out before the frame is built, so a request
-    with many distinct field names cannot make it arbitrarily wide.
+    with many distinct field names cannot make it arbitrarily wide. Kept: the id,
+    the clustering columns, the describing columns (a category code the model
+    never saw there makes a customer unfamiliar, as with ``custseg assign``), and
+    for a clustering column no customer has, the field closest to its name (so
+    that the error can say "did you mean ...?").
     """
-    needed = set(model.features.columns_)
+    from .validate import _close_column
+
+    needed = set(model.features.columns_) | set(model.spec.used)
     if model.spec.id:
         needed.add(model.spec.id)
     present: dict[str, None] = {}
     for rec in records:
         present.update(dict.fromkeys(rec))
+    others = [k for k in present if k not in needed and isinstance(k, str)][:1000]
+    for name in model.features.columns_:
+        if name not in present:
+            close = _close_column(name, others)
+            if close is not None:
+                needed.add(close)
     keep = [k for k in present if k in needed]
     if not keep:  # from_records would lose the row count
         return pd.DataFrame(index=pd.RangeIndex(len(records)))
@@ -506,13 +536,16 @@ class _Guard:
 
     The limit is checked twice: against the Content-Length header (so a large
     body is refused before a byte of it is read) and against the bytes actually
-    received (a chunked body has no Content-Length).
+    received (a chunked body has no Content-Length). The body must also arrive
+    within ``body_seconds`` (:data:`BODY_SECONDS`), or the answer is 408.
     """
 
-    def __init__(self, app, *, token: str | None, max_body_bytes: int):
+    def __init__(self, app, *, token: str | None, max_body_bytes: int,
+                 body_seconds: float | None = None):
         self.app = app
         self.token = token.encode("utf-8") if token else None
         self.max_body_bytes = max_body_bytes
+        self.body_seconds = BODY_SECONDS if body_seconds is None else float(body_seconds)
 
     def _authorized(self, scope) -> bool:
         value = _header(scope, b"authorization")
@@ -554,14 +587,31 @@ class _Guard:
                 return
         received = 0
         started = False
+        body_done = False
+        deadline: float | None = None
 
         async def limited_receive():
-            nonlocal received
-            message = await receive()
+            nonlocal received, body_done, deadline
+            if body_done:  # after the body, receive() waits for a disconnect: no deadline
+                return await receive()
+            import anyio
+
+            if deadline is None:
+                deadline = anyio.current_time() + self.body_seconds
+            with anyio.move_on_after(max(0.0, deadline - anyio.current_time())) as waited:
+                message = await receive()
+            if waited.cancelled_caught:
+                raise ApiError(408, "timeout", f"the request body did not arrive within "
+                               f"{self.body_seconds:g} seconds; fix: send the whole body at once "
+                               "(a slow or stalled upload is cut off)",
+                               headers={"connection": "close"})
             if message["type"] == "http.request":
                 received += len(message.get("body", b""))
                 if received > self.max_body_bytes:
                     raise self._too_large()
+                body_done = not message.get("more_body", False)
+            else:
+                body_done = True
             return message
 
         async def tracking_send(message):
@@ -682,6 +732,7 @@ def create_app(model: SegmentModel, *, token: str | None = None,
     from fastapi.openapi.utils import get_openapi
     from fastapi.responses import Response
     from starlette.exceptions import HTTPException as StarletteHTTPException
+    from starlette.requests import ClientDisconnect
 
     if not isinstance(model, SegmentModel):
         raise ParameterError(f"the 'model' parameter of create_app must be a SegmentModel, got "
@@ -742,6 +793,7 @@ def create_app(model: SegmentModel, *, token: str | None = None,
     responses_post: dict[int | str, dict] = {
         **responses_get,
         400: {**errors, "description": "The body is not JSON, or is nested too deeply"},
+        408: {**errors, "description": "The body did not arrive in time"},
         413: {**errors, "description": "The body is too large, or holds too many customers"},
         415: {**errors, "description": "The body is not application/json"},
         422: {**errors, "description": "The customers cannot be assigned (problems lists why)"},
@@ -784,7 +836,11 @@ def create_app(model: SegmentModel, *, token: str | None = None,
                            (f"the body must be JSON, got content type {_short(given)!r}" if given
                             else "the request has no content type")
                            + "; fix: send Content-Type: application/json")
-        body = await request.body()
+        try:
+            body = await request.body()
+        except ClientDisconnect:  # the client went away mid-upload: not a bug, nobody to answer
+            raise ApiError(400, "bad-request", "the client closed the connection before the "
+                           "whole body arrived") from None
         if limiter is None:
             limiter = anyio.CapacityLimiter(WORK_THREADS)
         payload = await anyio.to_thread.run_sync(work, body, limiter=limiter)
@@ -825,7 +881,8 @@ def create_app(model: SegmentModel, *, token: str | None = None,
         return doc
 
     app.openapi = openapi
-    app.add_middleware(_Guard, token=token, max_body_bytes=max_body_bytes)
+    app.add_middleware(_Guard, token=token, max_body_bytes=max_body_bytes,
+                       body_seconds=BODY_SECONDS)
     return app
 
 
@@ -844,6 +901,57 @@ def _bind(host: str, port: int) -> socket.socket:
         raise ParameterError(f"cannot listen on {host}:{port}: {exc.strerror or exc}",
                              fix="choose another --port, or stop the program using it") from None
     return sock
+
+
+def _protocol_with_head_deadline():
+    """uvicorn's h11 protocol, closing a connection that sends no complete request head in time.
+
+    uvicorn arms its keep-alive timer only after an answer, and cancels it at the
+    first byte of the next request: a connection that sends nothing, or trickles
+    its headers, is kept forever and counts against ``limit_concurrency``. Here a
+    timer of :data:`HEAD_SECONDS` runs whenever a request head is awaited (from
+    the connection's start and after each answer) and stops when a head is
+    complete; the body has its own deadline (:data:`BODY_SECONDS`, in the app).
+    """
+    from uvicorn.protocols.http.h11_impl import H11Protocol
+
+    class Protocol(H11Protocol):
+        _head_timer = None
+
+        def _arm_head_timer(self) -> None:
+            self._cancel_head_timer()
+            self._head_timer = self.loop.call_later(HEAD_SECONDS, self._head_timeout)
+
+        def _cancel_head_timer(self) -> None:
+            if self._head_timer is not None:
+                self._head_timer.cancel()
+                self._head_timer = None
+
+        def _head_timeout(self) -> None:
+            self._head_timer = None
+            if not self.transport.is_closing() and (self.cycle is None
+                                                    or self.cycle.response_complete):
+                self.transport.close()
+
+        def connection_made(self, transport) -> None:
+            super().connection_made(transport)
+            self._arm_head_timer()
+
+        def handle_events(self) -> None:
+            cycle = self.cycle
+            super().handle_events()
+            if self.cycle is not cycle:  # a complete request head started a new cycle
+                self._cancel_head_timer()
+
+        def on_response_complete(self) -> None:
+            self._arm_head_timer()  # before: a pipelined request may start a cycle in there
+            super().on_response_complete()
+
+        def connection_lost(self, exc) -> None:
+            self._cancel_head_timer()
+            super().connection_lost(exc)
+
+    return Protocol
 
 
 def serve(model_path: str | os.PathLike, *, host: str = "127.0.0.1", port: int = 8000,
@@ -873,6 +981,7 @@ def serve(model_path: str | os.PathLike, *, host: str = "127.0.0.1", port: int =
                             limit_concurrency=limit_concurrency,
                             timeout_keep_alive=KEEP_ALIVE_SECONDS,
                             timeout_graceful_shutdown=SHUTDOWN_SECONDS, server_header=False,
+                            http=_protocol_with_head_deadline(),
                             lifespan="off", log_level="info")
     bound = sock.getsockname()
     logging.getLogger("uvicorn.error").info(

@@ -34,6 +34,7 @@ import difflib
 import errno
 import hashlib
 import inspect
+import itertools
 import json
 import math
 import os
@@ -59,6 +60,7 @@ __all__ = [
     "neutralise_cell",
     "neutralise_formulas",
     "write_csv",
+    "csv_quoting",
     "write_parquet",
     "write_json",
     "atomic_output_dir",
@@ -173,6 +175,11 @@ def _check_readable(path: Path) -> int:
         with path.open("rb") as handle:
             handle.read(1)
     except (FileNotFoundError, NotADirectoryError) as exc:
+        if path.is_symlink():
+            raise InputError(
+                f"{path} is a symbolic link to {os.readlink(path)}, which does not exist",
+                fix="point the link at the data file, or pass the file's own path",
+            ) from exc
         raise InputError(f"file not found: {path}", fix=_not_found_fix(path)) from exc
     except PermissionError as exc:
         raise InputError(
@@ -194,6 +201,7 @@ def _not_found_fix(path: Path) -> str:
         siblings = os.listdir(parent)
     except OSError:
         return "check the path"
+    siblings = [name for name in siblings if name != path.name]
     close = difflib.get_close_matches(path.name, siblings, n=1, cutoff=0.6)
     if close:
         return f"check the path; did you mean {parent / close[0]}?"
@@ -250,11 +258,17 @@ def iter_table(path: PathLike, *, chunksize: int = 500_000, encoding: str | None
         options: dict[str, Any] = {"sep": sep, "encoding": codec, **_NA_OPTIONS}
         try:
             reader = pd.read_csv(p, chunksize=chunksize, low_memory=False, **options)
-            first = True
-            for chunk in reader:
-                first = False
-                yield chunk.reset_index(drop=True)
-            if first:
+            rows = 0
+            for number, chunk in enumerate(reader):
+                if not len(chunk):  # a header-only file still gives one empty chunk
+                    continue
+                if number == 0:
+                    _check_first_text_chunk(chunk, p, options)
+                rows += len(chunk)
+                chunk = _keep_infinity_as_text_in_chunk(chunk.reset_index(drop=True), p, options,
+                                                        chunksize, number)
+                yield chunk
+            if not rows:
                 raise _no_rows_error(p, "has a header but no data rows")
         except pd.errors.EmptyDataError as exc:
             raise _empty_error(p) from exc
@@ -516,21 +530,27 @@ def _read_text(path: Path, *, encoding: str | None = None) -> pd.DataFrame:
         raise _empty_error(path) from exc
     except pd.errors.ParserError as exc:
         raise _parser_error(path, exc, sep) from exc
-    if not frame.index.equals(pd.RangeIndex(len(frame))):
+    _check_first_text_chunk(frame, path, options)
+    if frame.empty and len(frame.columns):
+        raise _no_rows_error(path, "has a header but no data rows")
+    return _keep_infinity_as_text(frame, path, options)
+
+
+def _check_first_text_chunk(frame: pd.DataFrame, path: Path, options: dict[str, Any]) -> None:
+    """What pandas does silently to a delimited file, as errors (the whole file or its first chunk)."""
+    start = frame.index[0] if len(frame) and isinstance(frame.index, pd.RangeIndex) else 0
+    if not frame.index.equals(pd.RangeIndex(start, start + len(frame))):
         # More fields in the data than in the header: pandas silently used the
         # extra leading field(s) as the index.
         header_fields = frame.shape[1]
         raise InputError(
             f"line 2 of {path} has {header_fields + frame.index.nlevels} fields "
             f"but the header has {header_fields}",
-            fix=_ragged_fix(sep),
+            fix=_ragged_fix(options["sep"]),
         )
-    if frame.empty and len(frame.columns):
-        raise _no_rows_error(path, "has a header but no data rows")
-    if _looks_mangled(frame.columns):
+    if _looks_mangled(frame.columns):  # pandas renamed a repeated name "a" to "a.1"
         raw = pd.read_csv(path, header=None, nrows=1, dtype=str, **options)
         _raise_on_duplicates(["" if pd.isna(v) else str(v) for v in raw.iloc[0]], path)
-    return _keep_infinity_as_text(frame, path, options)
 
 
 def _keep_infinity_as_text(frame: pd.DataFrame, path: Path, options: dict[str, Any]) -> pd.DataFrame:
@@ -540,18 +560,42 @@ def _keep_infinity_as_text(frame: pd.DataFrame, path: Path, options: dict[str, A
     such as ``1e500`` as infinite; like ``"NaN"`` (which it keeps as text) they
     must reach the validator as the text the file holds.
     """
-    dtypes = frame.dtypes.tolist()
-    positions = [
-        position
-        for position, dtype in enumerate(dtypes)
-        if dtype == np.float64 and np.isinf(frame.iloc[:, position].to_numpy()).any()
-    ]
+    positions = _infinite_columns(frame)
     if not positions:
         return frame
     text = pd.read_csv(path, usecols=positions, dtype=str, low_memory=False, **options)
     for index, position in enumerate(positions):
         frame.isetitem(position, text.iloc[:, index])
     return frame
+
+
+def _infinite_columns(frame: pd.DataFrame) -> list[int]:
+    """Positions of the float columns holding an infinity."""
+    return [
+        position
+        for position, dtype in enumerate(frame.dtypes.tolist())
+        if dtype == np.float64 and np.isinf(frame.iloc[:, position].to_numpy()).any()
+    ]
+
+
+def _keep_infinity_as_text_in_chunk(chunk: pd.DataFrame, path: Path, options: dict[str, Any],
+                                    chunksize: int, number: int) -> pd.DataFrame:
+    """:func:`_keep_infinity_as_text` for chunk ``number`` of a chunked read.
+
+    Only a chunk with an infinity pays: the file is read again as text, up to
+    that chunk (such a value is an error the validator reports, so this happens
+    at most once per run).
+    """
+    positions = _infinite_columns(chunk)
+    if not positions:
+        return chunk
+    text_chunks = pd.read_csv(path, usecols=positions, dtype=str, chunksize=chunksize,
+                              low_memory=False, **options)
+    with text_chunks:
+        text = next(itertools.islice(text_chunks, number, None))
+    for index, position in enumerate(positions):
+        chunk.isetitem(position, text.iloc[:, index].to_numpy())
+    return chunk
 
 
 def _ragged_fix(sep: str) -> str:
@@ -1050,7 +1094,37 @@ def write_csv(df: pd.DataFrame, path: PathLike, *, neutralise: bool = True) -> N
         if _fast_csv_ok(frame):
             _write_csv_fast(frame, temporary)
         else:
-            frame.to_csv(temporary, index=False, encoding="utf-8", lineterminator="\n")
+            frame.to_csv(temporary, index=False, encoding="utf-8", lineterminator="\n",
+                         quoting=csv_quoting(frame))
+
+
+def csv_quoting(frame: pd.DataFrame) -> int:
+    """The ``quoting`` for ``DataFrame.to_csv(lineterminator="\\n")`` that keeps ``frame`` intact.
+
+    Python's CSV writer quotes a field holding a line terminator, and with
+    ``"\\n"`` as the terminator a lone carriage return is not one: a cell such
+    as ``"a\\rb"`` would be written bare and read back as two rows. When a name
+    or text cell holds ``"\\r"``, every text field is quoted instead
+    (``csv.QUOTE_NONNUMERIC``); otherwise only those that need it.
+    """
+    if any(isinstance(name, str) and "\r" in name for name in frame.columns):
+        return csv.QUOTE_NONNUMERIC
+    for position in range(frame.shape[1]):
+        column = frame.iloc[:, position]
+        dtype = column.dtype
+        if isinstance(dtype, pd.CategoricalDtype):
+            values = dtype.categories
+        elif isinstance(dtype, pd.StringDtype):
+            if column.str.contains("\r", regex=False).fillna(False).any():
+                return csv.QUOTE_NONNUMERIC
+            continue
+        elif isinstance(dtype, np.dtype) and dtype.kind == "O":
+            values = column.to_numpy()
+        else:
+            continue
+        if any(isinstance(v, str) and "\r" in v for v in values):
+            return csv.QUOTE_NONNUMERIC
+    return csv.QUOTE_MINIMAL
 
 
 def write_parquet(df: pd.DataFrame, path: PathLike) -> None:
@@ -1157,13 +1231,13 @@ def _output_error(path: Path, exc: OSError, inner: str | None = None) -> OutputE
     if code:
         reason += f" [{code}]"
     if exc.errno in (errno.ENOSPC, errno.EDQUOT, errno.EFBIG):
-        fix = "free some disk space, or choose another --out on a disk with room"
+        fix = "free some disk space, or write the output to a disk with room"
     elif exc.errno in (errno.EACCES, errno.EPERM):
-        fix = f"check that you may write to {path.parent}, or choose another --out"
+        fix = f"check that you may write to {path.parent}, or write the output elsewhere"
     elif exc.errno == errno.EROFS:
-        fix = "choose another --out on a writable disk"
+        fix = "write the output to a writable disk"
     else:
-        fix = "check the path, or choose another --out"
+        fix = "check the path, or write the output elsewhere"
     where = f"{path} (file {inner})" if inner else f"{path}"
     error = OutputError(f"cannot write {where}: {reason}", fix=fix)
     error.path = path  # type: ignore[attr-defined]
@@ -1459,7 +1533,8 @@ def atomic_output_dir(path: PathLike, *, overwrite: bool = False) -> Iterator[Pa
         if isinstance(exc, OutputError) and hasattr(exc, "path"):
             cause = exc.__cause__
         if isinstance(cause, OSError) and _is_write_failure(cause, temporary):
-            name = cause.filename or getattr(exc, "path", None)
+            # atomic_file records the real name; the OSError may carry its temporary name
+            name = getattr(exc, "path", None) or cause.filename
             raise _output_error(target, cause, _relative_inside(name, temporary)) from cause
         raise
     try:

@@ -57,8 +57,9 @@ def model_from_json(text: str, source: str = "model.json") -> SegmentModel:
     try:
         d = json.loads(text)
     except json.JSONDecodeError as exc:
-        raise ModelError(f"{source} is not valid JSON (truncated or corrupted?): {exc.msg} at "
-                         f"line {exc.lineno}", fix="re-create it with custseg run") from None
+        raise ModelError(f"{source} is not valid JSON (truncated or corrupted?): {exc.msg} "
+                         f"(line {exc.lineno}, column {exc.colno})",
+                         fix="re-create it with custseg run") from None
     if not isinstance(d, dict):
         raise ModelError(f"{source} is not a custseg model (expected a JSON object)")
     version = d.get("format_version")
@@ -122,14 +123,24 @@ def load_model(path: str | os.PathLike) -> SegmentModel:
     """Read and verify a model.json file (or the model.json of a run directory)."""
     p = Path(path)
     if p.is_dir():
+        if not (p / "model.json").exists():
+            raise ModelError(f"{str(p)!r} is not a custseg run directory (it has no model.json)",
+                             fix="pass the --out directory of custseg run, or a model.json")
         p = p / "model.json"
     try:
-        text = p.read_text(encoding="utf-8")
+        data = p.read_bytes()
     except FileNotFoundError:
         raise ModelError(f"model file {str(p)!r} does not exist",
                          fix="pass a model.json or a run directory") from None
-    except (OSError, UnicodeDecodeError) as exc:
-        raise ModelError(f"cannot read model file {str(p)!r}: {exc}") from None
+    except OSError as exc:
+        raise ModelError(f"cannot read model file {str(p)!r}: {exc.strerror or exc}",
+                         fix="check the path and its permissions") from None
+    try:
+        text = data.decode("utf-8-sig")  # a BOM from an editor is harmless
+    except UnicodeDecodeError as exc:
+        raise ModelError(f"{p} is not a custseg model: it is not UTF-8 text (byte "
+                         f"0x{data[exc.start]:02x} at offset {exc.start})",
+                         fix="pass the model.json written by custseg run") from None
     return model_from_json(text, source=str(p))
 
 

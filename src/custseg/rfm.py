@@ -863,10 +863,21 @@ def _open_path(path: Path) -> _Log:
             scratch = Path(tempfile.mkdtemp(prefix="custseg-log-"))
             copy = scratch / "log.parquet"
             con = _connect()
+
+            def copy_sql(opts: str) -> str:
+                return (f"COPY (SELECT row_number() OVER () AS {_q(_ROW)}, * FROM "
+                        f"read_csv({_lit(str(path))}, {opts})) TO {_lit(str(copy))} "
+                        "(FORMAT parquet)")
+
             try:
-                con.execute(f"COPY (SELECT row_number() OVER () AS {_q(_ROW)}, * FROM "
-                            f"read_csv({_lit(str(path))}, {options})) TO {_lit(str(copy))} "
-                            "(FORMAT parquet)").fetchall()
+                try:
+                    con.execute(copy_sql(options)).fetchall()
+                except Exception as exc:
+                    # DuckDB's parallel scanner cannot pad short rows when a quoted field
+                    # holds a line break; the serial one can (slower, so only then).
+                    if "parallel=false" not in str(exc):
+                        raise
+                    con.execute(copy_sql(options + ", parallel = false")).fetchall()
                 con.execute("CREATE TEMP VIEW raw AS SELECT * FROM "
                             f"read_parquet({_lit(str(copy))})").fetchall()
             except Exception as exc:
@@ -1053,9 +1064,9 @@ def _validate(log: _Log, cols: TransactionColumns, *, as_of: _dt.date | None, re
             add("negative-amount",
                 f"column {cols.amount!r} has {_plural(n_negative, 'negative amount')}, i.e. "
                 f"{'a return' if n_negative == 1 else 'returns'} "
-                f"({_examples(rows, values)}{_more(rows, n_negative)}); fix: pass returns=\"net\" "
-                "to net returns against the customer's purchases, or returns=\"drop\" to leave "
-                "them out", column=cols.amount, rows=rows, count=n_negative)
+                f"({_examples(rows, values)}{_more(rows, n_negative)}); fix: pass --returns net "
+                "(returns = \"net\" in the spec) to net returns against the customer's purchases, "
+                "or --returns drop to leave them out", column=cols.amount, rows=rows, count=n_negative)
         elif n_negative and returns == "drop":
             rows, _ = examples("amt < 0")
             add("dropped-returns",

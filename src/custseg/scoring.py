@@ -49,8 +49,9 @@ class _Writer:
 
     def write(self, frame: pd.DataFrame) -> None:
         if self.kind == "csv":
-            text = io.neutralise_formulas(frame).to_csv(index=False, header=self.handle is None,
-                                                        lineterminator="\n")
+            safe = io.neutralise_formulas(frame)
+            text = safe.to_csv(index=False, header=self.handle is None, lineterminator="\n",
+                               quoting=io.csv_quoting(safe))
             if self.handle is None:
                 self.handle = open(self.path, "w", encoding="utf-8", newline="")  # noqa: SIM115
             self.handle.write(text)

@@ -72,8 +72,14 @@ def _short(v) -> str:
 
 
 def _rows_text(rows: list[int], count: int) -> str:
+    """``rows 3, 5 and 2 more``, or ``row 3`` for one."""
     more = f" and {count - len(rows)} more" if count > len(rows) else ""
-    return ", ".join(map(str, rows)) + more
+    return ("row " if count == 1 else "rows ") + ", ".join(map(str, rows)) + more
+
+
+def _n(count: int, one: str, many: str) -> str:
+    """``1 value`` / ``3 values``."""
+    return f"{count} {one if count == 1 else many}"
 
 
 def coerce_numeric(s: pd.Series) -> tuple[np.ndarray, np.ndarray]:
@@ -120,19 +126,21 @@ def coerce_codes(s: pd.Series) -> pd.Series:
     return out.astype(object).where(out.notna(), None)
 
 
-def _bad_number_hint(values: list[str]) -> tuple[str, str]:
+def _bad_number_hint(values: list[str], count: int) -> tuple[str, str]:
+    """What the bad cells are (``count`` of them, ``values`` examples) and the fix."""
     texts = [str(v).strip() for v in values]
     if any(t.lower() in _NAN_WORDS for t in texts):
-        return ("text standing for a missing or infinite number",
+        return (_n(count, "placeholder", "placeholders") + " for a missing or infinite number",
                 "leave the cell empty for a missing value and set the column's missing policy")
     if any(_THOUSANDS.match(t) for t in texts):
-        return ("numbers with thousands separators",
+        return (_n(count, "number", "numbers") + " with thousands separators",
                 "export plain numbers without separators (1234.5, not 1,234.5)")
     if any(_DECIMAL_COMMA.match(t) for t in texts):
-        return ("numbers with a decimal comma",
+        return (_n(count, "number", "numbers") + " with a decimal comma",
                 "export numbers with a decimal point (12.5, not 12,5)")
-    return ("non-numeric values",
-            "correct or empty those cells, or declare the column kind = \"categorical\"")
+    return (_n(count, "non-numeric value", "non-numeric values"),
+            f"correct or empty {'that cell' if count == 1 else 'those cells'}, or declare the "
+            "column kind = \"categorical\"")
 
 
 def validate(df: pd.DataFrame, spec: Spec, *, min_rows: int = 2, mode: str = "fit",
@@ -158,6 +166,7 @@ def validate(df: pd.DataFrame, spec: Spec, *, min_rows: int = 2, mode: str = "fi
     row_offset : int
         Added to row numbers in messages (for data read in chunks).
     """
+    available = [str(c) for c in df.columns]  # for "did you mean", before any selection
     if mode == "assign":
         need = list(required if required is not None else spec.cluster_on)
         spec = Spec(columns={c: spec.columns[c] for c in need},
@@ -183,19 +192,24 @@ def validate(df: pd.DataFrame, spec: Spec, *, min_rows: int = 2, mode: str = "fi
         raise ValidationError(problems)
     present = [str(c) for c in df.columns]
     wanted = ([spec.id] if spec.id else []) + list(spec.columns)
+    known = set(wanted) | set(spec.ignore)
+    suggested: set[str] = set()  # data columns offered as "did you mean" for a missing one
     for col in wanted:
         if col not in present:
-            import difflib
-
-            close = difflib.get_close_matches(col, present, n=1, cutoff=0.6)
-            hint = f"did you mean {close[0]!r}? " if close else ""
+            close = _close_column(col, [c for c in available if c not in known])
+            hint = f"did you mean {close!r}? " if close else ""
+            if close:
+                suggested.add(close)
+            what = ("the model needs" if not fitting else "named in the spec")
+            fix = (f"rename that column of the data to {col!r}" if not fitting and close else
+                   "correct the name in the data" if not fitting else
+                   "correct the name in the spec or the data")
             err("missing-column",
-                f"column {col!r} named in the spec is missing from the data (columns there: "
-                f"{', '.join(present[:20])}{', ...' if len(present) > 20 else ''}); fix: {hint}"
-                "correct the name in the spec or the data", column=col)
-    known = set(wanted) | set(spec.ignore)
+                f"column {col!r} {what} is missing from the data (columns there: "
+                f"{', '.join(available[:20])}{', ...' if len(available) > 20 else ''}); fix: {hint}"
+                f"{fix}", column=col)
     for col in present:
-        if col not in known:
+        if col not in known and col not in suggested:
             err("unexpected-column",
                 f"column {col!r} is in the data but not in the spec; fix: add a "
                 f"[columns.{col}] table to the spec, or list it under ignore = [...]", column=col)
@@ -211,16 +225,18 @@ def validate(df: pd.DataFrame, spec: Spec, *, min_rows: int = 2, mode: str = "fi
         missing_id = ids.isna().to_numpy()
         if missing_id.any():
             rows, count = _rows(missing_id)
-            err("missing-id", f"id column {spec.id!r} is empty in {count} rows "
-                f"(rows {_rows_text(rows, count)}); fix: give every customer an id",
+            err("missing-id", f"id column {spec.id!r} is empty in {_n(count, 'row', 'rows')} "
+                f"({_rows_text(rows, count)}); fix: give every customer an id",
                 column=spec.id, rows=rows, count=count)
         dup = ids.duplicated(keep=False).to_numpy() & ~missing_id
         if dup.any():
             rows, count = _rows(dup)
             vals = ids.to_numpy()[np.flatnonzero(dup)[:MAX_EXAMPLES]]
             err("duplicate-id", f"id column {spec.id!r} has {count} rows sharing an id "
-                f"({_examples(rows, list(vals))}); fix: remove the duplicates or choose "
-                "another id column", column=spec.id, rows=rows, count=count)
+                f"({_examples(rows, list(vals))}); fix: remove the duplicates or "
+                + ("choose another id column" if fitting else
+                   "leave the id column out (customers are then numbered)"),
+                column=spec.id, rows=rows, count=count)
         typed[spec.id] = ids.to_numpy()
 
     for name, col in spec.columns.items():
@@ -229,15 +245,17 @@ def validate(df: pd.DataFrame, spec: Spec, *, min_rows: int = 2, mode: str = "fi
         all_empty = s.isna().all() or (textual and s.astype("string").str.strip().eq("").all())
         if all_empty and (fitting or col.missing == "error"):
             err("empty-column", f"column {name!r} is entirely empty; fix: remove it from the "
-                "spec (or list it under ignore) or fill it", column=name)
+                "spec (or list it under ignore) or fill it" if fitting else
+                f"column {name!r} is entirely empty and the model needs it (missing = "
+                "\"error\"); fix: fill it", column=name)
             continue
         if pd.api.types.is_object_dtype(s) or pd.api.types.is_string_dtype(s):
             lengths = s.astype("string").str.len().fillna(0).to_numpy()
             huge = lengths > MAX_CELL_CHARS
             if huge.any():
                 rows, count = _rows(huge)
-                err("huge-cell", f"column {name!r} has {count} cells longer than "
-                    f"{MAX_CELL_CHARS:,} characters (rows {_rows_text(rows, count)}); fix: check "
+                err("huge-cell", f"column {name!r} has {_n(count, 'cell', 'cells')} longer "
+                    f"than {MAX_CELL_CHARS:,} characters ({_rows_text(rows, count)}); fix: check "
                     "the file's quoting and delimiter", column=name, rows=rows, count=count)
                 continue
         if col.kind == "numeric":
@@ -245,14 +263,14 @@ def validate(df: pd.DataFrame, spec: Spec, *, min_rows: int = 2, mode: str = "fi
             if bad.any():
                 rows, count = _rows(bad)
                 examples = s.to_numpy()[np.flatnonzero(bad)[:MAX_EXAMPLES]]
-                what, fix = _bad_number_hint(list(examples))
-                err("not-numeric", f"column {name!r} has {count} {what} "
+                what, fix = _bad_number_hint(list(examples), count)
+                err("not-numeric", f"column {name!r} has {what} "
                     f"({_examples(rows, list(examples))}); fix: {fix}", column=name, rows=rows,
                     count=count)
             huge_num = np.abs(np.nan_to_num(values)) > MAX_ABS_NUMBER
             if huge_num.any():
                 rows, count = _rows(huge_num)
-                err("out-of-range", f"column {name!r} has {count} values beyond "
+                err("out-of-range", f"column {name!r} has {_n(count, 'value', 'values')} beyond "
                     f"{MAX_ABS_NUMBER:.0e} in size "
                     f"({_examples(rows, list(values[np.flatnonzero(huge_num)[:MAX_EXAMPLES]]))}); "
                     "fix: check the units and correct those values", column=name, rows=rows,
@@ -262,10 +280,12 @@ def validate(df: pd.DataFrame, spec: Spec, *, min_rows: int = 2, mode: str = "fi
                 neg = values < 0
                 if neg.any():
                     rows, count = _rows(neg)
-                    err("negative", f"column {name!r} ({col.role}) has {count} negative values "
+                    err("negative", f"column {name!r} ({col.role}) has "
+                        f"{_n(count, 'negative value', 'negative values')} "
                         f"({_examples(rows, list(values[np.flatnonzero(neg)[:MAX_EXAMPLES]]))}); "
-                        "fix: correct them, or set role = \"attribute\" if negatives are "
-                        "meaningful", column=name, rows=rows, count=count)
+                        f"fix: correct {'it' if count == 1 else 'them'}, or set role = "
+                        "\"attribute\" if negatives are meaningful", column=name, rows=rows,
+                        count=count)
             missing = np.isnan(values) & ~bad
             typed[name] = values
         else:
@@ -278,29 +298,32 @@ def validate(df: pd.DataFrame, spec: Spec, *, min_rows: int = 2, mode: str = "fi
                     levels = sorted({str(x) for x in codes[unknown].unique()})
                     shown = ", ".join(map(repr, levels[:5]))
                     examples = _examples(rows, list(codes.to_numpy()[np.flatnonzero(unknown)[:3]]))
+                    what = _n(count, "value with a code", "values with codes")
                     if fitting:
-                        err("unknown-code", f"column {name!r} has {count} values with codes not "
-                            f"in the spec's labels ({shown}; {examples}); fix: add them to "
-                            f"[columns.{name}] labels or correct the data",
-                            column=name, rows=rows, count=count)
+                        err("unknown-code", f"column {name!r} has {what} not in the spec's labels "
+                            f"({shown}; {examples}); fix: add "
+                            f"{'it' if len(levels) == 1 else 'them'} to [columns.{name}] labels "
+                            "or correct the data", column=name, rows=rows, count=count)
                     else:
-                        err("unseen-code", f"column {name!r} has {count} values with codes the "
-                            f"model never saw ({shown}; {examples}); those customers are flagged "
-                            "unfamiliar", column=name, rows=rows, count=count,
+                        err("unseen-code", f"column {name!r} has {what} the model never saw "
+                            f"({shown}; {examples}); "
+                            f"{'that customer is' if count == 1 else 'those customers are'} "
+                            "flagged unfamiliar", column=name, rows=rows, count=count,
                             severity="warning")
             typed[name] = codes.to_numpy()
         if missing.any():
             rows, count = _rows(missing)
             if col.missing == "error":
                 alt = '"median"' if col.kind == "numeric" else '"unknown"'
-                err("missing-value", f"column {name!r} is empty in {count} rows (rows "
+                err("missing-value", f"column {name!r} is empty in {_n(count, 'row', 'rows')} ("
                     f"{_rows_text(rows, count)}); fix: fill them, or set missing = "
                     f"{alt} for the column",
                     column=name, rows=rows, count=count)
             elif col.missing == "drop":
                 drop |= missing
-                err("dropped-rows", f"column {name!r} is empty in {count} rows, which are left "
-                    f"out (missing = \"drop\"; rows {_rows_text(rows, count)})", column=name,
+                err("dropped-rows", f"column {name!r} is empty in {_n(count, 'row', 'rows')}, "
+                    f"which {'is' if count == 1 else 'are'} left out (missing = \"drop\"; "
+                    f"{_rows_text(rows, count)})", column=name,
                     rows=rows, count=count, severity="warning")
         present_values = typed[name][~missing] if name in typed else []
         if fitting and len(present_values) and name in spec.cluster_on:
@@ -313,7 +336,8 @@ def validate(df: pd.DataFrame, spec: Spec, *, min_rows: int = 2, mode: str = "fi
 
     usable = int(n - drop.sum())
     if fitting and usable < min_rows:
-        err("too-few-rows", f"the data has {usable} usable rows (n_samples = {usable}) but the "
+        err("too-few-rows", f"the data has {_n(usable, 'usable row', 'usable rows')} "
+            f"(n_samples = {usable}) but the "
             f"clustering needs at least {min_rows}; fix: use more customers, or a smaller --k or "
             "--k-range")
 
@@ -321,12 +345,24 @@ def validate(df: pd.DataFrame, spec: Spec, *, min_rows: int = 2, mode: str = "fi
         dup_rows = df.duplicated(keep="first").to_numpy()
         if dup_rows.any():
             rows, count = _rows(dup_rows)
-            err("duplicate-rows", f"{count} rows repeat an earlier row exactly (rows "
-                f"{_rows_text(rows, count)}); without an id column they are kept as separate "
+            err("duplicate-rows", f"{_n(count, 'row repeats', 'rows repeat')} an earlier row "
+                f"exactly ({_rows_text(rows, count)}); without an id column they are kept as separate "
                 "customers", rows=rows, count=count, severity="warning")
 
     frame = pd.DataFrame({k: typed[k] for k in typed}, index=pd.RangeIndex(n))
     return Validated(frame=frame, problems=problems, drop=drop)
+
+
+def _close_column(name: str, candidates: list[str]) -> str | None:
+    """The data column ``name`` was probably meant to be: same letters in another case, else close."""
+    import difflib
+
+    for candidate in candidates:
+        if candidate.casefold() == name.casefold():
+            return candidate
+    folded = {c.casefold(): c for c in candidates}
+    close = difflib.get_close_matches(name.casefold(), list(folded), n=1, cutoff=0.6)
+    return folded[close[0]] if close else None
 
 
 def check(df: pd.DataFrame, spec: Spec, *, min_rows: int = 2) -> Validated:
