@@ -204,8 +204,6 @@ def test_training_labels_follow_the_assignment_rule(algorithm, seed):
     np.testing.assert_array_equal(assigned["segment"].to_numpy()[seg.rows_], seg.labels_)
 
 
-@pytest.mark.xfail(strict=True, raises=ValueError, reason="hdbscan's min_cluster_size of 10 "
-                   "exceeds the rows: sklearn raises ValueError (an internal error in the CLI)")
 def test_hdbscan_on_fewer_than_ten_customers_fits_or_says_why():
     df = _seeded_table(0, n=8)
     try:

@@ -225,6 +225,7 @@ def fit_hdbscan(X: np.ndarray, k: int | None = None, *, n_init: int = 10, seed: 
     rows = np.sort(rng.choice(n, size=max_rows, replace=False)) if n > max_rows else np.arange(n)
     Xs = X[rows]
     mcs = min_cluster_size or max(10, int(0.01 * Xs.shape[0]))
+    mcs = max(2, min(mcs, Xs.shape[0] // 2))  # never more than the rows can give
     hd = HDBSCAN(min_cluster_size=mcs, copy=True).fit(Xs)
     lab_s = hd.labels_.astype(np.int64)
     kk = int(lab_s.max() + 1) if (lab_s >= 0).any() else 0
