@@ -560,6 +560,11 @@ def compare(
         result = compare_models(old_model, new_model, segments_of(old), segments_of(new))
     else:
         result = compare_to_data(old_model, io.read_table(new, encoding=encoding))
+    if out is not None:  # write first: a failed write prints nothing but the error
+        with io.atomic_output_dir(out, overwrite=overwrite) as tmp:
+            io.write_json(result, tmp / "compare.json")
+            (tmp / "compare.md").write_text(render_compare_markdown(result), encoding="utf-8")
+            (tmp / "compare.html").write_text(render_compare_html(result), encoding="utf-8")
     rec = result["recommendation"]
     out_console.print(f"recommendation: {rec['action']}", markup=False)
     for r in rec["reasons"]:
@@ -581,10 +586,6 @@ def compare(
         ks = "" if d.get("ks") is None else f", KS {d['ks']:.3f}"
         out_console.print(f"drift {name}: PSI {d['psi']:.3f}{ks} ({d['verdict']})", markup=False)
     if out is not None:
-        with io.atomic_output_dir(out, overwrite=overwrite) as tmp:
-            io.write_json(result, tmp / "compare.json")
-            (tmp / "compare.md").write_text(render_compare_markdown(result), encoding="utf-8")
-            (tmp / "compare.html").write_text(render_compare_html(result), encoding="utf-8")
         out_console.print(f"comparison written to {out}", markup=False)
 
 

@@ -1275,8 +1275,6 @@ def disk_full_json(monkeypatch) -> None:
 
 
 @case("disk-full", "compare",
-      xfail="cli.compare prints the comparison before writing --out, so a write failure "
-            "leaves partial output on stdout (fix for the lead: write first, then print)",
       error="error: cannot write cmp (file compare.json): No space left on device [ENOSPC]; fix: "
             "free some disk space, or write the output to a disk with room")
 def _(d, s):
