@@ -18,12 +18,19 @@ Not a benchmark itself. It provides:
   subprocesses, :func:`run_setup`) and record their own peak beside every
   measurement;
 * machine, library and source descriptions for the JSON result files;
-* a plain-text table printer and a row-count parser (``100000``, ``100k``,
-  ``1M``, ``1e6``).
+* :func:`make_data`: writes ``make_customers(n, seed=0)`` as CSV and/or Parquet
+  from a subprocess, timing the generation, and reuses files made by the same
+  generator code;
+* machine, library and source descriptions for the JSON result files;
+* plain-text and markdown table printers and a row-count parser (``100000``,
+  ``100k``, ``1M``, ``1e6``).
 
 Importing this module puts ``<repo>/src`` first on ``sys.path``, so the
 benchmarks measure this checkout's custseg even if the editable install points
-elsewhere.
+elsewhere. To measure another copy of the sources (a frozen ``git archive`` of a
+commit, say), set ``PYTHONPATH`` to its ``src``: when the first ``PYTHONPATH``
+entry holds a ``custseg`` package, that one is measured instead, in the harness
+and in every subprocess.
 """
 
 from __future__ import annotations
@@ -44,7 +51,17 @@ from pathlib import Path
 from typing import Any
 
 ROOT = Path(__file__).resolve().parents[1]
-SRC = ROOT / "src"
+
+
+def _src() -> Path:
+    """This checkout's ``src``, or the first ``PYTHONPATH`` entry if it holds custseg."""
+    first = os.environ.get("PYTHONPATH", "").split(os.pathsep)[0]
+    if first and (Path(first) / "custseg" / "__init__.py").is_file():
+        return Path(first).resolve()
+    return ROOT / "src"
+
+
+SRC = _src()
 if str(SRC) not in sys.path:
     sys.path.insert(0, str(SRC))
 
@@ -54,20 +71,48 @@ OTHER_BENCHMARKS = ("benchmarks/[r]un\\.py", "benchmarks/[a]pi_bench\\.py")
 
 # Runs `python -c WRAPPER OUT.json MODE ARGS...`: MODE "cli" runs custseg's command
 # line (exactly what the console script does), MODE "script" runs a Python file as
-# __main__. Whatever the outcome, peak RSS and CPU time go to OUT.json.
+# __main__. Whatever the outcome, peak RSS, VmHWM, CPU time and the wall-clock
+# times at which main() started and ended go to OUT.json, and (under "in_run")
+# the seconds spent in the functions named by the environment variable
+# CUSTSEG_BENCH_TIMED ("module:function=key;..."), wrapped before the run; a
+# function that does not exist is left out.
 WRAPPER = r"""
-import json, os, resource, runpy, sys
+import functools, importlib, json, os, resource, runpy, sys, time
 out, mode, args = sys.argv[1], sys.argv[2], sys.argv[3:]
+spent = {}
+def timed(module, name, key):
+    try:
+        mod = importlib.import_module(module)
+    except ImportError:
+        return
+    fn = getattr(mod, name, None)
+    if fn is None:
+        return
+    @functools.wraps(fn)
+    def wrapper(*a, **kw):
+        t0 = time.perf_counter()
+        try:
+            return fn(*a, **kw)
+        finally:
+            spent[key] = spent.get(key, 0.0) + time.perf_counter() - t0
+    setattr(mod, name, wrapper)
+for item in filter(None, os.environ.get("CUSTSEG_BENCH_TIMED", "").split(";")):
+    target, key = item.split("=")
+    timed(*target.split(":"), key)
+clock = {}
 try:
     if mode == "cli":
         sys.argv = ["custseg", *args]
         from custseg.cli import main
+        clock["main_start"] = time.time()
         main()
     else:
         sys.argv = args
         sys.path.insert(0, os.path.dirname(os.path.abspath(args[0])))
+        clock["main_start"] = time.time()
         runpy.run_path(args[0], run_name="__main__")
 finally:
+    clock["main_end"] = time.time()
     me = resource.getrusage(resource.RUSAGE_SELF)
     try:  # the high-water mark of this process's own memory (Linux)
         hwm = [int(l.split()[1]) * 1024 for l in open("/proc/self/status") if l.startswith("VmHWM:")]
@@ -75,7 +120,7 @@ finally:
         hwm = []
     with open(out, "w") as f:
         json.dump({"maxrss": me.ru_maxrss, "cpu": me.ru_utime + me.ru_stime,
-                   "vmhwm": hwm[0] if hwm else None}, f)
+                   "vmhwm": hwm[0] if hwm else None, "in_run": spent, "clock": clock}, f)
 """
 
 
@@ -132,21 +177,32 @@ def wait_for_quiet(poll: float = 15.0, settle: float = 5.0) -> float:
 
 # ------------------------------------------------------------------ measuring
 def run_measured(mode: str, args: list[str], *, timeout: float | None = None,
-                 wait: bool = True, cwd: Path | None = None) -> dict[str, Any]:
+                 wait: bool = True, cwd: Path | None = None,
+                 timed: dict[str, str] | None = None,
+                 extra_env: dict[str, str] | None = None) -> dict[str, Any]:
     """Run ``custseg ARGS`` (mode "cli") or ``python ARGS`` (mode "script") in the wrapper.
 
-    Returns wall seconds, exit code, peak RSS (bytes), CPU seconds, the load
-    average before and after, whether another benchmark appeared meanwhile, the
-    tail of stderr and stdout, and ``timed_out`` when the cap was hit.
+    Returns wall seconds, exit code, peak RSS (bytes), VmHWM, CPU seconds, the
+    seconds before the command's main() started (interpreter start-up and the
+    imports it needs) and after it ended (exit), the load average before and
+    after, whether another benchmark appeared meanwhile, the tail of stderr and
+    stdout, and ``timed_out`` when the cap was hit.
+    ``timed`` maps ``"module:function"`` to a key: the seconds spent in each
+    such function inside the run come back under ``in_run``.
     """
     waited = wait_for_quiet() if wait else 0.0
     with tempfile.NamedTemporaryFile(suffix=".json", delete=False) as handle:
         usage_file = Path(handle.name)
     cmd = [sys.executable, "-c", WRAPPER, str(usage_file), mode, *args]
+    run_env = env()
+    run_env.update(extra_env or {})
+    if timed:
+        run_env["CUSTSEG_BENCH_TIMED"] = ";".join(f"{t}={k}" for t, k in timed.items())
     load_before = os.getloadavg()[0]
+    spawned = time.time()
     t0 = time.perf_counter()
     proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
-                            env=env(), cwd=cwd, start_new_session=True)
+                            env=run_env, cwd=cwd, start_new_session=True)
     timed_out = False
     try:
         stdout, stderr = proc.communicate(timeout=timeout)
@@ -155,6 +211,7 @@ def run_measured(mode: str, args: list[str], *, timeout: float | None = None,
         os.killpg(proc.pid, signal.SIGKILL)  # the group this call started, and only it
         stdout, stderr = proc.communicate()
     wall = time.perf_counter() - t0
+    ended = time.time()
     try:
         usage = json.loads(usage_file.read_text()) if usage_file.stat().st_size else {}
     finally:
@@ -170,6 +227,12 @@ def run_measured(mode: str, args: list[str], *, timeout: float | None = None,
         result["peak_rss_bytes"] = usage["maxrss"] * MAXRSS_UNIT
         result["vmhwm_bytes"] = usage["vmhwm"]
         result["cpu_s"] = usage["cpu"]
+        result["in_run"] = usage.get("in_run", {})
+        clock = usage.get("clock", {})
+        if "main_start" in clock:  # start-up: interpreter and the imports before main()
+            result["startup_in_run_s"] = clock["main_start"] - spawned
+        if "main_end" in clock:  # after main(): writing the usage file and interpreter exit
+            result["exit_in_run_s"] = ended - clock["main_end"]
     result["harness_peak_rss_bytes"] = harness_peak_rss()
     return result
 
@@ -192,6 +255,77 @@ def harness_peak_rss() -> int:
 def run_setup(args: list[str]) -> None:
     """Run a preparation step (``python ARGS``) in a subprocess, not measured."""
     subprocess.run([sys.executable, *args], check=True, env=env())
+
+
+# Generates make_customers(n, seed=0) and writes it in each format; prints the
+# seconds taken by make_customers and by each writer as JSON.
+MAKE_DATA = r"""
+import json, sys, time
+from pathlib import Path
+from custseg.datasets import make_customers
+n, out = int(sys.argv[1]), Path(sys.argv[2])
+t0 = time.perf_counter()
+df = make_customers(n, seed=0)
+spent = {"make_customers_s": time.perf_counter() - t0}
+for fmt in sys.argv[3:]:
+    path = out / f"customers-{n}.{fmt}"
+    tmp = path.with_name(f".{path.name}.tmp")
+    t0 = time.perf_counter()
+    if fmt == "csv":
+        df.to_csv(tmp, index=False, lineterminator="\n")
+    else:
+        df.to_parquet(tmp, index=False, engine="pyarrow")
+    tmp.replace(path)
+    spent[f"write_{fmt}_s"] = time.perf_counter() - t0
+print(json.dumps(spent))
+"""
+
+
+def _generator_digest() -> str:
+    """Digest of the code that draws the synthetic customers (files made by it are reused)."""
+    digest = hashlib.sha256()
+    for path in sorted((SRC / "custseg" / "datasets").glob("*.py")):
+        digest.update(path.name.encode() + b"\0" + path.read_bytes())
+    return digest.hexdigest()
+
+
+def make_data(n: int, formats: list[str], data_dir: Path) -> tuple[dict[str, Path], dict[str, Any]]:
+    """``make_customers(n, seed=0)`` as ``data_dir/customers-n.FORMAT``, made in a subprocess.
+
+    Files made earlier by the same generator code (a sidecar ``.meta.json``
+    holds its digest) are reused. Returns the paths and what it took: the
+    seconds of ``make_customers`` and of each writer, or ``reused``.
+    """
+    data_dir.mkdir(parents=True, exist_ok=True)
+    digest = _generator_digest()
+    paths = {fmt: data_dir / f"customers-{n}.{fmt}" for fmt in formats}
+    meta_path = data_dir / f"customers-{n}.meta.json"
+    meta = json.loads(meta_path.read_text()) if meta_path.is_file() else {}
+    if meta.get("generator_sha256") != digest:
+        meta = {"generator_sha256": digest, "rows": n}
+    missing = [f for f, p in paths.items() if not (p.is_file() and f"write_{f}_s" in meta)]
+    info: dict[str, Any] = {"reused": [f for f in formats if f not in missing]}
+    if missing:
+        done = subprocess.run([sys.executable, "-c", MAKE_DATA, str(n), str(data_dir), *missing],
+                              check=True, env=env(), capture_output=True, text=True)
+        spent = json.loads(done.stdout.strip().splitlines()[-1])
+        meta.update(spent)
+        info.update(spent)
+        meta_path.write_text(json.dumps(meta, indent=2) + "\n")
+    else:
+        info["when_made"] = {k: v for k, v in meta.items() if k.endswith("_s")}
+    info["bytes"] = {f: p.stat().st_size for f, p in paths.items()}
+    return paths, info
+
+
+def mem_available_bytes() -> int | None:
+    """``MemAvailable`` of ``/proc/meminfo`` (Linux), else None."""
+    try:
+        found = re.search(r"^MemAvailable:\s*(\d+) kB", Path("/proc/meminfo").read_text(),
+                          re.MULTILINE)
+    except OSError:
+        return None
+    return int(found.group(1)) * 1024 if found else None
 
 
 # ------------------------------------------------------------------ descriptions
@@ -233,11 +367,20 @@ def source_state() -> dict[str, Any]:
         if path.is_file() and path.suffix in (".py", ".toml", ".html", ".css", ".js", ".j2", ".json"):
             digest.update(str(path.relative_to(pkg)).encode() + b"\0" + path.read_bytes())
     state: dict[str, Any] = {"custseg_path": str(pkg), "sources_sha256": digest.hexdigest()}
+    # Read-only: --no-optional-locks keeps git from refreshing the index of a
+    # working tree that others are using. Asked where the measured sources are,
+    # so a frozen copy outside any checkout says so instead of naming this one.
+    git = ["git", "--no-optional-locks"]
     try:
-        done = subprocess.run(["git", "describe", "--always", "--dirty"], cwd=ROOT,
+        done = subprocess.run([*git, "describe", "--always", "--dirty"], cwd=SRC,
                               capture_output=True, text=True, timeout=10)
         if done.returncode == 0:
             state["git"] = done.stdout.strip()
+            status = subprocess.run([*git, "status", "--porcelain", "--", "."], cwd=SRC,
+                                    capture_output=True, text=True, timeout=10).stdout
+            state["uncommitted"] = [line[3:] for line in status.splitlines()]
+        else:
+            state["git"] = "not a git checkout"
     except (OSError, subprocess.SubprocessError):
         pass
     return state
@@ -283,6 +426,20 @@ def parse_rows(text: str) -> int:
 
 def mib(n: float | None) -> str:
     return "-" if n is None else f"{n / 2**20:,.0f}"
+
+
+def markdown_table(lines: list[list[str]]) -> str:
+    """Rows of cells as a markdown table; the first row is the header, first column left."""
+    widths = [max(len(row[i]) for row in lines) for i in range(len(lines[0]))]
+    out = []
+    for i, row in enumerate(lines):
+        out.append("| " + " | ".join(c.ljust(w) if j == 0 else c.rjust(w)
+                                     for j, (c, w) in enumerate(zip(row, widths, strict=True)))
+                   + " |")
+        if i == 0:
+            out.append("|" + "|".join("-" * (w + 2) if j == 0 else "-" * (w + 1) + ":"
+                                      for j, w in enumerate(widths)) + "|")
+    return "\n".join(out)
 
 
 def print_table(lines: list[list[str]]) -> None:

@@ -21,8 +21,8 @@ What it measures and how, for every size given with ``--rows``:
    checkout's ``src``), which reads the Parquet file with pandas and times
    ``CustomerSegmenter(spec, algorithm=name, cluster_on=..., stability_runs=0)
    .fit(df)`` with ``time.perf_counter()``, and records ``k_``,
-   ``timings_`` (custseg's own per-stage times: validate, features, ward,
-   choose_k, fit, stability, profile), ``selection_sample_size_`` (rows k is
+   ``timings_`` (custseg's own per-stage times: validate, preprocess, ward,
+   choose_k, final_fit, stability, profiles), ``selection_sample_size_`` (rows k is
    chosen on) and ``silhouette_sample_size_``. The subprocess runs under a
    wrapper that records ``resource.getrusage(RUSAGE_SELF).ru_maxrss`` (peak RSS,
    interpreter, imports and the DataFrame included; the RSS after reading the
@@ -38,7 +38,11 @@ What it measures and how, for every size given with ``--rows``:
    beside it.
 
 Before each case the script waits until no other benchmark
-(``benchmarks/run.py``, ``benchmarks/api_bench.py``) is running. Results go to
+(``benchmarks/run.py``, ``benchmarks/api_bench.py``) is running, unless
+``--no-wait``; the 1-minute load average before and after each case is recorded
+either way. ``hdbscan`` and ``kprototypes`` fit a fixed-seed sample of at most
+20,000 rows and then assign every row by their own rule ("fit sample" in the
+table; the model records it as ``fitted_on_rows``). Results go to
 ``OUT/results.json`` (or ``--json``) and a table is printed.
 """
 
@@ -54,7 +58,9 @@ import _bench
 
 ALGORITHMS = ("kmeans", "minibatch-kmeans", "ward", "gmm", "hdbscan", "kprototypes")
 MIXED = ["minutes_watched", "CLV", "region"]
-STAGES = ("validate", "features", "ward", "choose_k", "fit", "stability", "profile")
+STAGES = ("validate", "preprocess", "ward", "choose_k", "final_fit", "stability", "profiles")
+#: earlier names of the same stages in ``CustomerSegmenter.timings_``
+STAGE_ALIASES = {"preprocess": "features", "final_fit": "fit", "profiles": "profile"}
 CHOOSE_K_ROWS = 1_000_000
 CHOOSE_K_TARGET_S = 30.0
 
@@ -68,6 +74,9 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     p.add_argument("--cap", type=float, default=600.0, help="seconds before a case is killed")
     p.add_argument("--out", type=Path, default=Path("benchmarks/out/algorithms"))
     p.add_argument("--json", type=Path, default=None, help="default OUT/results.json")
+    p.add_argument("--no-wait", action="store_true",
+                   help="do not wait for other benchmarks to finish (the load average is "
+                        "recorded either way)")
     p.add_argument("--make-data", nargs=2, metavar=("ROWS", "PATH"), help=argparse.SUPPRESS)
     p.add_argument("--child", nargs=4, metavar=("DATA", "ALGORITHM", "CLUSTER_ON", "RESULT"),
                    help=argparse.SUPPRESS)
@@ -114,6 +123,11 @@ def child(data: str, algorithm: str, cluster_on: str, result_file: str) -> None:
         "silhouette_sample_size": int(seg.silhouette_sample_size_),
         "ward_method": seg.ward_.method, "peak_rss_after_read_bytes": rss_after_read,
         "cluster_on": list(seg.features_.columns_), "k_reason": seg.k_reason_,
+        # rows the final fit itself ran on (hdbscan and kprototypes fit a fixed-seed
+        # sample, then assign every row by their rule); None: every row
+        "fit_sample_rows": ((seg.model_.info.get("algorithm") or {}).get("model") or {})
+        .get("fitted_on_rows"),
+        "noise_segment": seg.noise_segment_,
     }))
 
 
@@ -136,11 +150,11 @@ def write_data(n: int, data_dir: Path) -> Path:
 
 
 def measure(data: Path, algorithm: str, cluster_on: list[str] | None, cap: float,
-            result_file: Path) -> dict[str, Any]:
+            result_file: Path, wait: bool = True) -> dict[str, Any]:
     result_file.unlink(missing_ok=True)
     r = _bench.run_measured("script", [str(Path(__file__).resolve()), "--child", str(data),
                                        algorithm, ",".join(cluster_on) if cluster_on else "-",
-                                       str(result_file)], timeout=cap)
+                                       str(result_file)], timeout=cap, wait=wait)
     if r["returncode"] == 0 and result_file.is_file():
         r.update(json.loads(result_file.read_text()))
         r.pop("stdout_tail")
@@ -173,7 +187,8 @@ def main(argv: list[str] | None = None) -> int:
     runs: list[dict[str, Any]] = []
     too_slow: dict[str, int] = {}
     for n in a.rows:
-        _bench.wait_for_quiet()
+        if not a.no_wait:
+            _bench.wait_for_quiet()
         data = write_data(n, out / "data")
         for label, algorithm, cluster_on in cases(a.algorithms):
             base = {"rows": n, "case": label, "algorithm": algorithm,
@@ -185,7 +200,8 @@ def main(argv: list[str] | None = None) -> int:
                 print(f"{n:>10,} {label:<17} {r['skipped']}", flush=True)
                 continue
             print(f"{n:>10,} {label:<17} ...", end=" ", flush=True)
-            r = {**base, **measure(data, algorithm, cluster_on, a.cap, out / "child.json")}
+            r = {**base, **measure(data, algorithm, cluster_on, a.cap, out / "child.json",
+                                      wait=not a.no_wait)}
             runs.append(r)
             if r["timed_out"]:
                 too_slow[label] = n
@@ -194,7 +210,8 @@ def main(argv: list[str] | None = None) -> int:
                 print(f"FAILED: {r.get('stderr_tail', '')[-400:]}", flush=True)
             else:
                 busy = " (another benchmark appeared meanwhile)" if r["other_benchmark_after"] else ""
-                print(f"fit {r['fit_s']:.1f} s (wall {r['wall_s']:.1f} s), k = {r['k']}, peak "
+                print(f"fit {r['fit_s']:.1f} s (wall {r['wall_s']:.1f} s, CPU "
+                      f"{r.get('cpu_s') or 0:.1f} s), k = {r['k']}, peak "
                       f"{_bench.mib(r.get('peak_rss_bytes'))} MiB{busy}", flush=True)
     result["runs"] = runs
 
@@ -209,21 +226,29 @@ def main(argv: list[str] | None = None) -> int:
     result["choose_k_target"] = verdict
 
     print()
-    lines = [["rows", "case", "cluster_on", "fit s", "wall s", *STAGES, "k", "k sample",
-              "sil. sample", "peak RSS MiB", "VmHWM MiB", "RSS after read MiB", "load avg"]]
+    def stage(t: dict, s: str) -> str:
+        v = t.get(s, t.get(STAGE_ALIASES.get(s, s)))
+        return "-" if v is None else f"{v:.2f}"
+
+    lines = [["rows", "case", "cluster_on", "fit s", "wall s", "CPU s", *STAGES, "k", "k sample",
+              "sil. sample", "fit sample", "peak RSS MiB", "VmHWM MiB", "RSS after read MiB",
+              "load avg before/after"]]
     for r in runs:
         t = r.get("timings") or {}
         done = "fit_s" in r
         lines.append([
             f"{r['rows']:,}", r["case"], "+region" if r["cluster_on_requested"] else "spec",
             status(r, a.cap), f"{r['wall_s']:.1f}" if done else "-",
-            *[f"{t[s]:.2f}" if s in t else "-" for s in STAGES],
+            f"{r['cpu_s']:.1f}" if done and r.get("cpu_s") is not None else "-",
+            *[stage(t, s) for s in STAGES],
             str(r.get("k", "-")), f"{r['selection_sample_size']:,}" if done else "-",
             f"{r['silhouette_sample_size']:,}" if done else "-",
+            (f"{r['fit_sample_rows']:,}" if r.get("fit_sample_rows") else "all") if done else "-",
             _bench.mib(r.get("peak_rss_bytes")) if done else "-",
             _bench.mib(r.get("vmhwm_bytes")) if done else "-",
             _bench.mib(r.get("peak_rss_after_read_bytes")) if done else "-",
-            f"{r['loadavg_1min_after']:.1f}" if "loadavg_1min_after" in r else "-"])
+            (f"{r['loadavg_1min_before']:.1f}/{r['loadavg_1min_after']:.1f}"
+             if "loadavg_1min_after" in r else "-")])
     _bench.print_table(lines)
     if verdict:
         print(f"\nconsensus choice of k at {CHOOSE_K_ROWS:,} rows (kmeans, choose_k stage): "

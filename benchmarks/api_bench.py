@@ -256,6 +256,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--json", type=Path, help="write the results here")
     args = parser.parse_args(argv)
 
+    load_before = os.getloadavg()[0] if hasattr(os, "getloadavg") else None
     with tempfile.TemporaryDirectory(prefix="custseg-api-bench-") as tmp:
         model_path, k = fit_model(Path(tmp))
         pool = customers(max(args.max_batch, args.batch, 1000))
@@ -276,6 +277,9 @@ def main(argv: list[str] | None = None) -> int:
         finally:
             shutdown = stop_server(proc)
         results["shutdown_s"] = shutdown
+    results["loadavg_1min"] = {"before": load_before,
+                               "after": os.getloadavg()[0] if hasattr(os, "getloadavg") else None}
+    results["custseg_path"] = os.path.dirname(custseg.__file__)
     results["machine"] = {"python": platform.python_version(), "platform": platform.platform(),
                           "cpus": os.cpu_count(), "custseg": custseg.__version__,
                           "httpx": httpx.__version__}

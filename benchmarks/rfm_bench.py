@@ -5,6 +5,11 @@ Usage::
     PYTHONPATH=src python benchmarks/rfm_bench.py --rows 50000000
         [--probe-rows 10000000] [--fallback-rows 20000000] [--max-minutes 10]
         [--batch-customers 1000000] [--out benchmarks/out/rfm] [--json FILE]
+    PYTHONPATH=src python benchmarks/rfm_bench.py --sizes 1M,10M,50M
+
+``--sizes`` measures each listed size in turn (no probe, no extrapolation). To
+measure another version of custseg (before/after), put its ``src`` first on
+``PYTHONPATH``: ``_bench`` then runs the subprocesses against it.
 
 What it measures and how:
 
@@ -28,12 +33,16 @@ What it measures and how:
    --customer customer_id --date date --amount amount --overwrite --quiet`` (the
    default convention: validation of the log, DuckDB aggregation, RFM scores and
    segments, writing the Parquet output) in a fresh Python subprocess
-   (``PYTHONPATH`` = this checkout's ``src``, working directory ``OUT`` so any
-   DuckDB spill lands there), under a tiny ``python -c`` wrapper that records
+   (``PYTHONPATH`` = this checkout's ``src``, working directory ``OUT``; DuckDB
+   spills, if it needs to, into a temporary directory under ``TMPDIR``), under a
+   tiny ``python -c`` wrapper that records
    ``resource.getrusage(RUSAGE_SELF).ru_maxrss`` (peak RSS of the process,
    DuckDB's memory included, as it runs in-process) and CPU time, however the
    command ends. Wall time is ``time.perf_counter()`` around the subprocess
-   (start-up included).
+   (start-up included). A thread of the harness also sums, every 0.1 s, the RSS
+   of every descendant process (``/proc``): ``tree_peak_rss_bytes``, the peak of
+   the whole process tree, as a cross-check that nothing runs outside the
+   measured process.
 3. Budget: first ``--probe-rows`` rows are measured. If a linear extrapolation
    of that time to ``ROWS`` exceeds ``--max-minutes``, ``ROWS`` is not run;
    ``--fallback-rows`` is measured instead and the time and memory at ``ROWS``
@@ -54,8 +63,10 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import re
 import sys
+import threading
 import time
 from pathlib import Path
 from typing import Any
@@ -84,6 +95,9 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     p.add_argument("--profile-rows", type=_bench.parse_rows, default=None,
                    help="instead of timing, profile one run on a log of this many rows "
                         "(cProfile; OUT/profile.txt)")
+    p.add_argument("--sizes", default=None,
+                   help="comma-separated sizes to measure, all of them, instead of the probe "
+                        "logic (e.g. 1M,10M,50M)")
     p.add_argument("--make-log", nargs=3, metavar=("ROWS", "BATCH", "PATH"), help=argparse.SUPPRESS)
     return p.parse_args(argv)
 
@@ -150,11 +164,63 @@ def write_log(rows: int, batch_customers: int, path: Path) -> dict[str, Any]:
 
 
 # ------------------------------------------------------------------ measuring
+def _tree_rss(root: int) -> int:
+    """Resident memory (bytes) of every descendant of process ``root`` (Linux /proc)."""
+    children: dict[int, list[int]] = {}
+    rss: dict[int, int] = {}
+    for entry in os.listdir("/proc"):
+        if not entry.isdigit():
+            continue
+        try:
+            stat = Path(f"/proc/{entry}/stat").read_text()
+        except OSError:
+            continue
+        fields_ = stat.rsplit(")", 1)[1].split()
+        pid = int(entry)
+        children.setdefault(int(fields_[1]), []).append(pid)
+        rss[pid] = int(fields_[21]) * os.sysconf("SC_PAGE_SIZE")
+    total, todo = 0, list(children.get(root, []))
+    while todo:
+        pid = todo.pop()
+        total += rss.get(pid, 0)
+        todo.extend(children.get(pid, []))
+    return total
+
+
+class TreeSampler:
+    """Polls the summed RSS of this harness's descendants (the measured command and any
+    process it starts) every ``interval`` seconds; ``peak`` is the largest sum seen."""
+
+    def __init__(self, interval: float = 0.1) -> None:
+        self.interval, self.peak = interval, 0
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._run, daemon=True)
+
+    def _run(self) -> None:
+        me = os.getpid()
+        while not self._stop.is_set():
+            with_children = _tree_rss(me)
+            self.peak = max(self.peak, with_children)
+            self._stop.wait(self.interval)
+
+    def __enter__(self) -> TreeSampler:
+        if Path("/proc/self/stat").exists():
+            self._thread.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self._stop.set()
+        if self._thread.is_alive():
+            self._thread.join()
+
+
 def measure(log: Path, out: Path, cap: float) -> dict[str, Any]:
     target = out / "customers.parquet"
     args = ["rfm", str(log), "-o", str(target), "--customer", "customer_id", "--date", "date",
             "--amount", "amount", "--overwrite", "--quiet"]
-    r = _bench.run_measured("cli", args, timeout=cap, cwd=out)
+    with TreeSampler() as tree:
+        r = _bench.run_measured("cli", args, timeout=cap, cwd=out)
+    r["tree_peak_rss_bytes"] = tree.peak or None
     found = re.search(r"([\d,]+) customers \(observation end", r["stdout_tail"])
     r["customers_out"] = int(found.group(1).replace(",", "")) if found else None
     if target.is_file():
@@ -236,12 +302,19 @@ def main(argv: list[str] | None = None) -> int:
     result = _bench.header(sys.argv if argv is None else ["rfm_bench.py", *argv])
     cap = 1.5 * a.max_minutes * 60
     runs: list[dict[str, Any]] = []
-    if a.probe_rows < a.rows:
+    if a.sizes:
+        for n in [_bench.parse_rows(t) for t in a.sizes.split(",")]:
+            runs.append(run_size(n, a, out, cap))
+        a.rows = max(r["rows"] for r in runs)
+        a.probe_rows = a.rows
+    elif a.probe_rows < a.rows:
         runs.append(run_size(a.probe_rows, a, out, cap))
     ok = [r for r in runs if r["returncode"] == 0]
     predicted = extrapolate([(r["rows"], r["wall_s"]) for r in ok], a.rows) if ok else None
     result["predicted_s_at_rows_from_probe"] = predicted
-    if predicted is None or predicted <= a.max_minutes * 60:
+    if a.sizes:
+        pass
+    elif predicted is None or predicted <= a.max_minutes * 60:
         runs.append(run_size(a.rows, a, out, cap))
         if runs[-1]["timed_out"] and a.fallback_rows < a.rows:
             runs.append(run_size(a.fallback_rows, a, out, cap))
@@ -271,7 +344,7 @@ def main(argv: list[str] | None = None) -> int:
 
     print()
     lines = [["log rows", "customers", "Parquet MB", "wall s", "CPU s", "rows/s", "peak RSS MiB",
-              "VmHWM MiB", "output MB", "load avg", "generate s"]]
+              "VmHWM MiB", "tree MiB", "output MB", "load avg", "generate s"]]
     for r in runs:
         done = r["returncode"] == 0
         lines.append([
@@ -280,6 +353,7 @@ def main(argv: list[str] | None = None) -> int:
             f"{r['wall_s']:.1f}" if done else ("over cap" if r["timed_out"] else "failed"),
             f"{r.get('cpu_s', 0):.1f}", f"{r['rows'] / r['wall_s']:,.0f}" if done else "-",
             _bench.mib(r.get("peak_rss_bytes")), _bench.mib(r.get("vmhwm_bytes")),
+            _bench.mib(r.get("tree_peak_rss_bytes")),
             f"{r.get('output_bytes', 0) / 1e6:,.0f}", f"{r['loadavg_1min_after']:.1f}",
             f"{r['log'].get('generate_s', 0):.0f}"])
     _bench.print_table(lines)

@@ -1,482 +1,608 @@
-"""End-to-end benchmark of ``custseg run`` on synthetic 365-style customer tables.
+"""Benchmark of ``custseg run`` (issue #5): end to end, per stage, peak memory,
+against the naive notebook pipeline, and against the machine's limits.
 
 Usage::
 
-    python benchmarks/run.py --rows 100000 --rows 1000000 [--format csv|parquet ...]
-                             [--out benchmarks/out] [--repeat 1] [--check]
+    python benchmarks/run.py [--rows 100000 --rows 1000000 --rows 10000000]
+                             [--format csv --format parquet] [--repeat 1]
+                             [--naive | --no-naive] [--naive-rows 50000] [--naive-k K]
+                             [--naive-force] [--limits] [--limits-rows N] [--limits-k K]
+                             [--out benchmarks/out] [--json FILE] [--no-wait] [--check]
 
-What it measures, for every size given with ``--rows`` and every ``--format``
-(default: csv):
+Defaults: 100k, 1M and 10M rows, CSV and Parquet, one repetition; the naive
+pipeline at every ``--rows`` size up to 50,000 (so not by default); no limits.
 
-1. The data: ``custseg.datasets.make_customers(n, seed=0)`` written under the
-   output directory (``OUT/data/customers-N.csv`` with pandas, or ``.parquet``
-   with pyarrow), and the demo data dictionary
-   (``custseg.datasets.demo_spec_text()``) as ``OUT/data/spec.toml``. Neither is
-   timed.
-2. End to end: ``custseg run DATA --spec SPEC --out OUT/runs/FORMAT-N --quiet
-   --overwrite`` in a fresh Python subprocess; the wall time is
-   ``time.perf_counter()`` around ``subprocess.run``, so it includes interpreter
-   start-up, imports, reading, the pipeline, writing the run directory and the
-   report.
-3. Peak memory: the subprocess is a tiny wrapper (``python -c``) that runs
-   ``custseg.cli.main()`` in-process -- exactly what the ``custseg`` console
-   script does -- and, however the command ends, writes
-   ``resource.getrusage(RUSAGE_SELF).ru_maxrss`` (and ``RUSAGE_CHILDREN``, in
-   case the run ever starts processes of its own) to a JSON file. This is the
-   peak resident set size of that one process, start-up included. A fresh
-   process per measured command avoids the problem of ``RUSAGE_CHILDREN`` in
-   this harness, which only holds the maximum over every child ever waited for.
-   The same wrapper records the process's CPU time (user + system), and the
-   harness the 1-minute load average before and after each run: on a shared
-   machine a wall time far above the CPU time, or a load average above the
-   core count, means the run waited for other processes.
-4. Per-stage times: the ``timings`` of the run's ``manifest.json`` (validate,
-   features, ward, choose_k, fit, stability, profile, analysis; any other
-   timing the manifest holds is summed as "other manifest stages"), as measured
-   by custseg itself. The CLI's other work is not in the manifest, so this
-   script adds:
+What it measures, for every size given with ``--rows`` and every ``--format``:
 
-   * ``read``: ``custseg.io.read_table(DATA)`` timed in this harness process
-     (same file, warm page cache, pandas already imported);
-   * ``sha256``: ``custseg.io.file_sha256(DATA)`` (the CLI hashes its input for
-     the manifest), timed the same way;
-   * ``startup``: a separate subprocess that only imports what ``custseg run``
-     imports before it reads the data (``custseg.cli``, ``custseg.io``,
-     ``custseg.pipeline``, ``custseg.rundir``, ``custseg.spec``);
-   * ``write + report``: the remainder, end to end minus all of the above. It
-     holds writing segments.csv and the other run files, rendering report.html,
-     report.md and figures/ (with the matplotlib import), the summary print and
-     interpreter shutdown. Being a difference of separately measured times it
-     carries their noise.
+1. **Data** (not part of any timing, but the generation time is recorded):
+   ``custseg.datasets.make_customers(n, seed=0)`` written by a subprocess as
+   ``OUT/data/customers-N.csv`` (pandas) and/or ``.parquet`` (pyarrow); files
+   made by the same generator code are reused. The data dictionary is the demo
+   one (``custseg.datasets.demo_spec_text()``), ``OUT/data/spec.toml``.
+2. **End to end**: ``custseg run DATA --spec SPEC --out OUT/runs/FORMAT-N --quiet
+   --overwrite`` in a fresh Python subprocess; ``time.perf_counter()`` around it,
+   so interpreter start-up, imports, reading, the pipeline, writing and the
+   report are all in it. The subprocess is the wrapper of ``_bench.py``, which
+   runs ``custseg.cli.main()`` in-process as the console script does.
+3. **Peak memory**: ``VmHWM`` of that process (its own resident high-water
+   mark, Linux), with ``ru_maxrss`` beside it in the JSON. ``ru_maxrss`` is not
+   used for the table because on Linux a child's starts from its parent's peak.
+4. **Per stage**: every key of the run's ``manifest.json`` ``timings``, in the
+   manifest's order, as custseg measures them; whatever stages the installed
+   custseg records are shown. Beside them:
 
-   As a cross-check the wrapper also times, inside the measured run, the calls
-   the CLI makes to ``read_table``, ``file_sha256``, ``write_run`` and (within
-   it) ``write_report``, by wrapping those functions; these are recorded as
-   ``in_run`` in the JSON and shown in the table, and change nothing else.
-5. From the manifest: k, ``selection_sample_size`` (the rows k is chosen on:
-   every row up to 100,000, above that a fixed-seed sample of 100,000) and
-   ``silhouette_sample_size`` (the rows the silhouette is computed on: every
-   row of the selection sample up to 20,000, above that a sample of 10,000).
+   * *startup*: from just before the subprocess is spawned to the moment the
+     wrapper calls ``custseg.cli.main()`` (interpreter start-up and the import
+     of ``custseg.cli``), wall clock; beside it, for reference, a separate
+     ``python -c "import custseg.cli, custseg.io, custseg.pipeline,
+     custseg.rundir, custseg.spec"``, median of 3;
+   * *exit*: from ``main()``'s return to the end of the process;
+   * times the wrapper takes inside the run by wrapping ``custseg.io.read_table``,
+     ``custseg.io.file_sha256``, ``custseg.rundir.write_run`` and (within it)
+     ``custseg.rundir.write_report``, shown only while the manifest has no stage
+     of its own for them (``read``, which also covers the checksum; ``write`` or
+     ``report``), so that nothing is counted twice;
+   * *other*: end to end minus all of the above (CLI glue, imports done lazily
+     inside ``main()``, the summary print); a difference, so it carries the
+     others' noise.
+5. From the manifest: k, the selection and silhouette sample sizes, the Ward
+   method.
 
-With ``--repeat R`` each (size, format) is measured R times; the table shows
-the median (and the spread when R > 1). The results, every repetition, the
-machine, the library versions and a digest of the custseg sources (taken before
-and after, with a warning if they changed meanwhile) go to ``OUT/results.json``
-(or ``--json``).
+**Naive pipeline** (``--naive``, on by default at sizes up to 50,000; or at
+``--naive-rows N``, which needs no ``--rows N``), once per size, on the CSV:
+
+* first ``custseg run DATA.csv --spec SPEC --cluster-on all --transform none
+  [--k K]``: the same preprocessing as the notebook (empty minutes -> 0, one-hot
+  region and channel, every column standardised; 13 features), measured as
+  above;
+* then ``benchmarks/naive.py`` (see its docstring: read_csv, fillna(0),
+  get_dummies, StandardScaler, exact scipy Ward linkage, KMeans n_init=10 for
+  k = 1..10, exact silhouette for k = 2..10, final KMeans) in the same wrapper,
+  with the final k = ``--naive-k`` or, without it, the k custseg chose. It is
+  skipped (and the harness records why; custseg's side is kept) when its exact
+  Ward would not fit in the memory available now (about 8 n^2 bytes: 20 GB at
+  50,000 rows), unless ``--naive-force``;
+* the final inertia of both, computed here the same way from the labels each
+  wrote (naive: ``.npy``; custseg: ``segments.parquet``): the sum of squared
+  distances of every row to its cluster's mean, in the naive pipeline's
+  standardised matrix rebuilt from the CSV. Beside it the adjusted Rand index
+  between the two labelings and, as cross-checks, the inertias each reported;
+* the speed ratio: naive end to end / custseg end to end (both with start-up).
+
+**Limits** (``--limits``): ``benchmarks/limits.py`` in the same wrapper at
+``--limits-rows`` (default 1M and 10M) and ``--limits-k`` (default 4 and 8):
+memory bandwidth, GEMM speed, one Lloyd iteration of scikit-learn's KMeans on
+custseg's 13-feature float32 matrix, and the fractions bytes / bandwidth and
+flops / GEMM speed over the measured time (see its docstring).
+
+Before each measured command the harness waits until no other benchmark
+(``benchmarks/run.py``, ``benchmarks/api_bench.py``) runs (``--no-wait`` skips
+this). Everything goes to ``OUT/results.json`` (or ``--json``): every
+repetition, the machine, versions, the custseg sources' digest and git state;
+the tables are printed as markdown and saved as ``results.md`` beside it.
 
 ``--check`` exits with status 1 unless every 1,000,000-row run meets the
-targets: end to end under 60 s (median over repetitions) and peak memory under
-4 GB (4e9 bytes, the largest repetition). A failed run exits with status 1 too.
+targets (end to end under 60 s, median; peak memory under 4 GB, largest) and,
+at every naive size of 50,000 rows or more, custseg is at least 30 times faster
+with a final inertia no higher (a naive side that was skipped counts as
+missed). A failed run exits with 1 too.
 """
 
 from __future__ import annotations
 
 import argparse
 import json
-import os
-import platform
-import re
 import statistics
 import subprocess
 import sys
-import tempfile
 import time
-from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
+
+import _bench
 
 TARGET_ROWS = 1_000_000
 TARGET_SECONDS = 60.0
 TARGET_BYTES = 4_000_000_000
-STAGES = ("validate", "features", "ward", "choose_k", "fit", "stability", "profile", "analysis")
+NAIVE_MAX_DEFAULT = 50_000
+NAIVE_TARGET_RATIO = 30.0
+NAIVE_TARGET_ROWS = 50_000
 STARTUP_IMPORTS = "import custseg.cli, custseg.io, custseg.pipeline, custseg.rundir, custseg.spec"
-MAXRSS_UNIT = 1 if sys.platform == "darwin" else 1024  # ru_maxrss: bytes on macOS, KiB on Linux
-
-# Runs the CLI in this process, as the console script does; whatever the outcome,
-# writes the peak RSS and the times of the wrapped I/O calls to the file argv[1].
-WRAPPER = r"""
-import functools, json, resource, sys, time
-import custseg.io, custseg.rundir
-from custseg.cli import main
-out, sys.argv = sys.argv[1], ["custseg", *sys.argv[2:]]
-spent = {}
-def timed(module, name, key):
-    fn = getattr(module, name, None)
-    if fn is None:  # renamed or gone: leave that one out
-        return
-    @functools.wraps(fn)
-    def wrapper(*args, **kwargs):
-        t0 = time.perf_counter()
-        try:
-            return fn(*args, **kwargs)
-        finally:
-            spent[key] = spent.get(key, 0.0) + time.perf_counter() - t0
-    setattr(module, name, wrapper)
-timed(custseg.io, "read_table", "read")
-timed(custseg.io, "file_sha256", "sha256")
-timed(custseg.rundir, "write_run", "write_run")
-timed(custseg.rundir, "write_report", "report")
-try:
-    main()
-finally:
-    me = resource.getrusage(resource.RUSAGE_SELF)
-    with open(out, "w") as f:
-        json.dump({"self": me.ru_maxrss, "cpu": me.ru_utime + me.ru_stime,
-                   "children": resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss,
-                   "in_run": spent}, f)
-"""
+# Functions the wrapper times inside the run: "module:function" -> key.
+IN_RUN = {"custseg.io:read_table": "read_table", "custseg.io:file_sha256": "sha256",
+          "custseg.rundir:write_run": "write_run", "custseg.rundir:write_report": "report"}
+HERE = Path(__file__).resolve().parent
+NAIVE_STEPS = ("read_csv", "fillna", "get_dummies", "standard_scaler", "ward_linkage",
+               "kmeans_elbow", "silhouette", "final_fit")
 
 
 # ------------------------------------------------------------------ arguments
-def parse_rows(text: str) -> int:
-    """A row count: 100000, 100_000, 100k, 1M or 1e6."""
-    t = text.strip().lower().replace("_", "").replace(",", "")
-    scale = 1
-    if t.endswith("k"):
-        t, scale = t[:-1], 1_000
-    elif t.endswith("m"):
-        t, scale = t[:-1], 1_000_000
-    try:
-        value = float(t) * scale
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"not a row count: {text!r}") from None
-    if value != int(value) or value < 11:
-        raise argparse.ArgumentTypeError(f"row count must be a whole number >= 11, got {text!r}")
-    return int(value)
-
-
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
-    parser = argparse.ArgumentParser(
-        description="Time `custseg run` end to end (and per stage) and measure its peak memory "
-                    "on synthetic 365-style data.")
-    parser.add_argument("--rows", action="append", type=parse_rows, metavar="N",
-                        help="rows to generate; repeat for several sizes (default 100000 and "
-                             "1000000)")
-    parser.add_argument("--format", action="append", choices=("csv", "parquet"), dest="formats",
-                        help="input file format; repeat for both (default csv)")
-    parser.add_argument("--out", type=Path, default=Path(__file__).resolve().parent / "out",
-                        help="working directory for data, runs and results (default "
-                             "benchmarks/out beside this script, git-ignored)")
-    parser.add_argument("--repeat", type=int, default=1, help="measurements per size and format")
-    parser.add_argument("--json", type=Path, default=None,
-                        help="result file (default OUT/results.json)")
-    parser.add_argument("--check", action="store_true",
-                        help=f"exit 1 unless {TARGET_ROWS:,} rows run end to end in < "
-                             f"{TARGET_SECONDS:.0f} s with peak memory < {TARGET_BYTES / 1e9:.0f} GB")
-    args = parser.parse_args(argv)
-    args.rows = sorted(set(args.rows or [100_000, TARGET_ROWS]))
-    args.formats = list(dict.fromkeys(args.formats or ["csv"]))
-    if args.repeat < 1:
-        parser.error("--repeat must be at least 1")
-    if args.check and TARGET_ROWS not in args.rows:
-        parser.error(f"--check needs --rows {TARGET_ROWS} (the targets are for {TARGET_ROWS:,} rows)")
-    return args
+    p = argparse.ArgumentParser(
+        description="Time `custseg run` end to end and per stage, measure its peak memory, "
+                    "compare it with the naive notebook pipeline and the machine's limits.")
+    p.add_argument("--rows", action="append", type=_bench.parse_rows, metavar="N",
+                   help="rows to generate; repeat (default 100k, 1M and 10M)")
+    p.add_argument("--format", action="append", choices=("csv", "parquet"), dest="formats",
+                   help="input format; repeat (default csv and parquet)")
+    p.add_argument("--out", type=Path, default=HERE / "out",
+                   help="data, runs and results (default benchmarks/out, git-ignored)")
+    p.add_argument("--repeat", type=int, default=1, help="measurements per size and format")
+    p.add_argument("--json", type=Path, default=None, help="result file (default OUT/results.json)")
+    p.add_argument("--naive", action=argparse.BooleanOptionalAction, default=None,
+                   help=f"run the naive notebook pipeline (default: at --rows sizes up to "
+                        f"{NAIVE_MAX_DEFAULT:,}; --naive alone with no such size: at "
+                        f"{NAIVE_MAX_DEFAULT:,})")
+    p.add_argument("--naive-rows", action="append", type=_bench.parse_rows, metavar="N",
+                   default=[], help="also compare with the naive pipeline at N rows; repeat")
+    p.add_argument("--naive-k", type=int, default=None,
+                   help="k of both final fits (default: the k custseg chooses)")
+    p.add_argument("--naive-force", action="store_true",
+                   help="run the naive pipeline even if its Ward step looks too big for the "
+                        "memory available")
+    p.add_argument("--limits", action="store_true",
+                   help="measure bandwidth, GEMM speed and one Lloyd iteration (limits.py)")
+    p.add_argument("--limits-rows", action="append", type=_bench.parse_rows, metavar="N",
+                   help="rows of the Lloyd iteration; repeat (default 1M and 10M)")
+    p.add_argument("--limits-k", action="append", type=int, metavar="K",
+                   help="k of the Lloyd iteration; repeat (default 4 and 8)")
+    p.add_argument("--no-wait", dest="wait", action="store_false",
+                   help="do not wait for other benchmarks to finish before each measurement")
+    p.add_argument("--check", action="store_true",
+                   help=f"exit 1 unless {TARGET_ROWS:,} rows run in < {TARGET_SECONDS:.0f} s "
+                        f"with < {TARGET_BYTES / 1e9:.0f} GB, and custseg is >= "
+                        f"{NAIVE_TARGET_RATIO:.0f}x faster than the naive pipeline with no "
+                        "higher inertia where that ran")
+    a = p.parse_args(argv)
+    a.rows = sorted(set(a.rows or [100_000, 1_000_000, 10_000_000]))
+    a.formats = list(dict.fromkeys(a.formats or ["csv", "parquet"]))
+    if a.repeat < 1:
+        p.error("--repeat must be at least 1")
+    if a.naive_k is not None and a.naive_k < 2:
+        p.error("--naive-k must be at least 2")
+    naive = set(a.naive_rows)
+    if a.naive is not False:
+        naive |= {n for n in a.rows if n <= NAIVE_MAX_DEFAULT}
+        if a.naive and not naive:
+            naive = {NAIVE_MAX_DEFAULT}
+    a.naive_rows = sorted(naive)
+    a.limits_rows = sorted(set(a.limits_rows or [1_000_000, 10_000_000]))
+    a.limits_k = sorted(set(a.limits_k or [4, 8]))
+    if a.check and TARGET_ROWS not in a.rows and max(a.naive_rows, default=0) < NAIVE_TARGET_ROWS:
+        p.error(f"--check needs --rows {TARGET_ROWS} or --naive-rows {NAIVE_TARGET_ROWS} (the "
+                f"targets are for {TARGET_ROWS:,} rows and, against the naive pipeline, "
+                f"{NAIVE_TARGET_ROWS:,})")
+    return a
 
 
-# ------------------------------------------------------------------ machine
-def _cpu_model() -> str:
-    try:
-        text = Path("/proc/cpuinfo").read_text()
-    except OSError:
-        return platform.processor() or platform.machine()
-    found = re.search(r"^model name\s*:\s*(.+)$", text, re.MULTILINE)
-    return found.group(1).strip() if found else platform.machine()
-
-
-def _mem_total_bytes() -> int | None:
-    try:
-        text = Path("/proc/meminfo").read_text()
-    except OSError:
-        return None
-    found = re.search(r"^MemTotal:\s*(\d+) kB", text, re.MULTILINE)
-    return int(found.group(1)) * 1024 if found else None
-
-
-def _versions() -> dict[str, str]:
-    from importlib.metadata import PackageNotFoundError, version
-
-    out = {"python": platform.python_version()}
-    for name in ("custseg", "numpy", "pandas", "scipy", "scikit-learn", "pyarrow", "matplotlib",
-                 "threadpoolctl"):
-        try:
-            out[name] = version(name)
-        except PackageNotFoundError:
-            out[name] = "not installed"
-    return out
-
-
-def _source_state() -> dict[str, Any]:
-    """The git revision, the files changed since it, and a digest of the custseg sources run."""
-    import hashlib
-
-    import custseg
-
-    root = Path(custseg.__file__).resolve().parent
-    digest = hashlib.sha256()
-    for path in sorted(root.rglob("*")):
-        if path.is_file() and path.suffix in (".py", ".toml", ".html", ".css", ".js", ".j2"):
-            digest.update(str(path.relative_to(root)).encode() + b"\0" + path.read_bytes())
-    state: dict[str, Any] = {"custseg_path": str(root), "sources_sha256": digest.hexdigest()}
-    try:  # the checkout the package is imported from (not necessarily this script's)
-        described = subprocess.run(["git", "describe", "--always", "--dirty"], cwd=root,
-                                   capture_output=True, text=True, timeout=10)
-        if described.returncode == 0:
-            state["git"] = described.stdout.strip()
-            status = subprocess.run(["git", "status", "--porcelain", "--", "."], cwd=root,
-                                    capture_output=True, text=True, timeout=10).stdout
-            state["uncommitted"] = [line[3:] for line in status.splitlines()]
-    except (OSError, subprocess.SubprocessError):
-        pass
-    return state
-
-
-def machine_info() -> dict[str, Any]:
-    affinity = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else None
-    threads = {k: v for k, v in os.environ.items()
-               if k in ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS")}
-    return {"cpu_model": _cpu_model(), "cpu_count": os.cpu_count(), "cpus_usable": affinity,
-            "mem_total_bytes": _mem_total_bytes(), "platform": platform.platform(),
-            "versions": _versions(), "thread_env": threads}
-
-
-# ------------------------------------------------------------------ data
-def write_data(n: int, formats: list[str], data_dir: Path) -> dict[str, Path]:
-    """Generate ``n`` rows (seed 0) and write them once per format; return the paths."""
-    from custseg.datasets import make_customers
-
-    df = make_customers(n, seed=0)
-    paths = {}
-    for fmt in formats:
-        path = data_dir / f"customers-{n}.{fmt}"
-        tmp = path.with_name(f".{path.name}.tmp")
-        if fmt == "csv":
-            df.to_csv(tmp, index=False, lineterminator="\n")
-        else:
-            df.to_parquet(tmp, index=False, engine="pyarrow")
-        tmp.replace(path)
-        paths[fmt] = path
-    return paths
-
-
-# ------------------------------------------------------------------ measurements
+# ------------------------------------------------------------------ custseg run
 def time_startup() -> float:
     """Seconds for a fresh interpreter to import what ``custseg run`` needs before reading."""
     t0 = time.perf_counter()
-    subprocess.run([sys.executable, "-c", STARTUP_IMPORTS], check=True)
+    subprocess.run([sys.executable, "-c", STARTUP_IMPORTS], check=True, env=_bench.env())
     return time.perf_counter() - t0
 
 
-def time_call(fn, *args) -> float:
-    t0 = time.perf_counter()
-    result = fn(*args)
-    elapsed = time.perf_counter() - t0
-    del result
-    return elapsed
+def in_run_shown(timings: dict[str, float]) -> list[str]:
+    """The wrapper's in-run times to show: those the manifest has no stage for."""
+    keys = set(timings)
+    shown = []
+    if "read" not in keys:  # custseg's own "read" also covers the checksum (hashed alongside)
+        shown += ["read_table", "sha256"]
+    if not keys & {"write", "report"}:
+        shown += ["write_run", "report"]  # report is part of write_run
+    return shown
 
 
-def measure_run(data: Path, spec: Path, run_dir: Path) -> dict[str, Any]:
-    """Run ``custseg run`` once in the wrapper; wall time, peak RSS and the manifest."""
-    with tempfile.NamedTemporaryFile(suffix=".json", delete=False) as handle:
-        rss_file = Path(handle.name)
-    cmd = [sys.executable, "-c", WRAPPER, str(rss_file), "run", str(data), "--spec", str(spec),
-           "--out", str(run_dir), "--quiet", "--overwrite"]
-    load = os.getloadavg()[0]
-    try:
-        t0 = time.perf_counter()
-        done = subprocess.run(cmd, capture_output=True, text=True)
-        wall = time.perf_counter() - t0
-        usage = json.loads(rss_file.read_text()) if rss_file.stat().st_size else {}
-    finally:
-        rss_file.unlink(missing_ok=True)
-    result: dict[str, Any] = {"end_to_end": wall, "returncode": done.returncode,
-                              "loadavg_1min_before": load,
-                              "loadavg_1min_after": os.getloadavg()[0]}
-    if usage:
-        result["peak_rss_bytes"] = usage["self"] * MAXRSS_UNIT
-        result["children_peak_rss_bytes"] = usage["children"] * MAXRSS_UNIT
-        result["cpu_seconds"] = usage["cpu"]
-        result["in_run"] = usage["in_run"]
-    if done.returncode != 0:
-        result["stderr"] = done.stderr.strip()[-2000:]
-        return result
+def run_custseg(data: Path, spec: Path, run_dir: Path, extra: list[str], *, wait: bool,
+                startup: float) -> dict[str, Any]:
+    """``custseg run`` once in the wrapper: wall time, peak memory, manifest timings."""
+    args = ["run", str(data), "--spec", str(spec), *extra, "--out", str(run_dir), "--quiet",
+            "--overwrite"]
+    r = _bench.run_measured("cli", args, wait=wait, timed=IN_RUN)
+    rec: dict[str, Any] = {
+        "command": ["custseg", *args], "end_to_end": r["wall_s"], "returncode": r["returncode"],
+        "peak_bytes": r.get("vmhwm_bytes"), "ru_maxrss_bytes": r.get("peak_rss_bytes"),
+        "cpu_seconds": r.get("cpu_s"), "loadavg_1min_before": r["loadavg_1min_before"],
+        "loadavg_1min_after": r["loadavg_1min_after"],
+        "other_benchmark_after": r["other_benchmark_after"], "in_run": r.get("in_run", {}),
+        "startup_separate": startup, "startup": r.get("startup_in_run_s"),
+        "exit": r.get("exit_in_run_s"), "file_bytes": data.stat().st_size,
+    }
+    if r["returncode"] != 0:
+        rec["stderr"] = r["stderr_tail"][-2000:]
+        return rec
     manifest = json.loads((run_dir / "manifest.json").read_text(encoding="utf-8"))
-    result["stages"] = {s: manifest["timings"].get(s) for s in STAGES}
-    result["extra_timings"] = {s: v for s, v in manifest["timings"].items() if s not in STAGES}
+    timings = {k: v for k, v in manifest.get("timings", {}).items()
+               if isinstance(v, int | float)}
+    rec["timings"] = timings
     for key in ("k", "selection_sample_size", "silhouette_sample_size", "rows_segmented",
-                "ward_method"):
-        result[key] = manifest.get(key)
-    result["report_written"] = (run_dir / "report.html").is_file()
-    return result
+                "ward_method", "features"):
+        rec[key] = manifest.get(key)
+    shown = in_run_shown(timings)
+    rec["in_run_shown"] = shown
+    summed = [rec["in_run"].get(x, 0.0) for x in shown if x != "report"]
+    if rec["startup"] is None:  # the wrapper could not tell: use the separate measurement
+        rec["startup"] = startup
+    rec["other"] = (rec["end_to_end"] - rec["startup"] - (rec["exit"] or 0.0)
+                    - sum(timings.values()) - sum(summed))
+    rec["report_written"] = (run_dir / "report.html").is_file()
+    return rec
 
 
-def measure(n: int, fmt: str, data: Path, spec: Path, run_dir: Path, repeat_index: int,
-            startup: float) -> dict[str, Any]:
-    from custseg import io
+# ------------------------------------------------------------------ naive comparison
+def naive_matrix(csv: Path):
+    """The naive pipeline's standardised matrix, rebuilt from the CSV (float64)."""
+    import numpy as np
+    import pandas as pd
 
-    run = measure_run(data, spec, run_dir)
-    record: dict[str, Any] = {"rows": n, "format": fmt, "repeat": repeat_index,
-                              "file_bytes": data.stat().st_size, **run}
-    if run["returncode"] != 0:
-        return record
-    # After the run, so that the file is as warm in the page cache as it was for the run.
-    record["read"] = time_call(io.read_table, data)
-    record["sha256"] = time_call(io.file_sha256, data)
-    record["startup"] = startup
-    extra = [v for v in run["extra_timings"].values() if isinstance(v, int | float)]
-    if extra:  # stages added to the manifest since this script was written
-        record["other_stages"] = sum(extra)
-    accounted = record["read"] + record["sha256"] + startup + sum(extra) + sum(
-        v for v in run["stages"].values() if v is not None)
-    record["write_report"] = run["end_to_end"] - accounted
-    return record
+    df = pd.read_csv(csv)
+    df["minutes_watched"] = df["minutes_watched"].fillna(0)
+    X = pd.get_dummies(df, columns=["region", "channel"]).to_numpy(dtype=np.float64)
+    X -= X.mean(axis=0)
+    X /= X.std(axis=0)  # ddof = 0, as StandardScaler
+    return X
 
 
-# ------------------------------------------------------------------ summary
-ROWS = ["end_to_end", "cpu_seconds", "loadavg_1min_after", "peak_rss_bytes",
-        "startup", "read", "sha256", *STAGES, "other_stages", "write_report",
-        "in_run.read", "in_run.write_run", "in_run.report"]
-LABELS = {"end_to_end": "end to end (s)", "cpu_seconds": "CPU user+sys (s)",
-          "loadavg_1min_after": "load average after", "peak_rss_bytes": "peak RSS (MiB)",
-          "startup": "startup + imports", "read": "read (harness)", "sha256": "sha256 (harness)",
-          "other_stages": "other manifest stages", "write_report": "write + report (remainder)",
-          "in_run.read": "[in run] read_table",
-          "in_run.write_run": "[in run] write_run", "in_run.report": "[in run]   of it, report"}
+def inertia(X, labels) -> float:
+    """Sum of squared distances of the rows to the mean of their label."""
+    import numpy as np
+
+    labels = np.asarray(labels)
+    _, inv = np.unique(labels, return_inverse=True)
+    counts = np.bincount(inv).astype(float)
+    means = np.stack([np.bincount(inv, weights=X[:, j]) for j in range(X.shape[1])], 1)
+    means /= counts[:, None]
+    diff = X - means[inv]
+    return float(np.einsum("ij,ij->", diff, diff))
 
 
-def _get(record: dict[str, Any], key: str) -> float | None:
-    if key.startswith("in_run."):
-        return record.get("in_run", {}).get(key.split(".", 1)[1])
-    if key in STAGES:
-        return record.get("stages", {}).get(key)
-    return record.get(key)
+def custseg_labels(run_dir: Path, n: int):
+    """Segment of every row of the input, in file order, from segments.parquet."""
+    import numpy as np
+    import pandas as pd
+
+    seg = pd.read_parquet(run_dir / "segments.parquet")
+    if "row" in seg.columns:
+        out = np.full(n, -1, dtype=np.int64)
+        out[seg["row"].to_numpy() - 1] = seg["segment"].to_numpy()
+        return out
+    return seg["segment"].to_numpy()
+
+
+def compare_naive(n: int, csv: Path, spec: Path, out: Path, a: argparse.Namespace,
+                  startup: float) -> dict[str, Any]:
+    """custseg with the notebook's preprocessing against the naive pipeline, at n rows."""
+    from naive import OVERHEAD, ward_bytes
+
+    rec: dict[str, Any] = {"rows": n, "k_given": a.naive_k}
+    extra = ["--cluster-on", "all", "--transform", "none"]
+    if a.naive_k is not None:
+        extra += ["--k", str(a.naive_k)]
+    run_dir = out / "runs" / f"naive-{n}-custseg"
+    print(f"{n:>12,} rows csv     custseg --cluster-on all --transform none ...", end=" ",
+          flush=True)
+    cs = run_custseg(csv, spec, run_dir, extra, wait=a.wait, startup=startup)
+    rec["custseg"] = cs
+    if cs["returncode"] != 0:
+        rec["failed"] = f"custseg run: {cs.get('stderr', '')[-500:]}"
+        print(f"FAILED: {cs.get('stderr', '')[-300:]}", flush=True)
+        return rec
+    print(f"{cs['end_to_end']:.1f} s, k = {cs['k']}", flush=True)
+    k = a.naive_k or cs["k"]
+    rec["k"] = k
+    need, avail = ward_bytes(n) + OVERHEAD, _bench.mem_available_bytes()
+    rec["naive_estimated_peak_bytes"], rec["mem_available_bytes"] = need, avail
+    if not a.naive_force and avail is not None and need > avail:
+        rec["skipped"] = (f"the naive pipeline needs about {need / 1e9:.1f} GB at {n:,} rows "
+                          f"(exact Ward) and {avail / 1e9:.1f} GB is available now; rerun "
+                          "when the machine is free, or with --naive-force")
+        print(f"{n:>12,} rows csv     naive skipped: {rec['skipped']}", flush=True)
+        return rec
+    ndir = out / "naive"
+    ndir.mkdir(parents=True, exist_ok=True)
+    njson, nlabels = ndir / f"naive-{n}.json", ndir / f"naive-{n}-labels.npy"
+    njson.unlink(missing_ok=True)
+    nlabels.unlink(missing_ok=True)
+    args = [str(HERE / "naive.py"), str(csv), "--k", str(k), "--json", str(njson),
+            "--labels", str(nlabels)] + (["--force"] if a.naive_force else [])
+    print(f"{n:>12,} rows csv     naive notebook pipeline, k = {k} ...", end=" ", flush=True)
+    r = _bench.run_measured("script", args, wait=a.wait)
+    nv: dict[str, Any] = {"command": ["python", *args], "end_to_end": r["wall_s"],
+                          "returncode": r["returncode"], "peak_bytes": r.get("vmhwm_bytes"),
+                          "ru_maxrss_bytes": r.get("peak_rss_bytes"),
+                          "cpu_seconds": r.get("cpu_s"),
+                          "loadavg_1min_before": r["loadavg_1min_before"],
+                          "loadavg_1min_after": r["loadavg_1min_after"]}
+    if njson.is_file():
+        nv.update(json.loads(njson.read_text()))
+    rec["naive"] = nv
+    if r["returncode"] != 0:
+        rec["skipped" if "skipped" in nv else "failed"] = nv.get("skipped", r["stderr_tail"][-500:])
+        print(f"not done: {rec.get('skipped') or rec.get('failed')}", flush=True)
+        return rec
+    print(f"{nv['end_to_end']:.1f} s, peak {_bench.mib(nv['peak_bytes'])} MiB", flush=True)
+
+    import numpy as np
+    from sklearn.metrics import adjusted_rand_score
+
+    X = naive_matrix(csv)
+    lab_naive = np.load(nlabels)
+    lab_custseg = custseg_labels(run_dir, X.shape[0])
+    rec["inertia_naive"] = inertia(X, lab_naive)
+    rec["inertia_custseg"] = inertia(X, lab_custseg)
+    rec["inertia_ratio"] = rec["inertia_custseg"] / rec["inertia_naive"]
+    rec["adjusted_rand"] = float(adjusted_rand_score(lab_naive, lab_custseg))
+    rec["custseg_unassigned_rows"] = int((lab_custseg < 0).sum())
+    try:  # what custseg itself reported, as a cross-check
+        model = json.loads((run_dir / "model.json").read_text())
+        rec["inertia_custseg_reported"] = model["info"]["training"]["inertia"]
+    except (OSError, KeyError, ValueError):
+        pass
+    rec["inertia_naive_reported"] = nv.get("final_inertia_sklearn")
+    rec["speed_ratio"] = nv["end_to_end"] / cs["end_to_end"]
+    rec["same_k"] = cs["k"] == k
+    return rec
+
+
+# ------------------------------------------------------------------ limits
+def run_limits(a: argparse.Namespace, out: Path) -> dict[str, Any]:
+    path = out / "limits.json"
+    path.unlink(missing_ok=True)
+    args = [str(HERE / "limits.py"), "--json", str(path)]
+    for n in a.limits_rows:
+        args += ["--rows", str(n)]
+    for k in a.limits_k:
+        args += ["--k", str(k)]
+    print(f"limits (bandwidth, GEMM, Lloyd at {', '.join(f'{n:,}' for n in a.limits_rows)} "
+          "rows) ...", end=" ", flush=True)
+    r = _bench.run_measured("script", args, wait=a.wait)
+    rec: dict[str, Any] = {"returncode": r["returncode"], "wall_s": r["wall_s"],
+                           "peak_bytes": r.get("vmhwm_bytes"),
+                           "loadavg_1min_before": r["loadavg_1min_before"],
+                           "loadavg_1min_after": r["loadavg_1min_after"]}
+    if r["returncode"] != 0 or not path.is_file():
+        rec["stderr"] = r["stderr_tail"][-2000:]
+        print("FAILED", flush=True)
+        return rec
+    print(f"{r['wall_s']:.0f} s", flush=True)
+    rec.update(json.loads(path.read_text()))
+    return rec
+
+
+# ------------------------------------------------------------------ tables
+def _med(values: list[float]) -> dict[str, float] | None:
+    values = [v for v in values if v is not None]
+    if not values:
+        return None
+    return {"median": statistics.median(values), "min": min(values), "max": max(values)}
 
 
 def summarise(records: list[dict[str, Any]]) -> dict[str, Any]:
     """Median, min and max of every measured quantity over the repetitions of one case."""
     ok = [r for r in records if r["returncode"] == 0]
-    out: dict[str, Any] = {"rows": records[0]["rows"], "format": records[0]["format"],
-                           "repeats": len(records), "failed": len(records) - len(ok)}
+    s: dict[str, Any] = {"rows": records[0]["rows"], "format": records[0]["format"],
+                         "repeats": len(records), "failed": len(records) - len(ok)}
     if not ok:
-        return out
-    for key in ROWS:
-        values = [v for v in (_get(r, key) for r in ok) if v is not None]
-        if values:
-            out[key] = {"median": statistics.median(values), "min": min(values),
-                        "max": max(values)}
+        return s
+    for key in ("end_to_end", "cpu_seconds", "peak_bytes", "loadavg_1min_before", "startup",
+                "startup_separate", "exit", "other"):
+        s[key] = _med([r.get(key) for r in ok])
+    stages = list(dict.fromkeys(k for r in ok for k in r["timings"]))
+    s["timings"] = {k: _med([r["timings"].get(k) for r in ok]) for k in stages}
+    shown = list(dict.fromkeys(k for r in ok for k in r["in_run_shown"]))
+    s["in_run"] = {k: _med([r["in_run"].get(k) for r in ok]) for k in shown}
     for key in ("k", "selection_sample_size", "silhouette_sample_size", "ward_method",
                 "report_written", "file_bytes"):
-        out[key] = ok[-1].get(key)
-    return out
+        s[key] = ok[-1].get(key)
+    return s
 
 
-def _cell(stats: dict[str, float] | None, key: str) -> str:
+def _cell(stats: dict[str, float] | None, fmt: str = "{:.2f}", scale: float = 1.0) -> str:
     if stats is None:
         return "-"
-    if key == "peak_rss_bytes":
-        med, lo, hi = (stats[s] / 2**20 for s in ("median", "min", "max"))
-        text = f"{med:,.0f}"
-        return text + (f" ({lo:,.0f}-{hi:,.0f})" if hi > lo else "")
-    text = f"{stats['median']:.2f}"
-    return text + (f" ({stats['min']:.2f}-{stats['max']:.2f})" if stats["max"] > stats["min"] else "")
+    med, lo, hi = (stats[x] / scale for x in ("median", "min", "max"))
+    text = fmt.format(med)
+    return text + (f" ({fmt.format(lo)}-{fmt.format(hi)})" if hi > lo else "")
 
 
-def print_table(summaries: list[dict[str, Any]]) -> None:
+STAGE_LABELS = {"read_table": "read (`read_table`, in run)",
+                "sha256": "input sha256 (in run)", "write_run": "write (`write_run`, in run)",
+                "report": "&nbsp;&nbsp;of which the report (in run)"}
+
+
+def run_table(summaries: list[dict[str, Any]], gen: dict[int, dict[str, Any]]) -> str:
     heads = [f"{s['rows']:,} {s['format']}" for s in summaries]
-    lines = [["seconds (median, min-max)", *heads]]
-    for key in ROWS:
-        lines.append([LABELS.get(key, key), *(_cell(s.get(key), key) for s in summaries)])
-    for key in ("k", "selection_sample_size", "silhouette_sample_size", "ward_method",
-                "report_written", "failed"):
-        lines.append([key.replace("_", " "), *(str(s.get(key, "-")) for s in summaries)])
-    widths = [max(len(line[i]) for line in lines) for i in range(len(lines[0]))]
-    for i, line in enumerate(lines):
-        print("  ".join(c.ljust(w) if j == 0 else c.rjust(w)
-                        for j, (c, w) in enumerate(zip(line, widths, strict=True))))
-        if i == 0:
-            print("  ".join("-" * w for w in widths))
+    lines = [["seconds: median (min-max)", *heads]]
+
+    def row(label, fn):
+        lines.append([label, *(fn(s) for s in summaries)])
+
+    row("**end to end** (with interpreter start-up)", lambda s: _cell(s.get("end_to_end")))
+    row("CPU time, user + sys", lambda s: _cell(s.get("cpu_seconds")))
+    row("**peak memory** (VmHWM, MiB)",
+        lambda s: _cell(s.get("peak_bytes"), "{:,.0f}", 2**20))
+    row("startup + `custseg.cli` import (in run)", lambda s: _cell(s.get("startup")))
+    row("&nbsp;&nbsp;the same, separate process (median of 3)",
+        lambda s: _cell(s.get("startup_separate")))
+    stages = list(dict.fromkeys(k for s in summaries for k in s.get("timings", {})))
+    for st in stages:
+        row(f"stage `{st}`", lambda s, st=st: _cell(s.get("timings", {}).get(st)))
+    extra = list(dict.fromkeys(k for s in summaries for k in s.get("in_run", {})))
+    for key in extra:
+        row(STAGE_LABELS.get(key, key), lambda s, key=key: _cell(s.get("in_run", {}).get(key)))
+    row("exit (after `main()` returned)", lambda s: _cell(s.get("exit")))
+    row("other (remainder: CLI glue, lazy imports, summary)", lambda s: _cell(s.get("other")))
+    row("load average (1 min) before", lambda s: _cell(s.get("loadavg_1min_before")))
+    row("k", lambda s: str(s.get("k", "-")))
+    row("selection / silhouette sample",
+        lambda s: f"{s.get('selection_sample_size') or 0:,} / "
+                  f"{s.get('silhouette_sample_size') or 0:,}")
+    row("Ward", lambda s: str(s.get("ward_method", "-")))
+    row("input file (MB)", lambda s: f"{(s.get('file_bytes') or 0) / 1e6:,.1f}")
+    row("`make_customers` (s, not in the run)",
+        lambda s: (f"{gen[s['rows']]['make_customers_s']:.1f}"
+                   if "make_customers_s" in gen.get(s["rows"], {}) else "reused"))
+    row("runs (failed)", lambda s: f"{s['repeats']} ({s['failed']})")
+    return _bench.markdown_table(lines)
 
 
-def check_targets(summaries: list[dict[str, Any]]) -> list[dict[str, Any]]:
-    """One verdict per (1M rows, format): median end to end and largest peak RSS."""
-    verdicts = []
+def naive_table(cmps: list[dict[str, Any]]) -> str:
+    heads = [f"{c['rows']:,} rows" for c in cmps]
+    lines = [["seconds unless stated", *heads]]
+
+    def row(label, fn):
+        lines.append([label, *(fn(c) for c in cmps)])
+
+    row("naive: imports", lambda c: _num(c.get("naive", {}).get("imports_s")))
+    for step in NAIVE_STEPS:
+        row(f"naive: {step}", lambda c, step=step: _step(c, step))
+    row("**naive: end to end**", lambda c: _num(c.get("naive", {}).get("end_to_end"), bold=True))
+    row("naive: peak memory (VmHWM, MiB)",
+        lambda c: _bench.mib(c.get("naive", {}).get("peak_bytes")))
+    row("**custseg: end to end** (`--cluster-on all --transform none`)",
+        lambda c: _num(c.get("custseg", {}).get("end_to_end"), bold=True))
+    row("custseg: peak memory (VmHWM, MiB)",
+        lambda c: _bench.mib(c.get("custseg", {}).get("peak_bytes")))
+    row("**speed ratio** naive / custseg",
+        lambda c: f"**{c['speed_ratio']:.1f}x**" if "speed_ratio" in c else "-")
+    row("k (both final fits)", lambda c: str(c.get("k", "-")))
+    row("final inertia, naive", lambda c: _num(c.get("inertia_naive"), "{:,.1f}"))
+    row("final inertia, custseg", lambda c: _num(c.get("inertia_custseg"), "{:,.1f}"))
+    row("custseg / naive inertia - 1",
+        lambda c: f"{c['inertia_ratio'] - 1:+.2e}" if "inertia_ratio" in c else "-")
+    row("adjusted Rand index, naive vs custseg labels",
+        lambda c: _num(c.get("adjusted_rand"), "{:.4f}"))
+    row("status", lambda c: ("skipped" if "skipped" in c else "failed" if "failed" in c
+                             else "done"))
+    return _bench.markdown_table(lines)
+
+
+def _num(x, fmt: str = "{:.2f}", bold: bool = False) -> str:
+    if x is None:
+        return "-"
+    text = fmt.format(x)
+    return f"**{text}**" if bold else text
+
+
+def _step(c: dict[str, Any], key: str) -> str:
+    return _num(c.get("naive", {}).get("steps", {}).get(key))
+
+
+# ------------------------------------------------------------------ verdicts
+def verdicts(summaries: list[dict[str, Any]], cmps: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    out = []
     for s in summaries:
         if s["rows"] != TARGET_ROWS:
             continue
-        e2e = s.get("end_to_end", {}).get("median")
-        rss = s.get("peak_rss_bytes", {}).get("max")
-        verdicts.append({
-            "rows": s["rows"], "format": s["format"], "end_to_end_median_s": e2e,
-            "peak_rss_max_bytes": rss,
-            "time_ok": s["failed"] == 0 and e2e is not None and e2e < TARGET_SECONDS,
-            "memory_ok": s["failed"] == 0 and rss is not None and rss < TARGET_BYTES,
-        })
-    return verdicts
+        e2e = (s.get("end_to_end") or {}).get("median")
+        peak = (s.get("peak_bytes") or {}).get("max")
+        out.append({"what": f"{s['rows']:,} rows {s['format']}: end to end < "
+                            f"{TARGET_SECONDS:.0f} s, peak < {TARGET_BYTES / 1e9:.0f} GB",
+                    "value": f"{e2e or float('nan'):.1f} s, {(peak or 0) / 1e9:.2f} GB",
+                    "ok": s["failed"] == 0 and e2e is not None and e2e < TARGET_SECONDS
+                    and peak is not None and peak < TARGET_BYTES})
+    for c in cmps:
+        if c["rows"] < NAIVE_TARGET_ROWS:
+            continue
+        if "speed_ratio" not in c:  # asked for but not measured: not met
+            out.append({"what": f"{c['rows']:,} rows: >= {NAIVE_TARGET_RATIO:.0f}x faster than "
+                                "the naive pipeline", "ok": False,
+                        "value": f"not measured ({c.get('skipped') or c.get('failed')})"})
+            continue
+        out.append({"what": f"{c['rows']:,} rows: >= {NAIVE_TARGET_RATIO:.0f}x faster than the "
+                            "naive pipeline, final inertia no higher",
+                    "value": f"{c['speed_ratio']:.1f}x, inertia ratio {c['inertia_ratio']:.6f}",
+                    "ok": c["speed_ratio"] >= NAIVE_TARGET_RATIO
+                    and c["inertia_ratio"] <= 1 + 1e-9})
+    return out
 
 
 # ------------------------------------------------------------------ main
 def main(argv: list[str] | None = None) -> int:
-    args = parse_args(argv)
-    out = args.out.resolve()
+    a = parse_args(argv)
+    out = a.out.resolve()
     data_dir, runs_dir = out / "data", out / "runs"
-    data_dir.mkdir(parents=True, exist_ok=True)
     runs_dir.mkdir(parents=True, exist_ok=True)
+    data_dir.mkdir(parents=True, exist_ok=True)
     from custseg.datasets import demo_spec_text
 
     spec = data_dir / "spec.toml"
     spec.write_text(demo_spec_text(), encoding="utf-8")
-
-    started = datetime.now(UTC).isoformat(timespec="seconds")
-    source = _source_state()
+    result = _bench.header(sys.argv if argv is None else ["run.py", *argv])
     startup = statistics.median(time_startup() for _ in range(3))
     print(f"startup + imports of `custseg run`: {startup:.2f} s (median of 3)", flush=True)
+
     records: list[dict[str, Any]] = []
-    for n in args.rows:
-        paths = write_data(n, args.formats, data_dir)
-        for fmt in args.formats:
-            for i in range(args.repeat):
-                print(f"{n:>12,} rows {fmt:<7} run {i + 1}/{args.repeat} ...", end=" ", flush=True)
-                r = measure(n, fmt, paths[fmt], spec, runs_dir / f"{fmt}-{n}", i, startup)
+    gen: dict[int, dict[str, Any]] = {}
+    paths: dict[int, dict[str, Path]] = {}
+    for n in sorted(set(a.rows) | set(a.naive_rows)):
+        fmts = list(a.formats) if n in a.rows else []
+        if n in a.naive_rows and "csv" not in fmts:
+            fmts.append("csv")
+        paths[n], gen[n] = _bench.make_data(n, fmts, data_dir)
+        if "make_customers_s" in gen[n]:
+            print(f"{n:>12,} rows: make_customers {gen[n]['make_customers_s']:.1f} s, "
+                  + ", ".join(f"{k[6:-2]} {v:.1f} s" for k, v in gen[n].items()
+                              if k.startswith("write_")), flush=True)
+        if n not in a.rows:
+            continue
+        for fmt in a.formats:
+            for i in range(a.repeat):
+                print(f"{n:>12,} rows {fmt:<7} run {i + 1}/{a.repeat} ...", end=" ", flush=True)
+                r = run_custseg(paths[n][fmt], spec, runs_dir / f"{fmt}-{n}", [], wait=a.wait,
+                                startup=startup)
+                r.update(rows=n, format=fmt, repeat=i)
                 records.append(r)
                 if r["returncode"] == 0:
-                    print(f"{r['end_to_end']:.1f} s, peak {r['peak_rss_bytes'] / 2**20:,.0f} MiB, "
+                    print(f"{r['end_to_end']:.1f} s, peak {_bench.mib(r['peak_bytes'])} MiB, "
                           f"k = {r['k']}", flush=True)
                 else:
                     print(f"FAILED (exit {r['returncode']}): {r.get('stderr', '')[-500:]}",
                           flush=True)
+    cmps = [compare_naive(n, paths[n]["csv"], spec, out, a, startup) for n in a.naive_rows]
+    limits = run_limits(a, out) if a.limits else None
 
     cases = list(dict.fromkeys((r["rows"], r["format"]) for r in records))
     summaries = [summarise([r for r in records if (r["rows"], r["format"]) == c]) for c in cases]
-    print()
-    print_table(summaries)
-    verdicts = check_targets(summaries)
-    result = {
-        "started": started, "command": [Path(sys.executable).name, *sys.argv],
-        "machine": machine_info(), "source": source, "startup_s": startup,
-        "targets": {"rows": TARGET_ROWS, "end_to_end_s": TARGET_SECONDS,
-                    "peak_rss_bytes": TARGET_BYTES},
-        "verdicts": verdicts, "summary": summaries, "runs": records,
-    }
-    if _source_state()["sources_sha256"] != source["sources_sha256"]:
-        result["source"]["changed_during_benchmark"] = True
-        print("warning: the custseg sources changed while the benchmark ran; the runs may have "
-              "measured different code", file=sys.stderr)
-    json_path = args.json or out / "results.json"
-    json_path.parent.mkdir(parents=True, exist_ok=True)
-    json_path.write_text(json.dumps(result, indent=2) + "\n", encoding="utf-8")
-    print(f"\nresults written to {json_path}")
+    command = " ".join(["python", "benchmarks/run.py", *(sys.argv[1:] if argv is None else argv)])
+    md = [f"Command: `{command}`", ""]
+    if summaries:
+        md += ["### `custseg run`, end to end and per stage", "", run_table(summaries, gen), ""]
+    if cmps:
+        md += ["### Against the naive notebook pipeline", "", naive_table(cmps), ""]
+    if limits and limits.get("returncode") == 0:
+        import limits as limits_mod
 
-    for v in verdicts:
-        print(f"target at {v['rows']:,} rows ({v['format']}): end to end "
-              f"{v['end_to_end_median_s'] or float('nan'):.1f} s < {TARGET_SECONDS:.0f} s "
-              f"{'met' if v['time_ok'] else 'MISSED'}; peak "
-              f"{(v['peak_rss_max_bytes'] or 0) / 1e9:.2f} GB < {TARGET_BYTES / 1e9:.0f} GB "
-              f"{'met' if v['memory_ok'] else 'MISSED'}")
-    failed = any(r["returncode"] != 0 for r in records)
-    missed = any(not (v["time_ok"] and v["memory_ok"]) for v in verdicts)
+        md += ["### One Lloyd iteration against the machine's limits", "",
+               limits_mod.markdown(limits), "",
+               "Fractions: lower bound / per-iteration time (in brackets: / the whole "
+               "`max_iter=1` fit).", ""]
+    checks = verdicts(summaries, cmps)
+    if checks:
+        md += ["| target | measured | met? |", "|---|---|---|"]
+        md += [f"| {v['what']} | {v['value']} | {'yes' if v['ok'] else '**no**'} |"
+               for v in checks]
+    text = "\n".join(md)
+    print("\n" + text)
+
+    result.update({"startup_s": startup, "data": {str(n): g for n, g in gen.items()},
+                   "targets": {"rows": TARGET_ROWS, "end_to_end_s": TARGET_SECONDS,
+                               "peak_bytes": TARGET_BYTES, "naive_ratio": NAIVE_TARGET_RATIO,
+                               "naive_rows": NAIVE_TARGET_ROWS},
+                   "verdicts": checks, "summary": summaries, "runs": records,
+                   "naive": cmps, "limits": limits, "markdown": text})
+    json_path = a.json or out / "results.json"
+    _bench.finish(result, json_path)
+    json_path.with_suffix(".md").write_text(text + "\n", encoding="utf-8")
+
+    failed = (any(r["returncode"] != 0 for r in records)
+              or any("failed" in c for c in cmps)
+              or (limits is not None and limits.get("returncode") != 0))
     if failed:
         print("some runs failed", file=sys.stderr)
         return 1
-    if args.check and missed:
+    if a.check and not all(v["ok"] for v in checks):
         print("targets missed", file=sys.stderr)
         return 1
     return 0

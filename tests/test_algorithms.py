@@ -123,3 +123,51 @@ def test_kprototypes_recovers_planted_mixed_groups():
     model = model_from_json(model_to_json(seg.model_))
     out, _ = model.assign(df)
     np.testing.assert_array_equal(out["segment"], seg.labels_)
+
+
+def test_kprototypes_numpy_engine_agrees_with_the_kmodes_package():
+    """The default batch engine and the kmodes package's KPrototypes minimise the same
+    cost: on planted mixed groups both recover them, with the same gamma."""
+    from custseg.cluster.algorithms import fit_kprototypes
+
+    rng = np.random.default_rng(11)
+    sizes = [120, 90, 60]
+    num = np.vstack([rng.normal(m, 0.3, size=(s, 2)) for m, s in zip((0.0, 3.0, 6.0), sizes,
+                                                                       strict=True)])
+    codes = np.concatenate([rng.choice(3, s, p=w) for s, w in zip(
+        sizes, ([0.9, 0.05, 0.05], [0.05, 0.9, 0.05], [0.05, 0.05, 0.9]), strict=True)])
+    X = np.column_stack([num, np.eye(3)[codes]])
+    layout = [(0, 1, False), (1, 1, False), (2, 3, True)]
+    truth = np.repeat([0, 1, 2], sizes)
+    ours = fit_kprototypes(X, 3, layout=layout, engine="numpy")
+    theirs = fit_kprototypes(X, 3, layout=layout, engine="kmodes")
+    assert ours.model["gamma"] == pytest.approx(theirs.model["gamma"], rel=1e-12)
+    assert ours.model["fitted_on_rows"] == theirs.model["fitted_on_rows"] == X.shape[0]
+    assert adjusted_rand_score(truth, ours.labels) == 1.0
+    assert adjusted_rand_score(ours.labels, theirs.labels) == 1.0
+
+
+@pytest.mark.parametrize("algorithm", ["ward", "minibatch-kmeans"])
+def test_ward_and_minibatch_labels_are_settled(algorithm):
+    """Each customer is in the segment of its nearest centroid (the rule a model
+    assigns with), and for Ward the centroids are the segment means."""
+    from custseg.cluster.algorithms import centroids_of, get_algorithm
+    from custseg.model import nearest_centroid
+
+    X = np.random.default_rng(4).normal(size=(400, 2)) * [3.0, 1.0]  # no clean clusters
+    fit = get_algorithm(algorithm).fit(X, 4, n_init=2, seed=0)
+    np.testing.assert_array_equal(nearest_centroid(X, fit.centers)[0], fit.labels)
+    assert (np.bincount(fit.labels, minlength=4) > 0).all()
+    if algorithm == "ward":
+        np.testing.assert_allclose(fit.centers, centroids_of(X, fit.labels, 4)[0])
+
+
+def test_settle_fills_an_empty_segment_and_leaves_a_settled_one_alone():
+    from custseg.cluster.algorithms import settle
+
+    X = np.array([[0.0], [0.1], [0.2], [5.0], [5.1], [9.0]])
+    labels, centers, steps = settle(X, np.array([0, 0, 0, 1, 1, 1]), 3)
+    assert sorted(np.bincount(labels, minlength=3).tolist()) == [1, 2, 3]
+    again, _, none = settle(X, labels, 3)
+    np.testing.assert_array_equal(again, labels)
+    assert none == 0 and steps >= 1

@@ -20,6 +20,8 @@ import warnings
 
 import pandas as pd
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 pytest.importorskip("fastapi")
 pytest.importorskip("uvicorn")
@@ -461,10 +463,11 @@ def test_openapi_declares_the_bearer_scheme_when_locked(locked):
 def test_last_resort_handler_answers_500_in_the_same_shape(model):
     broken = copy.copy(model)
 
-    def assign(df, **kw):
+    def assign(*args, **kw):
         raise RuntimeError("secret internal detail")
 
     broken.assign = assign
+    broken.segments_of = assign  # the plain path (few clean customers) does not call assign
     c = TestClient(create_app(broken), raise_server_exceptions=False)
     err = assert_error(c.post("/v1/assign", json=GOOD), 500, "internal")
     assert "bug" in err["message"] and "secret" not in err["message"]
@@ -601,7 +604,7 @@ def test_real_server_assigns_and_shuts_down_cleanly(model_path, model, monkeypat
 
 # ---------------------------------------------------------------- fuzzing
 schemathesis = pytest.importorskip("schemathesis")
-from hypothesis import HealthCheck, settings  # noqa: E402
+from hypothesis import HealthCheck  # noqa: E402
 from schemathesis.checks import not_a_server_error  # noqa: E402
 from schemathesis.specs.openapi.checks import response_schema_conformance  # noqa: E402
 
@@ -619,3 +622,60 @@ fuzzed = schemathesis.pytest.from_fixture("api_schema")
           suppress_health_check=list(HealthCheck))
 def test_generated_requests_never_get_a_server_error(case):
     case.call_and_validate(checks=[not_a_server_error, response_schema_conformance])
+
+
+# ------------------------------------------------- the plain path (no pandas)
+def _pandas_answer(model, recs, monkeypatch):
+    from custseg import api
+
+    with monkeypatch.context() as m:
+        m.setattr(api, "PLAIN_MAX_RECORDS", 0)
+        try:
+            return api.assign_records(model, recs)
+        except custseg.CustsegError as exc:
+            return type(exc)
+
+
+def _plain_answer(model, recs):
+    from custseg import api
+
+    try:
+        return api._assign_plain(model, recs)
+    except api._Unplain:
+        return None
+
+
+def test_plain_path_answers_clean_customers_as_the_pandas_path(model, monkeypatch):
+    for recs in (records(12), records(1, seed=4), records(40, seed=5, ids=False),
+                 [{**r, "region": str(r["region"])} for r in records(6, seed=6)],
+                 [{**r, "customer_id": i} for i, r in enumerate(records(6, seed=9))]):
+        plain = _plain_answer(model, recs)
+        assert plain is not None
+        assert plain == _pandas_answer(model, recs, monkeypatch)
+
+
+@pytest.mark.parametrize("change", [
+    {"CLV": "119.00"}, {"CLV": None}, {"CLV": -1.0}, {"CLV": 1e16}, {"CLV": True},
+    {"region": 9}, {"region": 1.0}, {"region": True}, {"customer_id": None},
+    {"customer_id": 1.5}, {"minutes_watched": 1e400},
+], ids=str)
+def test_plain_path_hands_over_whenever_pandas_could_differ(model, change):
+    recs = [{**r, **change} if i == 1 else r for i, r in enumerate(records(3))]
+    assert _plain_answer(model, recs) is None
+
+
+_VALUE = st.one_of(st.none(), st.integers(-5, 3000), st.floats(-5, 5000, allow_nan=False),
+                   st.sampled_from(["0", "1", "2", " 1", "", "x", "12.5", "1e3"]), st.booleans())
+
+
+@settings(max_examples=60, deadline=None, database=None)
+@given(rows=st.lists(st.fixed_dictionaries(
+    {"minutes_watched": _VALUE, "CLV": _VALUE, "region": _VALUE},
+    optional={"customer_id": st.one_of(st.integers(0, 3), st.sampled_from(["a", "b"])),
+              "channel": _VALUE}), min_size=1, max_size=4))
+def test_plain_path_never_disagrees_with_the_pandas_path(model, rows):
+    plain = _plain_answer(model, rows)
+    if plain is None:
+        return
+    with pytest.MonkeyPatch.context() as m:
+        assert plain == _pandas_answer(model, rows, m)

@@ -100,3 +100,11 @@ def test_alignment_detects_a_vanished_segment(base):
     new = fit(sub, spec, k=2)
     result = align_segments(seg.model_, new.model_)
     assert set(result["vanished"]) >= set(range(2, seg.k_))
+
+
+@pytest.mark.parametrize("n", [1, 2, 7, 1000, 10_001])
+def test_reference_quantiles_equal_numpy(n):
+    from custseg.compare import _PCTS, _quantiles
+
+    v = np.random.default_rng(n).lognormal(size=n)
+    np.testing.assert_allclose(_quantiles(v, _PCTS), np.quantile(v, _PCTS), rtol=1e-14)

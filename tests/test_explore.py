@@ -17,8 +17,10 @@ from statsmodels.stats.proportion import proportion_confint, proportions_ztest
 from custseg import explore
 from custseg.errors import InputError, ParameterError
 from custseg.explore import (
+    PreparedFrame,
     associations,
     compare_levels,
+    compare_levels_many,
     format_p,
     group_share,
     holm,
@@ -370,6 +372,58 @@ def test_compare_levels_is_fast_on_a_million_rows():
     assert time.perf_counter() - start < 2.0
     assert {lv["ci_method"] for lv in out["levels"]} == {"analytic"}
     assert len(out["pairwise"]) == 28
+
+
+def test_spearman_from_sorted_columns_matches_scipy_with_ties():
+    rng = np.random.default_rng(8)
+    n = 3000
+    x = rng.integers(0, 40, n).astype(float)  # heavy ties
+    y = np.round(x * 0.3 + rng.gamma(1, 5, n))
+    (row,) = associations(pd.DataFrame({"x": x, "y": y}), ["x", "y"], [])
+    ref = stats.spearmanr(x, y)
+    assert row["spearman_rho"] == pytest.approx(ref.statistic, rel=1e-12)
+    assert row["spearman_p"] == pytest.approx(ref.pvalue, rel=1e-9, abs=1e-300)
+    assert row["pearson_r"] == pytest.approx(stats.pearsonr(x, y).statistic)
+
+
+@pytest.fixture
+def mixed():
+    """Two outcomes (one with gaps), a level small enough to bootstrap and one above it."""
+    rng = np.random.default_rng(12)
+    n = 6000
+    df = pd.DataFrame({
+        "ch": rng.choice(["a", "b", "c"], n, p=[0.1, 0.2, 0.7]),
+        "region": rng.integers(0, 3, n),
+        "clv": np.round(rng.lognormal(4, 1, n), 2),
+        "minutes": np.round(rng.lognormal(5, 2, n)),
+    })
+    df.loc[rng.choice(n, 300, replace=False), "minutes"] = np.nan
+    df.loc[:9, "ch"] = None
+    return df
+
+
+def test_compare_levels_many_equals_separate_calls(mixed):
+    """Shared bootstrap draws must give exactly the numbers of one call per target."""
+    kw = {"seed": 3, "n_boot": 300, "boot_max_rows": 1500, "labels": {"a": "Alpha"}}
+    together = compare_levels_many(mixed, "ch", ["clv", "minutes"], **kw)
+    alone = [compare_levels(mixed, "ch", t, **kw) for t in ("clv", "minutes")]
+    assert together == alone
+    methods = {lv["ci_method"] for out in together for lv in out["levels"]}
+    assert methods == {"bootstrap", "analytic"}
+    assert together[0]["levels"][0]["n"] != together[1]["levels"][0]["n"]  # gaps in minutes
+
+
+def test_prepared_frame_gives_the_same_answers(mixed):
+    frame = PreparedFrame(mixed)
+    member = mixed["ch"].isin(["a"]).to_numpy()
+    for fn, args, kw in [
+        (summarize_columns, (["clv", "minutes"], ["ch", "region"]), {}),
+        (associations, (["clv", "minutes"], ["ch", "region"]), {}),
+        (compare_levels, ("region", "minutes"), {"n_boot": 200}),
+        (group_share, ("region", member), {"group_name": "a", "value": "clv"}),
+    ]:
+        assert fn(frame, *args, **kw) == fn(mixed, *args, **kw), fn.__name__
+    assert not frame.numeric("clv").flags.writeable  # shared arrays cannot be changed
 
 
 # ------------------------------------------------------------------------- group_share

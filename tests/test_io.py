@@ -652,7 +652,9 @@ def test_fast_csv_path_matches_pandas(tmp_path_factory, floats, data):
     frame = pd.DataFrame({"f": np.array(floats, dtype=float), "s": pd.Series(texts, dtype="str"), "i": ints})
     path = tmp_path_factory.mktemp("csv") / "o.csv"
     write_csv(frame, path, neutralise=False)
-    expected = frame.to_csv(index=False, lineterminator="\n").encode("utf-8")
+    # a carriage return in a cell: every text field quoted (see csv_quoting)
+    expected = frame.to_csv(index=False, lineterminator="\n",
+                            quoting=cio.csv_quoting(frame)).encode("utf-8")
     assert path.read_bytes() == expected
 
 
@@ -926,3 +928,62 @@ def test_cdnow_master(cdnow_path):
     assert frame.shape == (69659, 4)
     assert frame.columns.tolist() == ["customer_id", "date", "number_of_cds", "dollar_value"]
     assert frame.loc[0].tolist() == [1, 19970101, 1, 11.77]
+
+
+# --------------------------------------------------- pyarrow reading and writing
+_CELL = st.one_of(
+    st.sampled_from(["", "0", "7", "-3", "007", "+4", "1.5", "-0.25", "1e5", "NaN", "nan", "inf",
+                     "-Infinity", "True", "false", "TRUE", " 12", "3 ", "2024-01-31",
+                     "2024-01-31 10:00:00", "12:30:00", "x", "Zürich", "a b", '"q,r"', '"s""t"',
+                     "1,5", "9223372036854775808", "18446744073709551616", "1_000", "0x1f"]),
+    st.integers(-10**6, 10**6).map(str),
+    st.floats(allow_nan=False, allow_infinity=False).map(repr),
+)
+
+
+@settings(max_examples=150, deadline=None, database=None)
+@given(rows=st.integers(1, 6).flatmap(
+    lambda n: st.lists(st.lists(_CELL, min_size=n, max_size=n), min_size=1, max_size=8)),
+    sep=st.sampled_from([",", ";", "\t"]))
+def test_arrow_reader_reads_what_pandas_reads_or_declines(rows, sep, tmp_path_factory):
+    width = len(rows[0])
+    if sep != ",":
+        rows = [[c.replace(",", ".") for c in row] for row in rows]
+    text = sep.join(f"c{i}" for i in range(width)) + "\n" + "".join(sep.join(r) + "\n" for r in rows)
+    path = tmp_path_factory.mktemp("arrow") / "t.csv"
+    path.write_text(text, encoding="utf-8")
+    sample, complete = cio._decode_text(path, "utf-8", cio._SAMPLE_BYTES)
+    got = cio._read_text_arrow(path, "utf-8", sep, sample)
+    if got is None:
+        return
+    options = {"sep": sep, "encoding": "utf-8", **cio._NA_OPTIONS}
+    want = cio._keep_infinity_as_text(pd.read_csv(path, low_memory=False, **options), path, options)
+    pd.testing.assert_frame_equal(got, want)
+
+
+def test_read_table_uses_pyarrow_for_a_plain_csv(tmp_path, monkeypatch):
+    path = tmp_path / "c.csv"
+    write_csv(small_frame(), path)
+    monkeypatch.setattr(pd, "read_csv", lambda *a, **k: pytest.fail("pandas read the file"))
+    pd.testing.assert_frame_equal(read_table(path), small_frame())
+
+
+@pytest.mark.parametrize("values", [
+    [0.0, -0.0, 5.0, 1e-7, 1e-4, -1e-4, 0.0001234, 1e16, 1e15, 999999999.999999, 1e9, 0.1, 1 / 3,
+     123456789.123456, -2.5, 1e22, 5e-324, 2.0**53, 1e-5, 9.999999e-05, 0.3, 0.1 + 0.2, 100.0,
+     float("nan"), float("inf"), -float("inf"), 48.89, -1234.5],
+])
+def test_format_floats_is_repr(values):
+    x = np.array(values, dtype=float)
+    want = [None if v != v else str(v) for v in x.astype(str)]
+    want = [None if np.isnan(v) else s for v, s in zip(x, x.astype(str), strict=True)]
+    assert cio.format_floats(x).to_pylist() == want
+
+
+@settings(max_examples=50, deadline=None, database=None)
+@given(st.lists(st.one_of(st.floats(), st.floats(-1e9, 1e9).map(lambda v: round(v, 6)),
+                          st.integers(-10**9, 10**9).map(lambda v: v / 100)), min_size=1, max_size=50))
+def test_format_floats_matches_numpy_for_any_float(values):
+    x = np.array(values, dtype=float)
+    want = [None if np.isnan(v) else s for v, s in zip(x, x.astype(str), strict=True)]
+    assert cio.format_floats(x).to_pylist() == want

@@ -314,6 +314,27 @@ def test_write_figures_is_byte_identical(tmp_path, hostile):
         assert (tmp_path / "a" / name).read_bytes() == (tmp_path / "b" / name).read_bytes(), name
 
 
+def test_write_figures_in_two_processes_is_byte_identical(tmp_path, analysis):
+    one = write_figures(analysis, tmp_path / "one", processes=1)
+    two = write_figures(analysis, tmp_path / "two", processes=2)
+    assert one == two == ALL_FIGURES
+    for name in one:
+        assert (tmp_path / "one" / name).read_bytes() == (tmp_path / "two" / name).read_bytes()
+
+
+def test_write_figures_draws_here_when_the_helper_fails(tmp_path, analysis, monkeypatch):
+    from custseg.report import figures
+
+    monkeypatch.setattr(figures.sys, "executable", str(tmp_path / "no-such-python"))
+    assert write_figures(analysis, tmp_path, processes=2) == ALL_FIGURES
+    assert sorted(p.name for p in tmp_path.iterdir()) == sorted(ALL_FIGURES)
+
+
+def test_write_figures_refuses_a_bad_process_count(tmp_path, analysis):
+    with pytest.raises(ValueError, match="'processes' parameter of write_figures"):
+        write_figures(analysis, tmp_path, processes=3)
+
+
 def test_plot_functions_draw_on_a_given_axes(analysis):
     from matplotlib.figure import Figure
 

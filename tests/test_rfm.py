@@ -238,6 +238,9 @@ BAD_LOGS = [
     ("empty-customer", {"customer_id": ["a", "", "b", None]}, "net",
      "column 'customer_id' (the customer id) is empty in 2 rows (rows 2, 4); fix: give every "
      "transaction its customer's id, or remove those rows"),
+    ("blank-customer", {"customer_id": ["a", "  ", "b", " "]}, "net",
+     "column 'customer_id' (the customer id) is empty in 2 rows (rows 2, 4); fix: give every "
+     "transaction its customer's id, or remove those rows"),
     ("bad-yyyymmdd", {"date": [20240101, 20241301, 20240103, 20240104]}, "net",
      "column 'date' has 1 value that is not a date (row 2: '20241301'); fix: write dates as ISO "
      "dates (2024-01-31), ISO date-times (2024-01-31 14:05:00) or yyyymmdd numbers (20240131)"),
@@ -300,6 +303,28 @@ def test_duplicates_count_rows_repeating_an_earlier_row():
     pd.testing.assert_frame_equal(dropped, aggregate(tiny_log(), COLS, today=TODAY))
 
 
+def test_duplicates_with_empty_cells_and_signed_zeros():
+    extra = pd.DataFrame({"customer_id": ["e", "e", "f", "f"],
+                          "date": ["2024-01-06", "2024-01-06", "2024-01-07", "2024-01-07"],
+                          "amount": [7.0, 7.0, 3.0, 3.0], "qty": [np.nan, np.nan, 0.0, -0.0],
+                          "order_id": [None, None, "o9", "o9"]})
+    log = pd.concat([tiny_log(), extra], ignore_index=True)  # rows 10-13
+    (problem,) = validate_transactions(log, COLS, today=TODAY).warnings
+    # empty cells equal empty cells and 0.0 equals -0.0, as in a GROUP BY on every column
+    assert (problem.code, problem.rows, problem.count) == ("duplicate-rows", [11, 13], 2)
+
+
+def test_duplicates_survive_a_hash_collision_check_on_large_logs():
+    # many distinct rows and a few repeats: only rows that are equal in every column count
+    log = make_transactions(2000, seed=5)
+    repeated = log.iloc[[10, 500, 500]]
+    log = pd.concat([log, repeated], ignore_index=True)
+    (problem,) = [p for p in validate_transactions(log, GEN_COLS, today=TODAY).problems
+                  if p.code == "duplicate-rows"]
+    n = len(log)
+    assert (problem.rows, problem.count) == ([n - 2, n - 1, n], 3)
+
+
 def test_zero_value_only_customer_is_a_warning():
     log = pd.concat([tiny_log(), pd.DataFrame({"customer_id": ["z"], "date": ["2024-01-02"],
                                                "amount": [0.0], "qty": [1], "order_id": ["o9"]})])
@@ -328,6 +353,16 @@ def test_returns_net():
     out = by_customer(aggregate(returns_log(), COLS, today=TODAY))
     assert sorted(out) == ["a", "b", "c"]
     assert out["a"]["monetary_total"] == 60.0  # 65 of purchases - 5 returned
+
+
+def test_default_as_of_is_the_last_date_of_any_row_returns_included():
+    late_return = pd.DataFrame({"customer_id": ["b"], "date": ["2024-02-10"], "amount": [-10.0],
+                                "qty": [-1], "order_id": ["o4"]})
+    log = pd.concat([tiny_log(), late_return], ignore_index=True)
+    out = aggregate(log, COLS, today=TODAY)
+    assert out.attrs["as_of"] == "2024-02-10"
+    assert by_customer(out)["c"]["recency_days"] == 10  # Jan 31 -> Feb 10
+    assert validate_transactions(log, COLS, today=TODAY).as_of == dt.date(2024, 2, 10)
 
 
 def test_returns_drop():
@@ -380,6 +415,22 @@ def test_file_row_numbers_count_data_rows(tmp_path):
         assert problem.rows == [7]
 
 
+def test_duckdb_spills_to_a_temporary_directory_and_prints_nothing(tmp_path, monkeypatch, capfd):
+    path = tmp_path / "log.parquet"
+    tiny_log().to_parquet(path, index=False)
+    work = tmp_path / "work"
+    work.mkdir()
+    monkeypatch.chdir(work)
+    monkeypatch.setenv("CUSTSEG_DUCKDB_MEMORY", "64MB")
+    out = aggregate(path, COLS, today=TODAY)
+    pd.testing.assert_frame_equal(out, aggregate(tiny_log(), COLS, today=TODAY))
+    assert list(work.iterdir()) == []  # no .tmp spill directory in the working directory
+    assert capfd.readouterr().out == ""  # no DuckDB progress bar
+    monkeypatch.setenv("CUSTSEG_DUCKDB_MEMORY", "plenty")
+    with pytest.raises(ParameterError, match="CUSTSEG_DUCKDB_MEMORY must be a size"):
+        aggregate(path, COLS, today=TODAY)
+
+
 def test_ragged_csv_raises_input_error(tmp_path):
     path = tmp_path / "log.csv"
     path.write_text("customer_id,date,amount\na,2024-01-01,1\nb,2024-01-02,2,3\n")
@@ -414,6 +465,19 @@ def test_quintile_scores_by_hand():
     assert out["R"].tolist() == [5, 3, 3, 2, 1]
     assert out["M"].tolist() == [5, 4, 3, 2, 1]
     assert out["R"].dtype == np.int64
+
+
+@pytest.mark.parametrize("values", [
+    [3.0, 1.0, 1.0, 0.0, -0.0, 7.0],           # whole numbers: ranked by counting
+    [2.5, 1.0, 2.5, np.inf, -np.inf, 0.1],     # other values: ranked by sorting
+    [1e17, 1e17 + 16, 3.0],                    # whole but far apart: by sorting
+    [5.0],
+], ids=["whole", "fractional", "far-apart", "one"])
+def test_min_rank_equals_pandas(values):
+    from custseg.rfm import _min_rank
+
+    key = np.array(values)
+    np.testing.assert_array_equal(_min_rank(key), pd.Series(key).rank(method="min").to_numpy())
 
 
 def test_equal_values_get_one_score():
@@ -478,6 +542,12 @@ SEGMENT_CASES = [  # (R, F, M) -> the first matching default rule
     ((3, 1, 5), FALLBACK_SEGMENT),
     ((3, 3, 3), FALLBACK_SEGMENT),
 ]
+
+
+def test_segment_names_are_text():
+    names = rfm_segments(pd.DataFrame({"R": [5, 1], "F": [5, 1], "M": [5, 1]}, index=[7, 3]))
+    assert names.dtype == "str" and names.index.tolist() == [7, 3]
+    assert names.tolist() == ["Champions", "Lost"]
 
 
 def test_default_segment_rules():

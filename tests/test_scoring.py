@@ -114,3 +114,169 @@ def test_export_by_name_and_bad_names(run_with_hostile_ids, tmp_path):
         export_segments(out, ["7"], tmp_path / "c.csv")
     with pytest.raises(ParameterError, match="unknown output type"):
         export_segments(out, ["0"], tmp_path / "c.xlsx")
+
+
+# ------------------------------------------- nearest centroid in bounded memory (#7)
+@pytest.mark.parametrize("centres", [1, 5, 2_400, 10**6, 10**9])
+def test_nearest_chunk_rows_keep_the_distance_matrix_within_the_budget(centres):
+    from custseg.model import NEAREST_BUDGET_BYTES, nearest_chunk_rows
+
+    rows = nearest_chunk_rows(centres)
+    assert rows >= 1
+    assert rows * centres * 8 <= max(NEAREST_BUDGET_BYTES, centres * 8)
+    assert nearest_chunk_rows(5) == 262_144 and nearest_chunk_rows(2_400) == 3_495
+
+
+def test_nearest_centroid_memory_is_bounded_by_the_budget_not_the_rows(monkeypatch):
+    import tracemalloc
+
+    from custseg import model as model_module
+
+    rng = np.random.default_rng(0)
+    Z, E = rng.standard_normal((5_000, 3)), rng.standard_normal((2_400, 3))
+    whole = model_module.nearest_centroid(Z, E, chunk=len(Z))  # one 96 MB matrix
+    monkeypatch.setattr(model_module, "NEAREST_BUDGET_BYTES", 2**20)
+    tracemalloc.start()
+    try:
+        labels, dist = model_module.nearest_centroid(Z, E)
+        peak = tracemalloc.get_traced_memory()[1]
+    finally:
+        tracemalloc.stop()
+    assert peak < 4 * 2**20  # numpy reports its buffers to tracemalloc
+    np.testing.assert_array_equal(labels, whole[0])
+    np.testing.assert_array_equal(dist, whole[1])
+
+
+# ------------------------------------------------------- the Arrow path of assign_file
+def _pandas_only(monkeypatch):
+    from custseg import scoring
+
+    def refuse(*args, **kwargs):
+        raise scoring._Fallback("test: pandas path")
+
+    monkeypatch.setattr(scoring, "_assign_arrow", refuse)
+
+
+def _arrow_only(monkeypatch):
+    from custseg import scoring
+
+    def refuse(*args, **kwargs):
+        raise AssertionError("the Arrow path handed over")
+
+    monkeypatch.setattr(scoring, "_assign_pandas", refuse)
+
+
+def _both_ways(model, data, tmp_path, monkeypatch, suffix, chunksize, arrow=True):
+    """assign_file's summary and output bytes by the Arrow path (or not), then by pandas."""
+    results = []
+    for way in ("arrow", "pandas"):
+        out = tmp_path / f"{way}{suffix}"
+        with monkeypatch.context() as m:
+            if way == "pandas":
+                _pandas_only(m)
+            elif arrow:
+                _arrow_only(m)
+            summary = assign_file(model, data, out, chunksize=chunksize, overwrite=True)
+        summary.pop("output")
+        results.append((summary, out.read_bytes() if suffix == ".csv" else pd.read_parquet(out)))
+    return results
+
+
+@pytest.fixture(scope="module")
+def id_model():
+    spec = parse_spec('id = "id"\n' + demo_spec_text())
+    df = make_customers(600, seed=2)
+    df.insert(0, "id", [f"c{i}" for i in range(600)])
+    return CustomerSegmenter(spec, stability_runs=0, k_range=(2, 4)).fit(df).model_
+
+
+def _new_customers(n, seed, ids=None):
+    df = make_customers(n, seed=seed)
+    if ids is not None:
+        df.insert(0, "id", ids)
+    return df
+
+
+@pytest.mark.parametrize("suffix", [".csv", ".parquet"])
+@pytest.mark.parametrize("source", ["csv", "parquet"])
+@pytest.mark.parametrize("chunksize", [7, 100, 10_000])
+def test_arrow_path_gives_the_bytes_of_the_pandas_path(model, id_model, tmp_path, monkeypatch,
+                                                       suffix, source, chunksize):
+    hostile = ["=HYPERLINK(\"x\")", "@SUM(A1)", "-2+3", "-12.5", 'say "hi", ok', "+1", "\tx"]
+    cases = [(model, _new_customers(333, seed=8)),
+             (id_model, _new_customers(250, seed=9, ids=hostile + [f"n{i}" for i in range(243)])),
+             (id_model, _new_customers(120, seed=10, ids=list(range(1000, 1120))))]
+    for m, df in cases:
+        data = tmp_path / f"new.{source}"
+        if source == "csv":
+            df.to_csv(data, index=False)
+        else:
+            df.to_parquet(data)
+        (arrow, arrow_out), (pandas_, pandas_out) = _both_ways(m, data, tmp_path, monkeypatch,
+                                                              suffix, chunksize)
+        assert arrow == pandas_
+        if suffix == ".csv":
+            assert arrow_out == pandas_out
+        else:
+            pd.testing.assert_frame_equal(arrow_out, pandas_out, check_dtype=False)
+
+
+@pytest.mark.parametrize("edit", [
+    "unseen channel code", "NaN text", "numbers as text", "zero-padded ids", "duplicate ids",
+    "spaces around a code", "negative value", "missing CLV", "semicolons", "latin-1",
+])
+def test_files_the_arrow_path_hands_over_give_the_pandas_result(id_model, tmp_path, monkeypatch,
+                                                                edit):
+    df = _new_customers(60, seed=11, ids=[f"{i:03d}" for i in range(60)])
+    df["channel"] = df["channel"].astype(object)
+    sep, encoding = ",", "utf-8"
+    if edit == "unseen channel code":
+        df.loc[[3, 40], "channel"] = 9
+    elif edit == "NaN text":
+        df["minutes_watched"] = df["minutes_watched"].astype(object)
+        df.loc[5, "minutes_watched"] = "NaN"
+    elif edit == "numbers as text":
+        df.loc[7, "channel"] = "2.0"
+    elif edit == "zero-padded ids":
+        df["id"] = [f"{i:05d}" for i in range(60)]
+    elif edit == "duplicate ids":
+        df.loc[9, "id"] = df.loc[10, "id"]
+    elif edit == "spaces around a code":
+        df.loc[2, "channel"] = " 3"
+    elif edit == "negative value":
+        df.loc[4, "CLV"] = -3.0
+    elif edit == "missing CLV":
+        df.loc[6, "CLV"] = np.nan
+    elif edit == "semicolons":
+        sep = ";"
+    else:
+        df.loc[1, "id"] = "Zoë"
+        encoding = "latin-1"
+    data = tmp_path / "new.csv"
+    df.to_csv(data, index=False, sep=sep, encoding=encoding)
+    outcomes = []
+    for way in ("auto", "pandas"):
+        with monkeypatch.context() as m:
+            if way == "pandas":
+                _pandas_only(m)
+            try:
+                summary = assign_file(id_model, data, tmp_path / f"{way}.csv", chunksize=25)
+                summary.pop("output")
+                outcomes.append((summary, (tmp_path / f"{way}.csv").read_bytes()))
+            except ValidationError as exc:
+                outcomes.append(str(exc))
+    assert outcomes[0] == outcomes[1]
+
+
+def test_arrow_path_overlaps_reading_and_stops_its_reader_on_error(model, tmp_path):
+    import threading
+
+    df = make_customers(500, seed=12)
+    df["CLV"] = df["CLV"].astype(object)
+    df.loc[450, "CLV"] = "abc"
+    data = tmp_path / "bad.csv"
+    df.to_csv(data, index=False)
+    with pytest.raises(ValidationError, match=r"row 451: 'abc'"):
+        assign_file(model, data, tmp_path / "out.csv", chunksize=100)
+    assert not (tmp_path / "out.csv").exists()
+    assert not [t for t in threading.enumerate() if t.name == "custseg-assign-reader"]

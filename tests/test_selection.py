@@ -204,3 +204,50 @@ def test_sweep_and_choose_k_on_blobs():
     assert k == 3
     assert reason.startswith("k = 3: 6 of 6 criteria agree")
     assert adjusted_rand_score(truth, fits[3].labels) == 1.0
+
+
+# ------------------------------------------------------------- silhouettes
+def test_silhouettes_equal_sklearn_for_every_labelling():
+    from sklearn.metrics import silhouette_score
+
+    from custseg.cluster.selection import silhouettes
+
+    rng = np.random.default_rng(3)
+    X = rng.normal(size=(300, 3))
+    label_sets = [rng.integers(0, k, 300) for k in (2, 3, 7)]
+    singleton = rng.integers(0, 3, 300)
+    singleton[17] = 9  # a segment of one customer: silhouette 0 for it
+    label_sets.append(singleton)
+    got = silhouettes(X, label_sets, block_bytes=8 * 300 * 7)  # several row blocks
+    want = [silhouette_score(X, lab) for lab in label_sets]
+    # matrix-product distances (as scikit-learn's own) agree to rounding error
+    np.testing.assert_allclose(got, want, rtol=1e-6, atol=1e-9)
+
+
+def test_silhouettes_undefined_for_one_or_all_segments():
+    from custseg.cluster.selection import silhouettes
+
+    X = np.arange(8.0).reshape(4, 2)
+    assert silhouettes(X, [np.zeros(4), np.arange(4), np.array([0, 0, 1, 1])])[:2] == [None, None]
+
+
+@pytest.mark.parametrize("seed", [0, 1, 2])
+def test_ch_db_and_ari_equal_sklearn(seed):
+    from sklearn.metrics import calinski_harabasz_score, davies_bouldin_score
+
+    from custseg.cluster.selection import ari, ch_db
+
+    rng = np.random.default_rng(seed)
+    X = rng.normal(size=(500, 4)).astype(np.float32 if seed == 2 else np.float64)
+    for k in (2, 5):
+        a = rng.integers(0, k, 500)
+        b = rng.integers(0, k + 1, 500)
+        ch, db = ch_db(X, a)
+        assert ch == pytest.approx(calinski_harabasz_score(X, a), rel=1e-6)
+        assert db == pytest.approx(davies_bouldin_score(X, a), rel=1e-6)
+        assert ari(a, b) == pytest.approx(adjusted_rand_score(a, b), abs=1e-12)
+        assert ari(a, a + 3) == 1.0
+    assert ari(np.zeros(9), np.zeros(9)) == adjusted_rand_score(np.zeros(9), np.zeros(9))
+    one = np.zeros(9)
+    other = np.arange(9) % 3
+    assert ari(one, other) == pytest.approx(adjusted_rand_score(one, other), abs=1e-12)

@@ -353,7 +353,8 @@ def test_validated_frame_types():
     ],
 )
 def test_coerce_codes(values, dtype, codes):
-    assert coerce_codes(pd.Series(values, dtype=dtype)).tolist() == codes
+    got = coerce_codes(pd.Series(values, dtype=dtype))
+    assert [None if pd.isna(v) else v for v in got.tolist()] == codes
 
 
 @pytest.mark.parametrize(

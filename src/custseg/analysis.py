@@ -8,6 +8,9 @@ the data behind every chart).
 
 from __future__ import annotations
 
+import os
+from concurrent.futures import ThreadPoolExecutor
+
 import numpy as np
 import pandas as pd
 from scipy.cluster.hierarchy import dendrogram
@@ -19,8 +22,12 @@ from .segmenter import CustomerSegmenter
 __all__ = ["build_analysis", "SCATTER_MAX", "PCA_MAX"]
 
 SCATTER_MAX = 50_000
+TESTS_MAX = 2_000_000  # customers the statistical tests use at most (a fixed-seed sample)
 PCA_MAX = 5_000
 DENDRO_LEAVES = 30
+#: threads answering the questions side by side (numpy releases the GIL in its loops)
+_THREADS = max(1, min(4, len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity")
+                      else os.cpu_count() or 1))
 
 
 def _sample(n: int, size: int, seed: int) -> np.ndarray:
@@ -89,23 +96,24 @@ def _profile_chart(segments: list[dict]) -> dict:
             "z": matrix}
 
 
-def _crosstab_chart(data: pd.DataFrame, spec, cats: list[str]) -> dict | None:
+def _crosstab_chart(frame: explore.PreparedFrame, spec, cats: list[str]) -> dict | None:
     if len(cats) < 2:
         return None
     a, b = cats[0], cats[1]
-    ct = pd.crosstab(data[a], data[b])
+    (ca, la), (cb, lb) = frame.codes(a), frame.codes(b)
+    keep = (ca >= 0) & (cb >= 0)
+    table = np.bincount(ca[keep].astype(np.int64) * len(lb) + cb[keep],
+                        minlength=len(la) * len(lb)).reshape(len(la), len(lb))
+    present_a, present_b = table.sum(1) > 0, table.sum(0) > 0
 
     def order(col, values):
         labels = spec.columns[col].labels
         known = [c for c in labels if c in values]
         return known + sorted(v for v in values if v not in known)
 
-    rows = order(a, [str(x) for x in ct.index])
-    cols = order(b, [str(x) for x in ct.columns])
-    ct.index = ct.index.astype(str)
-    ct.columns = ct.columns.astype(str)
-    ct = ct.reindex(index=rows, columns=cols, fill_value=0)
-    counts = ct.to_numpy()
+    rows = order(a, [v for v, ok in zip(la, present_a, strict=True) if ok])
+    cols = order(b, [v for v, ok in zip(lb, present_b, strict=True) if ok])
+    counts = table[np.ix_([la.index(r) for r in rows], [lb.index(c) for c in cols])]
     shares = counts / np.maximum(counts.sum(1, keepdims=True), 1)
     return {"row": a, "col": b, "shares_of": "row",
             "row_labels": [spec.columns[a].label(r) for r in rows],
@@ -128,6 +136,13 @@ def _traits(profile: dict, overall: dict, spec) -> list[str]:
             out.append(f"{best['share']:.0%} {spec.columns[col].label(best['code'])} "
                        f"({best['lift']:.1f}x the overall share)")
     return out or ["close to the average customer on every clustering column"]
+
+
+def _median_of_sorted(s: np.ndarray) -> float:
+    n = len(s)
+    if n == 0:
+        return float("nan")
+    return float(s[n // 2]) if n % 2 else float((s[n // 2 - 1] + s[n // 2]) / 2)
 
 
 def _num(x: float) -> str:
@@ -166,29 +181,51 @@ def build_analysis(seg: CustomerSegmenter, data: pd.DataFrame, Z: np.ndarray, ma
     eng_cols = [c for c in spec.numeric(spec.with_role("engagement")) if c in numeric]
     label_maps = {c: dict(spec.columns[c].labels) for c in cats}
 
-    summary = explore.summarize_columns(data, numeric, cats, label_maps)
-    assoc = explore.associations(data, numeric, cats)
-    q1 = []
-    for a in attributes:
-        for t in targets:
-            q1.append(explore.compare_levels(data, a, t, labels=label_maps[a], seed=seed))
+    # Every column is converted, factorized and sorted once, for all the calls below;
+    # the calls then run on a few threads (numpy releases the GIL in the sorts, searches
+    # and bootstrap draws). Each call is independent and deterministic, and results are
+    # collected in a fixed order, so the output does not depend on the scheduling.
+    #
+    # Above TESTS_MAX customers the tests and intervals (questions 1 and 2, the
+    # associations) use a fixed-seed random sample of TESTS_MAX customers, stated in
+    # the output; the column summary, segments and value shares use every customer.
+    full = explore.PreparedFrame(data)
+    tests_sample = None
+    frame = full
+    if len(data) > TESTS_MAX:
+        rows = np.sort(np.random.default_rng(seed + 5).choice(len(data), TESTS_MAX,
+                                                               replace=False))
+        frame = explore.PreparedFrame(data.iloc[rows].reset_index(drop=True))
+        tests_sample = {"rows": TESTS_MAX, "of": int(len(data))}
+    with ThreadPoolExecutor(max_workers=_THREADS) as pool:
+        list(pool.map(frame.sorted, numeric))
+        list(pool.map(frame.codes, cats))
+        q1_jobs = [pool.submit(explore.compare_levels_many, frame, a, targets,
+                               labels=label_maps[a], seed=seed) for a in attributes]
+        assoc_job = pool.submit(explore.associations, frame, numeric, cats)
+        summary_job = pool.submit(explore.summarize_columns, full, numeric, cats, label_maps)
+        q1 = [result for job in q1_jobs for result in job.result()]
+        assoc = assoc_job.result()
+        summary = summary_job.result()
     q2 = []
     for col, groups in spec.groups.items():
         if col not in data.columns:
             continue
         codes = spec.group_codes(col)
-        member_col = data[col].astype(str)
+        col_codes, col_levels = frame.codes(col)
         for gname in groups:
-            member = member_col.isin(codes[gname])
+            # membership of each level, then of each row (a missing value is not in the group)
+            inside = set(codes[gname])
+            member = np.array([lv in inside for lv in col_levels] + [False])[col_codes]
             for a in attributes:
                 if a == col:
                     continue
-                q2.append(explore.group_share(data, a, member, group_name=gname,
+                q2.append(explore.group_share(frame, a, member, group_name=gname,
                                               value=value_cols[0] if value_cols else None,
                                               labels=label_maps[a]))
 
     rules = rules_from_spec(spec.recommendations)
-    overall = {c: float(np.median(data[c].to_numpy(dtype=float))) for c in numeric}
+    overall = {c: _median_of_sorted(full.sorted(c)) for c in numeric}
     segments = []
     for p in seg.profiles_:
         s = dict(p)
@@ -229,16 +266,16 @@ def build_analysis(seg: CustomerSegmenter, data: pd.DataFrame, Z: np.ndarray, ma
         charts["scatter"] = None
     else:
         pick = _sample(len(data), SCATTER_MAX, seed + 2)
-        xs = data[x].to_numpy(dtype=float)[pick]
-        ys = data[y].to_numpy(dtype=float)[pick]
+        xs = data[x].to_numpy(dtype=float)[pick].tolist()
+        ys = data[y].to_numpy(dtype=float)[pick].tolist()
         charts["scatter"] = {"x": x, "y": y, "x_label": x, "y_label": y,
                              "sampled": bool(len(pick) < len(data)), "n_total": int(len(data)),
-                             "points": [[float(a), float(b), int(c)] for a, b, c in
-                                        zip(xs, ys, labels[pick], strict=True)]}
+                             "points": list(map(list, zip(xs, ys, labels[pick].tolist(),
+                                                          strict=True)))}
     charts["dendrogram"] = _dendrogram_chart(seg)
     charts["pca"] = _pca_chart(Z, labels, seg.cluster_centers_, seed, aggregate_only)
     charts["profile"] = _profile_chart(segments)
-    charts["crosstab"] = _crosstab_chart(data, spec, attributes)
+    charts["crosstab"] = _crosstab_chart(frame, spec, attributes)
 
     problems = [dict(p) for p in seg.problems_]
     if aggregate_only:
@@ -254,11 +291,16 @@ def build_analysis(seg: CustomerSegmenter, data: pd.DataFrame, Z: np.ndarray, ma
         "columns where configured; one-hot encoding of categorical columns; standard scaling.",
         f"Clustering: {seg.algorithm} with {seg.n_init} k-means++ initialisations per fit "
         f"(best kept), seed {seed}.",
-        "Choice of k: four criteria vote (elbow of the within-cluster sum of squares by "
-        "Kneedle, best silhouette, highest Calinski-Harabasz, lowest Davies-Bouldin); "
+        "Choice of k: the criteria vote (elbow of the within-cluster sum of squares by "
+        "Kneedle, best silhouette, highest Calinski-Harabasz, lowest Davies-Bouldin, the gap "
+        "statistic's standard-error rule, bootstrap stability, and BIC for mixtures); "
         f"silhouette on {seg.silhouette_sample_size_:,} rows (exact up to "
         f"{seg.silhouette_max:,} rows, a fixed-seed sample above); "
-        f"k chosen on {seg.selection_sample_size_:,} rows.",
+        f"k chosen on {seg.selection_sample_size_:,} rows"
+        + (f"; {'fast' if seg.fast_ else 'exact'} path"
+           + (f", k-means++ starts on {seg.start_sample_size_:,} rows refined on all"
+              if getattr(seg, 'start_sample_size_', None) else "")
+           if hasattr(seg, "fast_") else "") + ".",
         f"Ward hierarchy: {seg.ward_.method}"
         + (" (k-means micro-clusters, then Ward on their size-weighted centroids)"
            if seg.ward_.method == "two-stage" else "") + ".",
@@ -271,6 +313,10 @@ def build_analysis(seg: CustomerSegmenter, data: pd.DataFrame, Z: np.ndarray, ma
         "tests with Holm correction.",
         "Question 2: crosstab with Wilson 95% intervals, chi-square test with Cramer's V and "
         "adjusted standardised residuals (Holm-adjusted).",
+        *([f"Questions 1 and 2 and the associations use a fixed-seed random sample of "
+           f"{tests_sample['rows']:,} of the {tests_sample['of']:,} customers (their "
+           "p-values and intervals are those of the sample); the column summary, segments "
+           "and value shares use every customer."] if tests_sample else []),
         "Segment names come from traits with |z| >= 0.5 (log1p for heavy tails) and category "
         "lifts >= 1.5.",
         NOTE,
@@ -286,6 +332,7 @@ def build_analysis(seg: CustomerSegmenter, data: pd.DataFrame, Z: np.ndarray, ma
                          "spec_notes": list(seg.spec_notes_),
                          "transforms": list(seg.features_.notes_)},
         "associations": assoc,
+        "tests_sample": tests_sample,
         "question1": q1,
         "question2": q2,
         "selection": {"rows": [{**r, "chosen": r["k"] == seg.k_} for r in seg.selection_],

@@ -441,10 +441,150 @@ def frame_of(records: list[dict], model: SegmentModel) -> pd.DataFrame:
     return pd.DataFrame.from_records(records, columns=keep)
 
 
+# Up to this many customers, a request is first tried without pandas (see _assign_plain).
+PLAIN_MAX_RECORDS = 256
+
+
+class _Unplain(Exception):
+    """The plain path cannot promise the pandas path's answer: let that one decide."""
+
+
+def _plain_numbers(values: list, col) -> tuple[list[float], list[bool]]:
+    from .validate import MAX_ABS_NUMBER
+
+    out, missing = [], []
+    for v in values:
+        t = type(v)
+        if v is None:
+            out.append(float("nan"))
+            missing.append(True)
+            continue
+        if t is not int and t is not float:
+            raise _Unplain
+        f = float(v)
+        if not (-MAX_ABS_NUMBER <= f <= MAX_ABS_NUMBER):  # also infinities (from 1e400)
+            raise _Unplain
+        if f < 0 and col.role in ("value", "engagement"):
+            raise _Unplain
+        out.append(f)
+        missing.append(False)
+    if any(missing) and col.missing in ("error", "drop"):
+        raise _Unplain
+    return out, missing
+
+
+def _plain_codes(values: list, col) -> list:
+    from .validate import MAX_CELL_CHARS
+
+    codes = []
+    for v in values:
+        t = type(v)
+        if v is None:
+            code = None
+        elif t is int:
+            code = str(v)
+        elif t is str:
+            if len(v) > MAX_CELL_CHARS:
+                raise _Unplain
+            code = v.strip() or None
+        else:  # floats (1.0 is code "1") and booleans: pandas decides
+            raise _Unplain
+        codes.append(code)
+    if col.missing in ("error", "drop") and any(c is None for c in codes):
+        raise _Unplain
+    if col.labels and any(c is not None and c not in col.labels for c in codes):
+        raise _Unplain  # a warning (unseen-code): the pandas path words it
+    return codes
+
+
+def _assign_plain(model: SegmentModel, records: list[dict]) -> dict:
+    """:func:`assign_records` for a few clean customers, in plain Python and numpy.
+
+    Gives the same answer as the pandas path (:meth:`SegmentModel.assign`) or raises
+    :class:`_Unplain`: whenever validation would report anything (an error or a
+    warning), or a value's typing by pandas could matter, that path answers instead.
+    """
+    spec, features = model.spec, model.features
+    present: dict[str, None] = {}
+    for rec in records:
+        present.update(dict.fromkeys(rec))
+    needed = list(features.columns_)
+    if any(name not in present for name in needed):
+        raise _Unplain
+    extra = [c for c in spec.used if c not in needed and c in present]
+    n = len(records)
+    numbers: dict[str, np.ndarray] = {}
+    codes: dict[str, list] = {}
+    unfamiliar = np.zeros(n, dtype=bool)
+    for name in dict.fromkeys(needed + extra):
+        col = spec.columns[name]
+        values = [rec.get(name) for rec in records]
+        if col.kind == "numeric":
+            numbers[name] = np.array(_plain_numbers(values, col)[0], dtype=np.float64)
+            continue
+        codes[name] = _plain_codes(values, col)
+        if name in extra:
+            known = list(col.labels) or list(
+                (model.info.get("reference") or {}).get(name, {}).get("shares", {}))
+            if known:
+                unfamiliar |= np.array([c is not None and c not in known for c in codes[name]])
+    ids: list = [None] * n
+    if spec.id and spec.id in present:
+        ids = [rec.get(spec.id) for rec in records]
+        kinds = {type(v) for v in ids}
+        if not kinds <= {int, str}:
+            raise _Unplain  # missing, float or boolean ids
+        if len({(type(v), v) for v in ids}) != n:
+            raise _Unplain  # duplicates
+    # the feature matrix, with the operations of FeatureSpace.transform
+    X = np.zeros((n, features.n_features_), dtype=np.float64)
+    unseen = np.zeros(n, dtype=bool)
+    j = 0
+    for name in features.columns_:
+        if name in features.levels_:
+            levels = {lvl: i for i, lvl in enumerate(features.levels_[name])}
+            fill = features.fill_[name]
+            for row, code in enumerate(codes[name]):
+                at = levels.get(fill if code is None else code, -1)
+                if at >= 0:
+                    X[row, j + at] = 1.0
+                else:
+                    unseen[row] = True
+            j += len(levels)
+        else:
+            v = numbers[name].copy()
+            v[np.isnan(v)] = features.fill_[name]
+            X[:, j] = np.log1p(v) if features.log_[name] else v
+            j += 1
+    X -= features.mean_
+    X /= features.scale_
+    with np.errstate(over="ignore", invalid="ignore"):
+        labels = model.segments_of(X)
+        diff = X - model.centers[labels]
+        dist = np.sqrt(np.einsum("ij,ij->i", diff, diff))
+    if not np.isfinite(dist).all():
+        raise _Unplain  # the pandas path says which values overflow
+    p99 = np.array([q["0.99"] for q in model.distance_quantiles])
+    unfamiliar |= (dist > p99[labels]) | unseen
+    names = model.names
+    return {"assignments": [
+        {"row": row, "id": cid, "segment": seg, "segment_name": names[seg], "distance": d,
+         "unfamiliar": unf}
+        for row, cid, seg, d, unf in zip(range(1, n + 1), ids, labels.tolist(),
+                                         np.round(dist, 6).tolist(), unfamiliar.tolist(),
+                                         strict=True)
+    ], "warnings": []}
+
+
 def assign_records(model: SegmentModel, records: list[dict]) -> dict:
     """The body of a successful ``POST /v1/assign`` answer for checked records."""
     if not records:
         return {"assignments": [], "warnings": []}
+    if len(records) <= PLAIN_MAX_RECORDS:
+        try:
+            return _assign_plain(model, records)
+        except _Unplain:
+            pass
     df = frame_of(records, model)
     with np.errstate(over="ignore"):  # an overflowing distance is answered just below
         out, warnings = model.assign(df)

@@ -10,6 +10,7 @@ import functools
 import json
 import os
 import sys
+import threading
 import time
 from datetime import UTC, datetime
 from pathlib import Path
@@ -102,6 +103,36 @@ def parse_cluster_on(text: str | None):
     if not cols:
         raise ParameterError("--cluster-on needs 'all' or a comma-separated list of columns")
     return cols
+
+
+def _in_background(fn, *args):
+    """Run ``fn(*args)`` in a daemon thread; ``.result()`` waits for it (or re-raises)."""
+    from concurrent.futures import Future
+
+    future: Future = Future()
+
+    def work():
+        try:
+            future.set_result(fn(*args))
+        except BaseException as exc:  # handed to whoever waits for the result
+            future.set_exception(exc)
+
+    threading.Thread(target=work, daemon=True).start()
+    return future
+
+
+_RUN_MODULES = ("custseg.pipeline", "custseg.analysis", "custseg.rundir",
+                "custseg.report.html", "custseg.report.figures", "custseg.report.markdown")
+
+
+def _import_all(names) -> None:
+    import importlib
+
+    for name in names:
+        try:
+            importlib.import_module(name)
+        except Exception:  # noqa: BLE001 - the stage that needs it imports it again and says why
+            pass
 
 
 def default_out(prefix: str = "") -> Path:
@@ -272,21 +303,32 @@ def run(
     reference: Annotated[Path | None, typer.Option("--reference", help="An earlier run: "
                                                    "name and number segments after their "
                                                    "matched predecessors.")] = None,
+    fast: Annotated[bool | None, typer.Option(
+        "--fast/--exact", help="Force the large-table path (k chosen on a sample, float32 "
+        "features, k-means starts on a subsample) or the exact path; by default the fast "
+        "path is taken above 20,000 customers.")] = None,
     quiet: QuietOpt = False,
+    engine: Annotated[str, typer.Option("--engine", help="Where to compute: local (default) "
+                                        "or spark (pip install \"custseg[spark]\").")] = "local",
+    master: Annotated[str | None, typer.Option("--master", help="Spark master URL for "
+                                               "--engine spark (default local[*]).")] = None,
 ):
     """Segment the customers in DATA and write a run directory with its report."""
     from . import io
-    from .pipeline import RunOptions, segment
-    from .rundir import write_run
     from .spec import TRANSFORMS, parse_spec
+
+    # The modules of the later stages are imported in a second thread while the
+    # options are checked and the data is read (the readers release the GIL). The
+    # readers' own modules are imported first, here, so the two threads never
+    # import the same package at the same time.
+    _import_all(("pyarrow", "pyarrow.compute", "pyarrow.csv", "pyarrow.parquet"))
+    _in_background(_import_all, _RUN_MODULES)
 
     if transform is not None and transform not in TRANSFORMS:
         raise ParameterError(f"--transform must be one of {', '.join(TRANSFORMS)}, "
                              f"got {transform!r}")
-    options = RunOptions(k=k, k_range=parse_k_range(k_range), n_init=n_init, seed=seed,
-                         log_transform=transform or "spec", cluster_on=parse_cluster_on(cluster_on),
-                         ward_exact_max=ward_exact_max, aggregate_only=aggregate_only,
-                         algorithm=algorithm)
+    k_bounds = parse_k_range(k_range)
+    columns = parse_cluster_on(cluster_on)
     compare_list = None
     if compare_algorithms is not None:
         from .cluster.algorithms import get_algorithm
@@ -297,10 +339,11 @@ def run(
                                  fix="e.g. --compare-algorithms kmeans,gmm,ward")
         for a in compare_list:
             get_algorithm(a)
+    reference_model = None
     if reference is not None:
         from .modelfile import load_model
 
-        options.reference = load_model(reference)
+        reference_model = load_model(reference)
     spec_obj = None
     if spec is not None:
         spec_obj = parse_spec(io.read_text(spec), source=str(spec))
@@ -310,6 +353,10 @@ def run(
         progress("read", str(data))
         tx_path = spec_obj is not None and spec_obj.kind == "transactions"
         df = None
+        t_read = time.perf_counter()
+        # the input's checksum (for the manifest) is computed in a second thread
+        # while the table is read: hashing releases the GIL
+        hashing = _in_background(io.file_sha256, data) if Path(data).is_file() else None
         if not tx_path:
             df = io.read_table(data, encoding=encoding, sql=sql)
             if spec_obj is None:
@@ -320,10 +367,27 @@ def run(
         if tx_path:
             progress("rfm", "aggregating the order log per customer")
             df, rfm_part, extra = _transactions_to_customers(data if df is None else df, spec_obj)
-        info = {"path": str(data), "sha256": io.file_sha256(data)}  # read fine: it exists
+        t_read = time.perf_counter() - t_read
+        from .pipeline import RunOptions, segment
+        from .rundir import write_run
+
+        options = RunOptions(k=k, k_range=k_bounds, n_init=n_init, seed=seed,
+                             log_transform=transform or "spec", cluster_on=columns,
+                             ward_exact_max=ward_exact_max, aggregate_only=aggregate_only,
+                             algorithm=algorithm, fast=fast, reference=reference_model)
+        info = {"path": str(data),
+                "sha256": hashing.result() if hashing else io.file_sha256(data)}
         if sql:
             info["sql"] = sql
-        result = segment(df, spec_obj, options, progress=progress, input_info=info)
+        if engine == "local" and master is None:
+            result = segment(df, spec_obj, options, progress=progress, input_info=info)
+        else:  # the engine registry; Spark reads a CSV/Parquet input itself
+            from .engines import run_engine
+
+            result = run_engine(engine, df, spec_obj, options, progress=progress,
+                                input_info=info, source=None if (sql or tx_path) else data,
+                                master=master)
+        result.manifest["timings"] = {"read": round(t_read, 4), **result.manifest["timings"]}
         if rfm_part is not None:
             _attach_rfm(result, rfm_part)
         if compare_list:
@@ -340,7 +404,10 @@ def run(
             for note in result.segmenter.spec_notes_:
                 err_console.print(f"  {note}", markup=False)
         progress("write", str(out))
-        write_run(result, out, overwrite=overwrite, extra_files=extra)
+        from .engines import finish_run
+
+        write_run(result, out, overwrite=overwrite, extra_files=extra,
+                  finish=lambda tmp: finish_run(result, tmp))
     _summary(result, out)
 
 

@@ -45,18 +45,34 @@ _PCTS = np.linspace(0.0, 1.0, 101)
 
 def reference_distributions(data: pd.DataFrame, spec: Spec) -> dict:
     """Per used column: 101 percentiles (numeric) or category shares (categorical)."""
+    from .profile import factorize
+
     ref: dict = {}
     for name in spec.used:
-        v = data[name].to_numpy()
         if spec.columns[name].kind == "numeric":
+            v = data[name].to_numpy(dtype=float)
             ref[name] = {"kind": "numeric", "n": int(v.size),
-                         "percentiles": [float(x) for x in np.quantile(v.astype(float), _PCTS)]}
+                         "percentiles": [float(x) for x in _quantiles(v, _PCTS)]}
         else:
-            counts = pd.Series(v).value_counts()
-            ref[name] = {"kind": "categorical", "n": int(v.size),
-                         "shares": {str(c): float(counts[c] / len(v))
-                                    for c in sorted(counts.index, key=str)}}
+            codes, values = factorize(data[name])
+            counts = np.bincount(codes[codes >= 0], minlength=len(values))
+            n = len(codes)
+            shares = {str(c): float(m / n) for c, m in zip(values, counts, strict=True) if m}
+            ref[name] = {"kind": "categorical", "n": int(n),
+                         "shares": {c: shares[c] for c in sorted(shares)}}
     return ref
+
+
+def _quantiles(v: np.ndarray, probs: np.ndarray) -> np.ndarray:
+    """``np.quantile(v, probs)`` (linear interpolation) from one sort, fast for many probs."""
+    if v.size == 0 or np.isnan(v).any():
+        return np.quantile(v, probs)
+    s = np.sort(v)
+    pos = probs * (s.size - 1)
+    lo = np.floor(pos).astype(np.int64)
+    hi = np.minimum(lo + 1, s.size - 1)
+    frac = pos - lo
+    return s[lo] + (s[hi] - s[lo]) * frac
 
 
 # ------------------------------------------------------------------ drift

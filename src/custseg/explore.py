@@ -21,11 +21,17 @@ be rendered from them. It draws nothing, reads and writes nothing.
 
 Speed
 -----
-Rank statistics are computed from one sort of the outcome: Kruskal-Wallis rank
-sums and level-vs-rest Mann-Whitney U come from ``searchsorted`` into the sorted
-outcome, pairwise U from ``searchsorted`` between the sorted levels; nothing is
-re-ranked per test. Bootstrap intervals (only for levels with at most
-``boot_max_rows`` rows) are vectorised:
+No float array is ever argsorted. Each numeric column is sorted once (``np.sort``,
+SIMD-accelerated) and each level's values are gathered by a stable radix sort of
+the small level codes and sorted on their own. Rank statistics come from those
+sorts: Kruskal-Wallis rank sums and level-vs-rest Mann-Whitney U from
+``searchsorted`` into the sorted outcome, pairwise U from ``searchsorted``
+between the sorted levels, Spearman's mid-ranks from the sorted column's
+distinct values; nothing is re-ranked per test. A :class:`PreparedFrame` keeps
+each column's conversion, codes and sort across calls, and
+:func:`compare_levels_many` shares the bootstrap draws of a level between
+outcomes. Bootstrap intervals (only for levels with at most ``boot_max_rows``
+rows) are vectorised:
 
 * median: each replicate's median is drawn *exactly* from its bootstrap
   distribution without materialising the resample. The sorted resample is
@@ -33,8 +39,10 @@ re-ranked per test. Bootstrap intervals (only for levels with at most
   ``U_(m) ~ Beta(m, n - m + 1)``; for even ``n`` the next one is
   ``U_(m) + (1 - U_(m)) * Beta(1, n - m)``. Cost ``O(n_boot)`` per level.
 * mean: resampled in blocks of an ``(rows, n)`` index matrix of at most
-  ``2**18`` entries (bounded memory), cost ``O(n * n_boot)``: about 0.3 s for a
-  50,000-row level with ``n_boot=2000``; lower ``boot_max_rows`` to go faster.
+  ``2**18`` entries (bounded memory), cost ``O(n * n_boot)``: a few tenths of a second for a
+  50,000-row level with ``n_boot=2000``. Levels run on a few threads (numpy
+  releases the GIL while it draws and gathers); each level's generator is seeded
+  by ``(seed, crc32(code))``, so the numbers never depend on the threads.
 
 Larger levels use the analytic t interval for the mean and the binomial
 order-statistic interval for the median.
@@ -44,6 +52,7 @@ from __future__ import annotations
 
 import difflib
 import math
+import os
 import zlib
 from collections.abc import Mapping, Sequence
 from typing import Any
@@ -56,9 +65,11 @@ from .errors import InputError, ParameterError
 from .spec import code_str
 
 __all__ = [
+    "PreparedFrame",
     "summarize_columns",
     "associations",
     "compare_levels",
+    "compare_levels_many",
     "group_share",
     "holm",
     "format_p",
@@ -68,6 +79,9 @@ _BOOT_BLOCK = 1 << 18  # entries of one bootstrap index block (bounds memory, st
 _SMALL_MWU = 200  # pairs with at most this many rows use scipy (exact p when it applies)
 _MAX_PAIRWISE_LEVELS = 30  # more tested levels than this: pairwise tests are skipped
 _HEAVY_TAIL_SKEW = 2.0
+_BOOT_THREADS = max(1, min(4, len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity")
+                            else os.cpu_count() or 1))  # threads for the bootstrap of the levels
+_BOOT_PARALLEL_WORK = 20_000_000  # fewer resampled values than this: one thread is enough
 
 # --------------------------------------------------------------------------- helpers
 
@@ -106,20 +120,33 @@ def _natural_key(code: str) -> tuple[int, float, str]:
     return (0, number, code) if math.isfinite(number) else (1, 0.0, code)
 
 
-def _factorize(series: pd.Series) -> tuple[np.ndarray, list[str]]:
-    """Integer codes (-1 = missing) and the level names, in natural code order.
+def _factorize_raw(raw: np.ndarray, uniques: Any, n: int) -> tuple[np.ndarray, list[str]]:
+    """Codes (-1 = missing) and level names in natural code order, from ``pandas.factorize``.
 
-    Blank strings count as missing.
+    Codes are compared as text (``1``, ``1.0`` and ``"1"`` are one level); blank
+    strings count as missing.
     """
-    raw, uniques = pd.factorize(series, use_na_sentinel=True)
     names = [code_str(u) for u in uniques]
     levels = sorted({n for n in names if n != ""}, key=_natural_key)
     if not names:
-        return np.full(len(series), -1, dtype=np.int64), []
+        return np.full(n, -1, dtype=np.int64), []
     position = {name: i for i, name in enumerate(levels)}
-    mapping = np.array([position.get(n, -1) for n in names], dtype=np.int64)
-    codes = np.where(raw >= 0, mapping[np.clip(raw, 0, None)], -1)
-    return codes.astype(np.int64), levels
+    # the smallest integer type that holds the codes (a quarter of the memory or less)
+    dtype = next(t for t in (np.int8, np.int16, np.int32, np.int64)
+                 if len(levels) <= np.iinfo(t).max)
+    mapping = np.array([position.get(n, -1) for n in names] + [-1], dtype=dtype)
+    return mapping[raw], levels  # raw == -1 picks the trailing -1
+
+
+def _compact(codes: np.ndarray, n_levels: int) -> tuple[np.ndarray, np.ndarray]:
+    """Renumber codes (all >= 0) to 0..m-1 over the levels present; also return those levels."""
+    counts = np.bincount(codes, minlength=n_levels)
+    used = np.flatnonzero(counts)
+    if len(used) == n_levels:
+        return codes, used
+    remap = np.full(n_levels, -1, dtype=np.int64)
+    remap[used] = np.arange(len(used))
+    return remap[codes], used
 
 
 def _numeric(df: pd.DataFrame, column: str) -> np.ndarray:
@@ -139,9 +166,72 @@ def _numeric(df: pd.DataFrame, column: str) -> np.ndarray:
                 fix="clean those cells or declare the column categorical",
             )
         values = coerced.to_numpy(dtype=float, na_value=np.nan)
-    values = np.array(values, dtype=float, copy=True)
-    values[~np.isfinite(values)] = np.nan
+    values = np.asarray(values, dtype=float)
+    infinite = np.isinf(values)
+    if infinite.any():  # else no copy: the caller must not write (PreparedFrame freezes it)
+        values = np.where(infinite, np.nan, values)
     return values
+
+
+
+class PreparedFrame:
+    """A customer table whose per-column work is done once and shared between calls.
+
+    Every function of this module accepts a ``PreparedFrame`` wherever it takes
+    ``df``. Each column is converted to floats (or factorized into category
+    codes) and sorted at most once, on first use, so several calls on the same
+    table -- a summary, every association, each attribute x outcome comparison,
+    as :func:`custseg.analysis.build_analysis` makes -- do not repeat that work.
+    The results are identical to passing the DataFrame itself.
+
+    Parameters
+    ----------
+    df : pandas.DataFrame
+        The customer table. It must not change while the ``PreparedFrame`` is in
+        use (the remembered columns would go stale).
+    """
+
+    def __init__(self, df: pd.DataFrame) -> None:
+        _check_frame("PreparedFrame", df)
+        self.df = df
+        self._numeric: dict[str, np.ndarray] = {}
+        self._sorted: dict[str, np.ndarray] = {}
+        self._codes: dict[str, tuple[np.ndarray, list[str]]] = {}
+
+    def numeric(self, column: str) -> np.ndarray:
+        """The column as a read-only float array, NaN for missing (and for +-inf)."""
+        if column not in self._numeric:
+            values = _numeric(self.df, column)
+            values.flags.writeable = False
+            self._numeric[column] = values
+        return self._numeric[column]
+
+    def sorted(self, column: str) -> np.ndarray:
+        """The non-missing values of a numeric column, sorted (read-only)."""
+        if column not in self._sorted:
+            x = self.numeric(column)
+            s = np.sort(x[~np.isnan(x)])
+            s.flags.writeable = False
+            self._sorted[column] = s
+        return self._sorted[column]
+
+    def codes(self, column: str) -> tuple[np.ndarray, list[str]]:
+        """Category codes (-1 = missing, blanks too; the smallest integer type that holds
+        them) and the level names in natural order."""
+        if column not in self._codes:
+            raw, uniques = pd.factorize(self.df[column], use_na_sentinel=True)
+            codes, levels = _factorize_raw(raw, uniques, len(self.df))
+            codes.flags.writeable = False
+            self._codes[column] = (codes, levels)
+        return self._codes[column]
+
+
+def _frame(func: str, df: Any) -> PreparedFrame:
+    """``df`` as a :class:`PreparedFrame` (a DataFrame is wrapped; anything else is refused)."""
+    if isinstance(df, PreparedFrame):
+        return df
+    _check_frame(func, df)
+    return PreparedFrame(df)
 
 
 def _labels_map(labels: Mapping[Any, Any] | None) -> dict[str, str]:
@@ -286,17 +376,32 @@ def _tie_sum(counts: np.ndarray) -> float:
     return float(np.sum(counts**3 - counts))
 
 
-def _split_sorted(x: np.ndarray, codes: np.ndarray, n_levels: int):
-    """Sort ``x`` once; return the sorted outcome and each level's sorted values."""
-    order = np.argsort(x, kind="stable")
-    s_all = x[order]
-    c_sorted = codes[order]
-    by_level = np.argsort(c_sorted, kind="stable")
-    grouped = s_all[by_level]
-    counts = np.bincount(codes, minlength=n_levels)
-    bounds = np.concatenate(([0], np.cumsum(counts)))
-    groups = [grouped[bounds[j] : bounds[j + 1]] for j in range(n_levels)]
-    return s_all, c_sorted, groups
+def _split_sorted(x: np.ndarray, codes: np.ndarray, n_levels: int,
+                  s_all: np.ndarray | None = None) -> tuple[np.ndarray, list[np.ndarray]]:
+    """The sorted outcome and each level's sorted values.
+
+    Rows are grouped by a stable radix sort of the (small) level codes and each
+    level is sorted on its own; no float array is ever argsorted. ``s_all``
+    (``np.sort(x)``) is reused when the caller already has it.
+    """
+    if s_all is None:
+        s_all = np.sort(x)
+    small = next(t for t in (np.int8, np.int16, np.int64) if n_levels <= np.iinfo(t).max)
+    grouped = x[np.argsort(codes.astype(small), kind="stable")]
+    bounds = np.concatenate(([0], np.cumsum(np.bincount(codes, minlength=n_levels))))
+    groups = []
+    for j in range(n_levels):
+        g = grouped[bounds[j] : bounds[j + 1]]
+        g.sort()
+        groups.append(g)
+    return s_all, groups
+
+
+def _avg_ranks(x: np.ndarray, s: np.ndarray) -> np.ndarray:
+    """Mid-ranks (1-based, ties averaged) of ``x``, given ``s = np.sort(x)``."""
+    vals, counts = _uniq(s)
+    starts = np.cumsum(counts) - counts
+    return (starts + (counts + 1) / 2)[np.searchsorted(vals, x)]
 
 
 def _mwu_p(u: float, n1: int, n2: int, ties: float) -> float:
@@ -412,26 +517,39 @@ def _median_excluding(s_all: np.ndarray, sub: np.ndarray) -> float | None:
 
 def _boot_medians(s: np.ndarray, n_boot: int, rng: np.random.Generator) -> np.ndarray:
     """Exact draws from the bootstrap distribution of the median of sorted ``s``."""
-    n = len(s)
+    return _boot_medians_many([s], n_boot, rng)[0]
+
+
+def _boot_medians_many(ss: list[np.ndarray], n_boot: int,
+                       rng: np.random.Generator) -> list[np.ndarray]:
+    """:func:`_boot_medians` of several sorted arrays of one length, from the same draws."""
+    n = len(ss[0])
     m = (n + 1) // 2 if n % 2 else n // 2
     u = rng.beta(m, n - m + 1, size=n_boot)
-    lower = s[np.clip(np.ceil(n * u).astype(np.int64) - 1, 0, n - 1)]
+    lower_at = np.clip(np.ceil(n * u).astype(np.int64) - 1, 0, n - 1)
     if n % 2:
-        return lower
+        return [s[lower_at] for s in ss]
     u2 = u + (1 - u) * rng.beta(1, n - m, size=n_boot)
-    upper = s[np.clip(np.ceil(n * u2).astype(np.int64) - 1, 0, n - 1)]
-    return (lower + upper) / 2
+    upper_at = np.clip(np.ceil(n * u2).astype(np.int64) - 1, 0, n - 1)
+    return [(s[lower_at] + s[upper_at]) / 2 for s in ss]
 
 
-def _boot_means(s: np.ndarray, n_boot: int, rng: np.random.Generator) -> np.ndarray:
-    """Bootstrap means, resampled in blocks of at most ``_BOOT_BLOCK`` indices."""
-    n = len(s)
+def _boot_means_many(ss: list[np.ndarray], n_boot: int,
+                     rng: np.random.Generator) -> list[np.ndarray]:
+    """Bootstrap means of several arrays of one length, resampled with the same indices.
+
+    Indices are drawn in blocks of at most ``_BOOT_BLOCK`` entries (bounded
+    memory). Each array's means are exactly what resampling it alone with this
+    generator would give; sharing the draws only saves drawing them again.
+    """
+    n = len(ss[0])
     rows = max(1, min(n_boot, _BOOT_BLOCK // n))
-    out = np.empty(n_boot)
+    out = [np.empty(n_boot) for _ in ss]
     for start in range(0, n_boot, rows):
         stop = min(n_boot, start + rows)
         idx = rng.integers(0, n, size=(stop - start, n))
-        out[start:stop] = s[idx].mean(axis=1)
+        for s, o in zip(ss, out, strict=True):
+            o[start:stop] = s[idx].mean(axis=1)
     return out
 
 
@@ -445,32 +563,76 @@ def _median_ci_binomial(s: np.ndarray, alpha: float) -> tuple[float, float]:
     return float(s[low - 1]), float(s[high - 1])
 
 
-def _level_cis(s: np.ndarray, code: str, *, seed: int, n_boot: int, boot_max_rows: int,
-               alpha: float) -> dict[str, Any]:
-    n = len(s)
+def _level_cis(ss: list[np.ndarray], code: str, *, seed: int, n_boot: int, boot_max_rows: int,
+               alpha: float) -> list[dict[str, Any]]:
+    """Intervals of one level for several outcomes (sorted, all of one length)."""
+    n = len(ss[0])
     none = {"mean_low": None, "mean_high": None, "median_low": None, "median_high": None}
     if n < 2:
-        return {**none, "ci_method": None}
+        return [{**none, "ci_method": None} for _ in ss]
     if n <= boot_max_rows:
         rng = np.random.default_rng([seed, zlib.crc32(code.encode())])
         q = [alpha / 2, 1 - alpha / 2]
-        means = np.quantile(_boot_means(s, n_boot, rng), q)
-        medians = np.quantile(_boot_medians(s, n_boot, rng), q)
-        return {"mean_low": means[0], "mean_high": means[1], "median_low": medians[0],
-                "median_high": medians[1], "ci_method": "bootstrap"}
-    half = stats.t.ppf(1 - alpha / 2, n - 1) * s.std(ddof=1) / math.sqrt(n)
-    mean = s.mean()
-    low, high = _median_ci_binomial(s, alpha)
-    return {"mean_low": mean - half, "mean_high": mean + half, "median_low": low,
-            "median_high": high, "ci_method": "analytic"}
+        means = [np.quantile(b, q) for b in _boot_means_many(ss, n_boot, rng)]
+        medians = [np.quantile(b, q) for b in _boot_medians_many(ss, n_boot, rng)]
+        return [{"mean_low": mean[0], "mean_high": mean[1], "median_low": median[0],
+                 "median_high": median[1], "ci_method": "bootstrap"}
+                for mean, median in zip(means, medians, strict=True)]
+    out = []
+    t = stats.t.ppf(1 - alpha / 2, n - 1)
+    for s in ss:
+        half = t * s.std(ddof=1) / math.sqrt(n)
+        mean = s.mean()
+        low, high = _median_ci_binomial(s, alpha)
+        out.append({"mean_low": mean - half, "mean_high": mean + half, "median_low": low,
+                    "median_high": high, "ci_method": "analytic"})
+    return out
+
+
+def _all_level_cis(groups: list[list[np.ndarray]], levels: list[list[str]],
+                   **kw: Any) -> list[list[dict]]:
+    """Intervals of every level of every outcome: ``groups[t][j]`` is level ``levels[t][j]``.
+
+    A level with the same number of rows under several outcomes is resampled
+    once for all of them (its generator is seeded by ``(seed, crc32(code))`` and
+    draws the same indices for any outcome of that length), and the bootstrap
+    levels run on a few threads (numpy releases the GIL while it draws and
+    gathers). The numbers are exactly those of one outcome and one level at a time.
+    """
+    tasks: dict[tuple[str, int], list[tuple[int, int]]] = {}
+    for t, (gs, codes) in enumerate(zip(groups, levels, strict=True)):
+        for j, (g, code) in enumerate(zip(gs, codes, strict=True)):
+            tasks.setdefault((code, len(g)), []).append((t, j))
+    out: list[list[dict]] = [[{}] * len(gs) for gs in groups]
+
+    def run(key: tuple[str, int]) -> None:
+        members = tasks[key]
+        cis = _level_cis([groups[t][j] for t, j in members], key[0], **kw)
+        for (t, j), ci in zip(members, cis, strict=True):
+            out[t][j] = ci
+
+    boot = [key for key in tasks if 2 <= key[1] <= kw["boot_max_rows"]]
+    work = sum(n for _, n in boot) * kw["n_boot"]
+    workers = min(_BOOT_THREADS, len(boot))
+    if workers < 2 or work < _BOOT_PARALLEL_WORK:
+        for key in tasks:
+            run(key)
+        return out
+    from concurrent.futures import ThreadPoolExecutor
+
+    # largest bootstrap levels first, so the threads finish together
+    order = sorted(tasks, key=lambda key: (key not in boot, -key[1], key[0]))
+    with ThreadPoolExecutor(max_workers=workers) as pool:
+        for future in [pool.submit(run, key) for key in order]:
+            future.result()
+    return out
 
 
 # ------------------------------------------------------------------ summarize_columns
 
 
-def _summarize_numeric(values: np.ndarray) -> dict[str, Any]:
-    total = len(values)
-    x = values[~np.isnan(values)]
+def _summarize_numeric(total: int, x: np.ndarray) -> dict[str, Any]:
+    """Summary of ``total`` cells whose non-missing values, sorted, are ``x``."""
     n = len(x)
     out: dict[str, Any] = {"n": n, "missing": total - n,
                            "missing_share": (total - n) / total if total else None}
@@ -481,8 +643,9 @@ def _summarize_numeric(values: np.ndarray) -> dict[str, Any]:
         return out
     q = np.quantile(x, [0, 0.25, 0.5, 0.75, 1])
     mean = float(x.mean())
+    zeros = np.searchsorted(x, 0.0, "right") - np.searchsorted(x, 0.0, "left")
     out.update(mean=mean, min=q[0], q1=q[1], median=q[2], q3=q[3], max=q[4],
-               zero_share=float(np.mean(x == 0)))
+               zero_share=float(zeros / n))
     if n >= 2:
         out["sd"] = float(x.std(ddof=1))
     dev = x - mean
@@ -494,8 +657,8 @@ def _summarize_numeric(values: np.ndarray) -> dict[str, Any]:
     return out
 
 
-def _summarize_categorical(series: pd.Series, labels: dict[str, str]) -> dict[str, Any]:
-    codes, levels = _factorize(series)
+def _summarize_categorical(codes: np.ndarray, levels: list[str],
+                           labels: dict[str, str]) -> dict[str, Any]:
     total = len(codes)
     present = codes >= 0
     n = int(present.sum())
@@ -523,7 +686,7 @@ def summarize_columns(
 
     Parameters
     ----------
-    df : pandas.DataFrame
+    df : pandas.DataFrame or PreparedFrame
         The customer table.
     numeric : list of str
         Numeric columns. Non-numeric text raises :class:`~custseg.errors.InputError`;
@@ -544,17 +707,19 @@ def summarize_columns(
         order, of ``{"code", "label", "count", "share"}`` (share of non-missing).
     """
     func = "summarize_columns"
-    _check_frame(func, df)
+    frame = _frame(func, df)
     numeric = _check_names(func, "numeric", numeric)
     categorical = _check_names(func, "categorical", categorical)
     _check_labels(func, "labels", labels)
-    _check_columns(func, df, numeric + categorical)
+    _check_columns(func, frame.df, numeric + categorical)
     labels = labels or {}
+    n_rows = len(frame.df)
     return _clean({
-        "n_rows": len(df),
-        "numeric": {c: _summarize_numeric(_numeric(df, c)) for c in numeric},
+        "n_rows": n_rows,
+        "numeric": {c: _summarize_numeric(n_rows, frame.sorted(c)) for c in numeric},
         "categorical": {
-            c: _summarize_categorical(df[c], _labels_map(labels.get(c))) for c in categorical
+            c: _summarize_categorical(*frame.codes(c), _labels_map(labels.get(c)))
+            for c in categorical
         },
     })
 
@@ -562,34 +727,63 @@ def summarize_columns(
 # ----------------------------------------------------------------------- associations
 
 
-def _assoc_numeric(a: str, b: str, x: np.ndarray, y: np.ndarray) -> dict[str, Any]:
-    keep = ~np.isnan(x) & ~np.isnan(y)
-    x, y = x[keep], y[keep]
+def _kept(frame: PreparedFrame, column: str, keep: np.ndarray, n_kept: int) -> tuple[
+        np.ndarray, np.ndarray | None]:
+    """A numeric column's kept rows, and their sort when it is the column's cached one."""
+    x = frame.numeric(column)
+    s = frame.sorted(column)
+    if n_kept == len(x):
+        return x, s
+    return x[keep], s if n_kept == len(s) else None
+
+
+def _spearman(x: np.ndarray, y: np.ndarray, sx: np.ndarray, sy: np.ndarray) -> tuple[float, float]:
+    """Spearman's rho and its two-sided p-value (t approximation, as ``scipy.stats.spearmanr``).
+
+    The ranks come from the sorted columns (no argsort).
+    """
+    rho = float(np.corrcoef(_avg_ranks(x, sx), _avg_ranks(y, sy))[0, 1])
+    dof = len(x) - 2
+    if abs(rho) < 1:
+        t = rho * math.sqrt(max(dof / ((rho + 1.0) * (1.0 - rho)), 0.0))
+    else:
+        t = math.copysign(math.inf, rho)
+    return rho, float(2 * stats.t.sf(abs(t), dof))
+
+
+def _assoc_numeric(frame: PreparedFrame, a: str, b: str) -> dict[str, Any]:
+    keep = ~np.isnan(frame.numeric(a)) & ~np.isnan(frame.numeric(b))
+    n = int(keep.sum())
+    x, sx = _kept(frame, a, keep, n)
+    y, sy = _kept(frame, b, keep, n)
     row: dict[str, Any] = {"a": a, "b": b, "kinds": "numeric-numeric", "measure": "spearman_rho",
                            "value": None, "p_value": None, "test": "Spearman rank correlation",
-                           "n": len(x), "pearson_r": None, "pearson_p": None,
+                           "n": n, "pearson_r": None, "pearson_p": None,
                            "spearman_rho": None, "spearman_p": None}
-    if len(x) < 3 or np.ptp(x) == 0 or np.ptp(y) == 0:
+    sx = np.sort(x) if sx is None else sx
+    sy = np.sort(y) if sy is None else sy
+    if n < 3 or sx[0] == sx[-1] or sy[0] == sy[-1]:
         row["note"] = "undefined: fewer than 3 complete rows or a constant column"
         return row
     pearson = stats.pearsonr(x, y)
-    spearman = stats.spearmanr(x, y)
+    rho, p = _spearman(x, y, sx, sy)
     row.update(pearson_r=pearson.statistic, pearson_p=pearson.pvalue,
-               spearman_rho=spearman.statistic, spearman_p=spearman.pvalue,
-               value=spearman.statistic, p_value=spearman.pvalue)
+               spearman_rho=rho, spearman_p=p, value=rho, p_value=p)
     return row
 
 
-def _assoc_mixed(a: str, b: str, codes: np.ndarray, y: np.ndarray) -> dict[str, Any]:
-    keep = (codes >= 0) & ~np.isnan(y)
-    raw, y = codes[keep], y[keep]
-    used, codes = np.unique(raw, return_inverse=True)
+def _assoc_mixed(frame: PreparedFrame, a: str, b: str) -> dict[str, Any]:
+    codes, levels = frame.codes(a)
+    keep = (codes >= 0) & ~np.isnan(frame.numeric(b))
+    n = int(keep.sum())
+    y, s_all = _kept(frame, b, keep, n)
+    codes, used = _compact(codes if n == len(codes) else codes[keep], len(levels))
     row: dict[str, Any] = {"a": a, "b": b, "kinds": "categorical-numeric", "measure": "eta",
                            "value": None, "p_value": None, "test": "Kruskal-Wallis",
-                           "n": len(y), "n_levels": len(used), "eta_squared": None,
+                           "n": n, "n_levels": len(used), "eta_squared": None,
                            "kruskal_h": None, "dof": None, "epsilon_squared": None}
-    s_all, _, groups = _split_sorted(y, codes.astype(np.int64), len(used))
-    kw = _kruskal(groups, s_all) if len(y) else None
+    s_all, groups = _split_sorted(y, codes, len(used), s_all)
+    kw = _kruskal(groups, s_all) if n else None
     if kw is None:
         row["note"] = "undefined: fewer than 2 levels or 3 rows, or a constant outcome"
         return row
@@ -617,19 +811,20 @@ def _cramers_v(table: np.ndarray) -> dict[str, Any]:
             "cramers_v_corrected": corrected, "min_expected": float(expected.min())}
 
 
-def _assoc_categorical(a: str, b: str, ca: np.ndarray, cb: np.ndarray) -> dict[str, Any]:
+def _assoc_categorical(frame: PreparedFrame, a: str, b: str) -> dict[str, Any]:
+    (ca, la), (cb, lb) = frame.codes(a), frame.codes(b)
     keep = (ca >= 0) & (cb >= 0)
-    _, ia = np.unique(ca[keep], return_inverse=True)
-    _, ib = np.unique(cb[keep], return_inverse=True)
+    ia, used_a = _compact(ca[keep], len(la))
+    ib, used_b = _compact(cb[keep], len(lb))
     row: dict[str, Any] = {"a": a, "b": b, "kinds": "categorical-categorical",
                            "measure": "cramers_v_corrected", "value": None, "p_value": None,
                            "test": "chi-square test of independence", "n": int(keep.sum()),
                            "cramers_v": None, "chi2": None, "dof": None, "min_expected": None}
-    ra, rb = (int(ia.max()) + 1, int(ib.max()) + 1) if len(ia) else (0, 0)
+    ra, rb = len(used_a), len(used_b)
     if ra < 2 or rb < 2:
         row["note"] = "undefined: a column has fewer than 2 levels in the complete rows"
         return row
-    table = np.bincount(ia * rb + ib, minlength=ra * rb).reshape(ra, rb)
+    table = np.bincount(ia.astype(np.int64) * rb + ib, minlength=ra * rb).reshape(ra, rb)
     res = _cramers_v(table)
     row.update(value=res["cramers_v_corrected"], p_value=res["p_value"],
                cramers_v=res["cramers_v"], chi2=res["chi2"], dof=res["dof"],
@@ -642,7 +837,7 @@ def associations(df: pd.DataFrame, numeric: list[str], categorical: list[str]) -
 
     Parameters
     ----------
-    df : pandas.DataFrame
+    df : pandas.DataFrame or PreparedFrame
         The customer table.
     numeric : list of str
         Numeric columns.
@@ -670,20 +865,20 @@ def associations(df: pd.DataFrame, numeric: list[str], categorical: list[str]) -
           (plain), ``chi2, dof, min_expected``.
     """
     func = "associations"
-    _check_frame(func, df)
+    frame = _frame(func, df)
     numeric = _check_names(func, "numeric", numeric)
     categorical = _check_names(func, "categorical", categorical)
     both = sorted(set(numeric) & set(categorical))
     if both:
         raise _bad(func, "categorical", "disjoint from 'numeric'", both)
-    _check_columns(func, df, numeric + categorical)
-    num = {c: _numeric(df, c) for c in dict.fromkeys(numeric)}
-    cat = {c: _factorize(df[c])[0] for c in dict.fromkeys(categorical)}
-    names_n, names_c = list(num), list(cat)
-    rows = [_assoc_numeric(a, b, num[a], num[b])
+    _check_columns(func, frame.df, numeric + categorical)
+    names_n, names_c = list(dict.fromkeys(numeric)), list(dict.fromkeys(categorical))
+    for c in names_n:  # every non-numeric cell is reported before any work is done
+        frame.numeric(c)
+    rows = [_assoc_numeric(frame, a, b)
             for i, a in enumerate(names_n) for b in names_n[i + 1 :]]
-    rows += [_assoc_mixed(a, b, cat[a], num[b]) for a in names_c for b in names_n]
-    rows += [_assoc_categorical(a, b, cat[a], cat[b])
+    rows += [_assoc_mixed(frame, a, b) for a in names_c for b in names_n]
+    rows += [_assoc_categorical(frame, a, b)
              for i, a in enumerate(names_c) for b in names_c[i + 1 :]]
     for row, adjusted in zip(rows, holm([r["p_value"] for r in rows]), strict=True):
         row["p_adjusted"] = adjusted
@@ -751,7 +946,7 @@ def compare_levels(
 
     Parameters
     ----------
-    df : pandas.DataFrame
+    df : pandas.DataFrame or PreparedFrame
         The customer table.
     attribute : str
         Categorical column (e.g. ``"channel"``); codes are compared as text.
@@ -806,13 +1001,13 @@ def compare_levels(
         of every test.
     """
     func = "compare_levels"
-    _check_frame(func, df)
+    frame = _frame(func, df)
     for name, value in (("attribute", attribute), ("target", target)):
         if not isinstance(value, str):
             raise _bad(func, name, "a column name (str)", value)
     if attribute == target:
         raise _bad(func, "target", "a different column than 'attribute'", target)
-    _check_columns(func, df, [attribute, target])
+    _check_columns(func, frame.df, [attribute, target])
     _check_labels(func, "labels", labels)
     seed = _check_int(func, "seed", seed, 0)
     n_boot = _check_int(func, "n_boot", n_boot, 1)
@@ -820,23 +1015,91 @@ def compare_levels(
     alpha = _check_alpha(func, alpha)
     if value_word is not None and not isinstance(value_word, str):
         raise _bad(func, "value_word", "a str or None", value_word)
-    word = value_word or target
-    label_of = _labels_map(labels)
+    return _compare(frame, attribute, [target], label_of=_labels_map(labels), seed=seed,
+                    n_boot=n_boot, boot_max_rows=boot_max_rows, alpha=alpha,
+                    words=[value_word or target])[0]
 
-    x = _numeric(df, target)
-    codes, levels = _factorize(df[attribute])
-    keep = (codes >= 0) & ~np.isnan(x)
-    x, codes = x[keep], codes[keep]
+
+def compare_levels_many(
+    df: pd.DataFrame,
+    attribute: str,
+    targets: list[str],
+    *,
+    labels: dict[str, str] | None = None,
+    seed: int = 0,
+    n_boot: int = 2000,
+    boot_max_rows: int = 50_000,
+    alpha: float = 0.05,
+) -> list[dict]:
+    """:func:`compare_levels` of one attribute against several targets, sharing work.
+
+    Returns the list ``[compare_levels(df, attribute, t, ...) for t in targets]``,
+    identical number for number, but faster: a level with the same rows under
+    several targets is bootstrapped from one set of resampling indices (the
+    generator of a level is seeded by ``(seed, crc32(code))``, so separate calls
+    would draw the very same indices), and the attribute is factorized once.
+
+    Parameters
+    ----------
+    df : pandas.DataFrame or PreparedFrame
+        The customer table.
+    attribute : str
+        Categorical column.
+    targets : list of str
+        Numeric columns, none of them ``attribute``.
+    labels, seed, n_boot, boot_max_rows, alpha
+        As in :func:`compare_levels`.
+
+    Returns
+    -------
+    list of dict
+        One :func:`compare_levels` result per target, in order.
+    """
+    func = "compare_levels_many"
+    frame = _frame(func, df)
+    if not isinstance(attribute, str):
+        raise _bad(func, "attribute", "a column name (str)", attribute)
+    targets = _check_names(func, "targets", targets)
+    if attribute in targets:
+        raise _bad(func, "targets", "columns other than 'attribute'", targets)
+    _check_columns(func, frame.df, [attribute, *targets])
+    _check_labels(func, "labels", labels)
+    seed = _check_int(func, "seed", seed, 0)
+    n_boot = _check_int(func, "n_boot", n_boot, 1)
+    boot_max_rows = _check_int(func, "boot_max_rows", boot_max_rows, 0)
+    alpha = _check_alpha(func, alpha)
+    return _compare(frame, attribute, targets, label_of=_labels_map(labels), seed=seed,
+                    n_boot=n_boot, boot_max_rows=boot_max_rows, alpha=alpha, words=targets)
+
+
+def _compare(frame: PreparedFrame, attribute: str, targets: list[str], *,
+             label_of: dict[str, str], seed: int, n_boot: int, boot_max_rows: int,
+             alpha: float, words: list[str]) -> list[dict]:
+    """The work of :func:`compare_levels` for each target (inputs already validated)."""
+    prepared = []
+    for target in targets:
+        codes, levels = frame.codes(attribute)
+        keep = (codes >= 0) & ~np.isnan(frame.numeric(target))
+        n_kept = int(keep.sum())
+        x, s_all = _kept(frame, target, keep, n_kept)
+        n_dropped = len(keep) - n_kept
+        codes, used = _compact(codes if n_dropped == 0 else codes[keep], len(levels))
+        levels = [levels[i] for i in used]
+        s_all, groups = _split_sorted(x, codes, len(levels), s_all)
+        prepared.append((target, x, n_dropped, levels, s_all, groups))
+    cis = _all_level_cis([p[5] for p in prepared], [p[3] for p in prepared], seed=seed,
+                         n_boot=n_boot, boot_max_rows=boot_max_rows, alpha=alpha)
+    return [_compare_one(attribute, *p, level_cis, label_of=label_of, alpha=alpha, word=word)
+            for p, level_cis, word in zip(prepared, cis, words, strict=True)]
+
+
+def _compare_one(attribute: str, target: str, x: np.ndarray, n_dropped: int, levels: list[str],
+                 s_all: np.ndarray, groups: list[np.ndarray], cis: list[dict], *,
+                 label_of: dict[str, str], alpha: float, word: str) -> dict:
     notes: list[str] = []
-    n_dropped = int(len(keep) - keep.sum())
     if n_dropped:
         notes.append(f"{n_dropped} rows with a missing {attribute} or {target} were left out")
-    used = np.unique(codes)
-    codes = np.searchsorted(used, codes).astype(np.int64)
-    levels = [levels[i] for i in used]
-    s_all, _, groups = _split_sorted(x, codes, len(levels))
     total_sum = float(x.sum()) if len(x) else 0.0
-
     out: dict[str, Any] = {
         "attribute": attribute, "target": target, "value_word": word, "alpha": alpha,
         "ci_level": 1 - alpha, "n": len(x), "n_dropped": n_dropped, "n_levels": len(levels),
@@ -844,7 +1107,7 @@ def compare_levels(
         "omega_squared": None, "pairwise": [], "best_levels": [], "worst_levels": [],
         "significant": False, "verdict": "", "notes": notes,
     }
-    for code, g in zip(levels, groups, strict=True):
+    for code, g, ci in zip(levels, groups, cis, strict=True):
         median = _median_sorted(g)
         rest = _median_excluding(s_all, g)
         pct = None
@@ -853,10 +1116,7 @@ def compare_levels(
         entry = {
             "code": code, "label": label_of.get(code, code), "n": len(g), "tested": len(g) >= 2,
             "mean": float(g.mean()), "sd": float(g.std(ddof=1)) if len(g) >= 2 else None,
-            "median": median,
-            **_level_cis(g, code, seed=seed, n_boot=n_boot, boot_max_rows=boot_max_rows,
-                         alpha=alpha),
-            "total": float(g.sum()),
+            "median": median, **ci, "total": float(g.sum()),
             "share_of_total": float(g.sum()) / total_sum if total_sum else None,
             "median_rest": rest, "median_vs_rest_pct": pct, "vs_rest": None,
         }
@@ -870,20 +1130,25 @@ def compare_levels(
     if len(tested) < 2:
         notes.append(f"fewer than 2 {attribute} levels have 2 or more rows, so there is "
                      "nothing to compare")
-    elif np.ptp(np.concatenate([groups[j] for j in tested])) == 0:
+    elif min(groups[j][0] for j in tested) == max(groups[j][-1] for j in tested):
         notes.append(f"{target} is constant ({_fmt_num(float(groups[tested[0]][0]))} for every "
                      "row), so the tests are undefined")
     else:
-        _run_tests(out, [groups[j] for j in tested], tested, alpha)
+        _run_tests(out, [groups[j] for j in tested], tested, alpha,
+                   s_all if len(tested) == len(groups) else None)
     out["verdict"] = _compare_verdict(attribute, word, out, label_of)
     return _clean(out)
 
 
 def _run_tests(out: dict[str, Any], groups: list[np.ndarray], tested: list[int],
-               alpha: float) -> None:
-    """Omnibus, level-vs-rest and pairwise tests on the tested levels (fills ``out``)."""
+               alpha: float, s_tested: np.ndarray | None) -> None:
+    """Omnibus, level-vs-rest and pairwise tests on the tested levels (fills ``out``).
+
+    ``s_tested`` is the sorted union of ``groups`` when the caller has it.
+    """
     levels = out["levels"]
-    s_tested = np.sort(np.concatenate(groups))
+    if s_tested is None:
+        s_tested = np.sort(np.concatenate(groups))
     n = len(s_tested)
     kw = _kruskal(groups, s_tested)
     anova = _anova(groups)
@@ -1050,7 +1315,7 @@ def group_share(
 
     Parameters
     ----------
-    df : pandas.DataFrame
+    df : pandas.DataFrame or PreparedFrame
         The customer table.
     attribute : str
         Categorical column to break the group down by (e.g. ``"region"``).
@@ -1094,7 +1359,8 @@ def group_share(
           p < alpha), ``verdict`` (one sentence) and ``notes``.
     """
     func = "group_share"
-    _check_frame(func, df)
+    frame = _frame(func, df)
+    df = frame.df
     if not isinstance(attribute, str):
         raise _bad(func, "attribute", "a column name (str)", attribute)
     if not isinstance(group_name, str) or not group_name.strip():
@@ -1108,14 +1374,14 @@ def group_share(
     word = value_word or value
 
     mask = _member_mask(func, df, member)
-    codes, levels = _factorize(df[attribute])
+    codes, levels = frame.codes(attribute)
     keep = (codes >= 0) & ~np.isnan(mask)
     notes: list[str] = []
     n_dropped = int(len(keep) - keep.sum())
     if n_dropped:
         notes.append(f"{n_dropped} rows with a missing {attribute} or membership were left out")
     inside = mask[keep] == 1
-    used, codes = np.unique(codes[keep], return_inverse=True)
+    codes, used = _compact(codes[keep], len(levels))
     levels = [levels[i] for i in used]
     k, n = len(levels), int(keep.sum())
     n_in = np.bincount(codes[inside], minlength=k).astype(float)
@@ -1125,7 +1391,7 @@ def group_share(
 
     values = total_value = None
     if value is not None:
-        values = _numeric(df, value)[keep]
+        values = frame.numeric(value)[keep]
         total_value = float(np.nansum(values))
         n_missing = int(np.isnan(values).sum())
         if n_missing:

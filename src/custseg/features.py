@@ -14,7 +14,6 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 from sklearn.base import BaseEstimator, TransformerMixin
-from sklearn.preprocessing import StandardScaler
 
 from .errors import ParameterError
 from .spec import TRANSFORMS, UNKNOWN_LEVEL, Spec, skewness
@@ -111,18 +110,14 @@ class FeatureSpace(TransformerMixin, BaseEstimator):
                     use = False
                 self.log_[name] = use
             else:
-                codes = self._filled_codes(frame, name)
-                seen = set(pd.unique(codes[pd.notna(codes)]).tolist())
+                seen = set(self._observed_levels(frame, name))
                 if col.labels:
                     levels = [c for c in col.labels]
                     levels += sorted(s for s in seen if s not in col.labels)
                 else:
                     levels = sorted(seen, key=_natural_key)
                 self.levels_[name] = levels
-        X = self._raw_matrix(frame)
-        scaler = StandardScaler().fit(X)
-        self.mean_ = scaler.mean_.astype(float)
-        self.scale_ = scaler.scale_.astype(float)
+        self.mean_, self.scale_ = self._scaling(frame)
         self.feature_names_ = self._feature_names()
         self.n_features_ = len(self.feature_names_)
         return self
@@ -151,46 +146,106 @@ class FeatureSpace(TransformerMixin, BaseEstimator):
         v[np.isnan(v)] = self.fill_[name]
         return v
 
-    def _filled_codes(self, frame: pd.DataFrame, name: str) -> np.ndarray:
-        v = frame[name].to_numpy(dtype=object, copy=True)
-        v[pd.isna(v)] = self.fill_[name]
-        return v
+    def _factorized(self, frame: pd.DataFrame, name: str) -> tuple[np.ndarray, list]:
+        """Codes of a categorical column's cells (empty cells filled) and their values.
 
-    def _raw_matrix(self, frame: pd.DataFrame) -> np.ndarray:
+        Works on the column's distinct values, not on one Python object per row.
+        """
+        codes, uniques = pd.factorize(frame[name], use_na_sentinel=True)
+        values = list(uniques)
+        if (codes < 0).any():
+            codes = np.where(codes < 0, len(values), codes)
+            values.append(self.fill_[name])
+        return codes, values
+
+    def _observed_levels(self, frame: pd.DataFrame, name: str) -> list:
+        _, values = self._factorized(frame, name)
+        return [v for v in values if not pd.isna(v)]
+
+    def _level_codes(self, frame: pd.DataFrame, name: str) -> np.ndarray:
+        """Index of each row's level in ``levels_[name]``; -1 for a level never seen."""
+        codes, values = self._factorized(frame, name)
+        where = pd.Index(self.levels_[name], dtype=object).get_indexer(
+            pd.Index(values, dtype=object))
+        return where[codes] if codes.size else codes.astype(np.int64)
+
+    def _numeric_feature(self, frame: pd.DataFrame, name: str) -> np.ndarray:
+        v = self._filled_numeric(frame, name)
+        return np.log1p(v, out=v) if self.log_[name] else v
+
+    def _scaling(self, frame: pd.DataFrame) -> tuple[np.ndarray, np.ndarray]:
+        """Mean and standard deviation of every feature, column by column in float64.
+
+        The same numbers as :class:`sklearn.preprocessing.StandardScaler` (a
+        standard deviation of 0 becomes 1) without building the feature matrix:
+        a one-hot feature of share p has mean p and standard deviation
+        sqrt(p (1 - p)).
+        """
+        means, stds = [], []
         n = len(frame)
-        width = sum(len(self.levels_[c]) if c in self.levels_ else 1 for c in self.columns_)
-        X = np.zeros((n, width), dtype=np.float64)
+        for name in self.columns_:
+            if name in self.levels_:
+                codes = self._level_codes(frame, name)
+                counts = np.bincount(codes[codes >= 0], minlength=len(self.levels_[name]))
+                p = counts / max(n, 1)
+                means += list(p)
+                stds += list(np.sqrt(p * (1.0 - p)))
+            else:
+                v = self._numeric_feature(frame, name)
+                mu = float(v.mean()) if n else 0.0
+                means.append(mu)
+                stds.append(float(np.sqrt(np.mean((v - mu) ** 2))) if n else 0.0)
+        mean = np.asarray(means, dtype=np.float64)
+        std = np.asarray(stds, dtype=np.float64)
+        # StandardScaler's test for a constant feature (its variance is within the
+        # rounding error of its computation) and its scale of 1 for one
+        eps = np.finfo(np.float64).eps
+        var = std**2
+        std[var <= n * eps * var + (n * mean * eps) ** 2] = 1.0
+        return mean, std
+
+    def transform(self, frame: pd.DataFrame, dtype=np.float64) -> np.ndarray:
+        """The scaled feature matrix (C order, ``dtype``) of typed data.
+
+        Built column by column: each feature is scaled in float64 and then stored
+        in ``dtype`` (float32 halves the memory of large tables).
+        """
+        n = len(frame)
+        X = np.empty((n, self.n_features_), dtype=dtype)
         j = 0
         for name in self.columns_:
             if name in self.levels_:
-                # -1 for a level never seen in training (its one-hot row stays all zero)
-                codes = pd.Index(self.levels_[name]).get_indexer(self._filled_codes(frame, name))
-                ok = codes >= 0
-                X[np.flatnonzero(ok), j + codes[ok]] = 1.0
-                j += len(self.levels_[name])
+                width = len(self.levels_[name])
+                mean, scale = self.mean_[j:j + width], self.scale_[j:j + width]
+                X[:, j:j + width] = (-mean / scale).astype(dtype)
+                # -1 for a level never seen in training (its one-hot row stays "all zero")
+                codes = self._level_codes(frame, name)
+                ok = np.flatnonzero(codes >= 0)
+                hit = codes[ok]
+                X[ok, j + hit] = ((1.0 - mean[hit]) / scale[hit]).astype(dtype)
+                j += width
             else:
-                v = self._filled_numeric(frame, name)
-                X[:, j] = np.log1p(v) if self.log_[name] else v
+                v = self._numeric_feature(frame, name)
+                v -= self.mean_[j]
+                v /= self.scale_[j]
+                X[:, j] = v
                 j += 1
-        return X
-
-    def transform(self, frame: pd.DataFrame) -> np.ndarray:
-        """The scaled feature matrix (float64, C order) of typed data."""
-        X = self._raw_matrix(frame)
-        X -= self.mean_
-        X /= self.scale_
         return X
 
     def unseen_levels(self, frame: pd.DataFrame) -> np.ndarray:
         """Rows holding a category level the space never saw (one-hot all zero)."""
         out = np.zeros(len(frame), dtype=bool)
-        for name, levels in self.levels_.items():
-            codes = self._filled_codes(frame, name)
-            out |= ~pd.Series(codes).isin(levels).to_numpy()
+        for name in self.levels_:
+            out |= self._level_codes(frame, name) < 0
         return out
 
     def impute(self, frame: pd.DataFrame) -> pd.DataFrame:
-        """Every used column with empty cells filled by policy, in original units."""
+        """Every used column with empty cells filled by policy, in original units.
+
+        Categorical columns come back as ``pandas.Categorical`` (codes and the
+        distinct values), which large tables hold and group far more cheaply
+        than one string per row.
+        """
         out = {}
         for name in self.spec.used:
             if name not in frame.columns:
@@ -198,7 +253,13 @@ class FeatureSpace(TransformerMixin, BaseEstimator):
             if self.spec.columns[name].kind == "numeric":
                 out[name] = self._filled_numeric(frame, name)
             else:
-                out[name] = self._filled_codes(frame, name)
+                codes, values = self._factorized(frame, name)
+                cats = pd.Index(values, dtype=object)
+                if cats.has_duplicates:  # the fill value is also an observed level
+                    unique = cats.unique()
+                    codes = unique.get_indexer(cats)[codes]
+                    cats = unique
+                out[name] = pd.Categorical.from_codes(codes, categories=cats)
         return pd.DataFrame(out, index=frame.index)
 
     def inverse_numeric(self, Z: np.ndarray) -> dict[str, np.ndarray]:

@@ -61,6 +61,10 @@ __all__ = [
     "neutralise_formulas",
     "write_csv",
     "csv_quoting",
+    "format_floats",
+    "csv_text_cells",
+    "csv_header",
+    "csv_lines",
     "write_parquet",
     "write_json",
     "atomic_output_dir",
@@ -521,6 +525,9 @@ def _read_text(path: Path, *, encoding: str | None = None) -> pd.DataFrame:
     if complete and not sample.strip():
         raise _empty_error(path)
     sep = _sniff_delimiter(sample, complete)
+    frame = _read_text_arrow(path, codec, sep, sample)
+    if frame is not None:
+        return frame
     options: dict[str, Any] = {"sep": sep, "encoding": codec, **_NA_OPTIONS}
     try:
         # low_memory=False: each column is typed as a whole, so a column with
@@ -534,6 +541,81 @@ def _read_text(path: Path, *, encoding: str | None = None) -> pd.DataFrame:
     if frame.empty and len(frame.columns):
         raise _no_rows_error(path, "has a header but no data rows")
     return _keep_infinity_as_text(frame, path, options)
+
+
+# How the pyarrow reader types a text column (read as text) as pandas would: these
+# exact forms are converted; a column of values that merely look numeric or boolean
+# (blanks, "+", "_", "inf", "nan", other spellings) is left to pandas.
+_INT_TEXT = r"^-?[0-9]{1,18}$"
+_FLOAT_TEXT = r"^-?(?:[0-9]+\.?[0-9]*|\.[0-9]+)(?:[eE][-+]?[0-9]+)?$"
+_LONG_INT_TEXT = r"^-?[0-9]{19,}$"
+_BOOL_TEXT = r"^(?:True|TRUE|true|False|FALSE|false)$"
+_MAYBE_NUMBER_OR_BOOL = (r"(?i)^\s*[-+]?(?:[0-9_]*\.?[0-9_]*(?:e[-+]?[0-9_]+)?"
+                         r"|inf|infinity|nan|true|false)\s*$")
+
+
+def _read_text_arrow(path: Path, codec: str, sep: str, sample: str) -> pd.DataFrame | None:
+    """The table pandas would read, read by pyarrow's multi-threaded CSV reader; or None.
+
+    Every column is read as text, then typed the way pandas types it: integers
+    (``-?digits``), floats (plain decimal or exponent forms), booleans
+    (``True``/``true``/``TRUE`` and the same for false, no gaps), an empty column as
+    float NaN, else text. None (read with pandas instead, which also words the
+    errors) unless the file is UTF-8 with one of the four delimiters, has unique
+    non-empty column names and at least one data row, and no column is made only of
+    values that pandas might read as numbers or booleans in another way.
+    """
+    import io as _io
+
+    import pyarrow as pa
+    import pyarrow.compute as pc
+    import pyarrow.csv as pa_csv
+
+    if codec not in ("utf-8", "utf-8-sig") or sep not in _DELIMITERS:
+        return None
+    try:
+        header = next(csv.reader(_io.StringIO(sample.lstrip("\ufeff")), delimiter=sep))
+    except (StopIteration, csv.Error):
+        return None
+    if "" in header or len(set(header)) != len(header):
+        return None
+    try:
+        table = pa_csv.read_csv(
+            path, parse_options=pa_csv.ParseOptions(delimiter=sep, newlines_in_values=True),
+            convert_options=pa_csv.ConvertOptions(
+                column_types={name: pa.string() for name in header}, null_values=[""],
+                strings_can_be_null=True, quoted_strings_can_be_null=True))
+    except (pa.ArrowException, ValueError, OSError):
+        return None
+    if table.schema.names != header or table.num_rows == 0:
+        return None
+    columns: dict[str, Any] = {}
+    for name, column in zip(header, table.columns, strict=True):
+        if column.null_count == len(column):  # an empty column: pandas gives float NaN
+            columns[name] = np.full(len(column), np.nan)
+            continue
+
+        def every(pattern: str, column=column) -> bool:
+            return bool(pc.all(pc.match_substring_regex(column, pattern)).as_py())
+
+        if every(_INT_TEXT):
+            converted = pc.cast(column, pa.int64())
+            columns[name] = (converted.to_numpy() if not column.null_count
+                             else converted.to_numpy().astype(np.float64))
+        elif every(_FLOAT_TEXT):
+            if pc.any(pc.match_substring_regex(column, _LONG_INT_TEXT)).as_py():
+                return None  # pandas may read integers beyond int64 as uint64 or objects
+            values = pc.cast(column, pa.float64()).to_numpy()
+            if np.isinf(values).any():
+                return None  # 1e400: pandas keeps the text
+            columns[name] = values
+        elif every(_BOOL_TEXT) and not column.null_count:
+            columns[name] = pc.is_in(column, pa.array(["True", "TRUE", "true"])).to_numpy()
+        elif every(_MAYBE_NUMBER_OR_BOOL):
+            return None
+        else:
+            columns[name] = pd.Series(pd.array(column, dtype="str"))
+    return pd.DataFrame(columns)
 
 
 def _check_first_text_chunk(frame: pd.DataFrame, path: Path, options: dict[str, Any]) -> None:
@@ -947,6 +1029,7 @@ READERS: dict[str, Callable[..., pd.DataFrame]] = {
 # ------------------------------------------------------------------ neutralisation
 
 _FORMULA_PREFIXES = ("=", "+", "-", "@", "\t", "\r")
+_FORMULA_START = r"^[=+\-@\t\r]"  # the same prefixes as one regular expression
 _NEGATIVE_NUMBER = re.compile(r"-(?:\d+(?:\.\d*)?|\.\d+)(?:[eE][+-]?\d+)?")
 
 
@@ -1003,12 +1086,14 @@ def neutralise_formulas(df: pd.DataFrame) -> pd.DataFrame:
             else:  # "=a" and "'=a" both present: fall back to plain objects
                 out.isetitem(position, column.astype(object).map(neutralise_cell))
         elif isinstance(dtype, pd.StringDtype) or (isinstance(dtype, np.dtype) and dtype.kind == "O"):
-            values = column.to_numpy(dtype=object, copy=True)
-            if isinstance(dtype, pd.StringDtype):  # vectorised pre-filter
-                starts = column.str.startswith(_FORMULA_PREFIXES, na=False).to_numpy(bool)
-                candidates = np.flatnonzero(starts)
+            if isinstance(dtype, pd.StringDtype):  # vectorised pre-filter, one pass
+                starts = column.str.contains(_FORMULA_START, regex=True, na=False)
+                candidates = np.flatnonzero(starts.to_numpy(dtype=bool))
+                if not candidates.size:
+                    continue  # nothing to defuse: no copy of the column to Python objects
             else:
-                candidates = range(len(values))
+                candidates = range(len(column))
+            values = column.to_numpy(dtype=object, copy=True)
             changed = False
             for index in candidates:
                 new = neutralise_cell(values[index])
@@ -1024,56 +1109,211 @@ def neutralise_formulas(df: pd.DataFrame) -> pd.DataFrame:
 # ------------------------------------------------------------------------- writing
 
 
-def _fast_csv_ok(df: pd.DataFrame) -> bool:
-    """Whether pyarrow can write ``df`` byte-identically to pandas (see write_csv)."""
+# Floats with at most this many decimals, within _FIXED_RANGE, are formatted by
+# integer arithmetic (see format_floats); the rest by numpy (Python's repr).
+_FIXED_DECIMALS = 6
+_FIXED_RANGE = (1e-4, 1e9)  # where repr uses fixed notation and 15 digits suffice
+_CSV_SLICE_ROWS = 1_000_000  # rows formatted at once by the Arrow CSV writer
+_NEEDS_QUOTES = '[,"\n]'  # what makes Python's csv writer quote a field (QUOTE_MINIMAL, "\n")
+
+
+def _digits(values: np.ndarray, width: int, out: np.ndarray) -> None:
+    """ASCII digits of non-negative integers below 2**32 into rows of ``out`` (one per digit)."""
+    v = values.astype(np.uint32)
+    for j in range(width - 1, -1, -1):  # division by a scalar: numpy's fast path
+        q = v // 10
+        np.subtract(v, q * 10, out=v)
+        out[j] = v
+        out[j] += 48
+        v = q
+
+
+def _ragged_strings(chars: np.ndarray, first: np.ndarray, stop: np.ndarray,
+                    valid: np.ndarray | None = None) -> Any:
+    """A pyarrow string array of ``chars[i, first[i]:stop[i]]`` for each row i (null where not valid)."""
+    import pyarrow as pa
+
+    columns = np.arange(chars.shape[1], dtype=np.int16)[None, :]
+    keep = columns >= first.astype(np.int16)[:, None]
+    keep &= columns < stop.astype(np.int16)[:, None]
+    data = chars[keep]
+    offsets = np.zeros(len(first) + 1, dtype=np.int64)
+    np.cumsum(stop - first, out=offsets[1:])
+    mask = None if valid is None or valid.all() else pa.array(valid).buffers()[1]
+    return pa.LargeStringArray.from_buffers(len(first), pa.py_buffer(offsets), pa.py_buffer(data),
+                                            mask, (len(first) - int(valid.sum())) if mask else 0)
+
+
+def format_floats(values: np.ndarray) -> Any:
+    """Float64 values as text, exactly as ``repr`` (and pandas' ``to_csv``) writes them.
+
+    Returns a pyarrow string array, null where a value is NaN. Values with at most
+    6 decimals between 1e-4 and 1e9 in size (money, counts, rounded distances) are
+    formatted with integer arithmetic on whole arrays; the others (and infinities)
+    with numpy, whose shortest round-trip form is Python's ``repr``.
+    """
+    x = np.asarray(values, dtype=np.float64)
+    n = x.size
+    nan = np.isnan(x)
+    a = np.abs(x)
+    with np.errstate(invalid="ignore", over="ignore"):
+        scaled = np.rint(a * 10.0 ** _FIXED_DECIMALS)
+        fixed = (a >= _FIXED_RANGE[0]) & (a < _FIXED_RANGE[1])
+        fixed &= scaled / 10.0 ** _FIXED_DECIMALS == a
+        fixed |= x == 0
+    k = np.where(fixed, scaled, 0).astype(np.int64)
+    whole, frac = np.divmod(k, 10 ** _FIXED_DECIMALS)
+    whole = whole.astype(np.uint32)
+    frac = frac.astype(np.uint32)
+    other = np.flatnonzero(~fixed & ~nan)
+    texts = x[other].astype(str) if other.size else np.array([], dtype="U1")
+    width = 9  # digits of the whole part below 1e9
+    cells = max(1 + width + 1 + _FIXED_DECIMALS, texts.dtype.itemsize // 4)
+    columns = np.empty((cells, n), dtype=np.uint8)  # one row per character position
+    _digits(whole, width, columns[1:1 + width])
+    columns[1 + width] = ord(".")
+    _digits(frac, _FIXED_DECIMALS, columns[2 + width:2 + width + _FIXED_DECIMALS])
+    chars = np.ascontiguousarray(columns.T)
+    # digits of the whole part (at least 1), decimals without trailing zeros (at least 1)
+    n_whole = np.ones(n, dtype=np.int64)
+    for d in range(1, width):
+        n_whole += whole >= 10 ** d
+    n_frac = np.full(n, _FIXED_DECIMALS, dtype=np.int64)
+    for d in range(1, _FIXED_DECIMALS):
+        n_frac -= frac % np.uint32(10 ** d) == 0
+    first = 1 + width - n_whole
+    stop = 2 + width + n_frac
+    minus = np.flatnonzero(np.signbit(x) & fixed)  # the sign goes just before the first digit
+    first[minus] -= 1
+    chars[minus, first[minus]] = ord("-")
+    if other.size:  # numpy's (repr's) text for the rest
+        encoded = np.char.encode(texts, "ascii")
+        raw = encoded.view(np.uint8).reshape(other.size, -1)
+        chars[other, :raw.shape[1]] = raw
+        first[other] = 0
+        stop[other] = np.char.str_len(encoded)
+    stop[nan] = first[nan]
+    return _ragged_strings(chars, first, stop, valid=~nan)
+
+
+def _bool_text(values: Any) -> Any:
     import pyarrow as pa
     import pyarrow.compute as pc
 
+    return pc.if_else(pa.array(values), "True", "False")
+
+
+def csv_text_cells(array: Any) -> Any | None:
+    """A pyarrow string array made into CSV fields as Python's csv writer makes them.
+
+    Fields holding a comma, a double quote or a newline are quoted (quotes
+    doubled), missing values are empty. Returns None when a value holds a
+    carriage return: then every text field must be quoted (see :func:`csv_quoting`).
+    """
+    import pyarrow as pa
+    import pyarrow.compute as pc
+
+    if pa.types.is_dictionary(array.type):
+        array = array.cast(array.type.value_type)
+    if pc.any(pc.match_substring(array, "\r")).as_py():
+        return None
+    needs = pc.match_substring_regex(array, _NEEDS_QUOTES)
+    if pc.any(needs).as_py():
+        quote, empty = pa.scalar('"', array.type), pa.scalar("", array.type)
+        quoted = pc.binary_join_element_wise(quote, pc.replace_substring(array, '"', '""'), quote, empty)
+        array = pc.if_else(needs, quoted, array)
+    return pc.fill_null(array, "")
+
+
+def csv_header(names: list[str]) -> str:
+    """The header line Python's csv writer (and pandas) writes for ``names``."""
+    import io as _io
+
+    buffer = _io.StringIO()
+    csv.writer(buffer, lineterminator="\n").writerow(names)
+    return buffer.getvalue()
+
+
+def csv_lines(fields: list[Any], *, terminated: bool = False) -> Any:
+    """The bytes of CSV lines (``\n``-terminated) from columns of ready-made text fields.
+
+    With ``terminated``, the last field already ends with ``"\n"``.
+    """
+    import pyarrow as pa
+    import pyarrow.compute as pc
+
+    text = pa.large_string()
+    fields = [pc.fill_null(f.cast(text) if f.type != text else f, pa.scalar("", text)) for f in fields]
+    if not terminated:
+        fields[-1] = pc.binary_join_element_wise(fields[-1], pa.scalar("", text), pa.scalar("\n", text))
+    lines = pc.binary_join_element_wise(*fields, pa.scalar(",", text)) if len(fields) > 1 else fields[0]
+    if not len(lines):
+        return b""
+    offsets = np.frombuffer(lines.buffers()[1], dtype=np.int64)[lines.offset:lines.offset + len(lines) + 1]
+    return memoryview(lines.buffers()[2])[int(offsets[0]):int(offsets[-1])]
+
+
+def _csv_fields(column: pd.Series) -> Any | None:
+    """The CSV text of one column as pyarrow strings, or None if only pandas writes it exactly."""
+    import pyarrow as pa
+    import pyarrow.compute as pc
+
+    dtype = column.dtype
+    if isinstance(dtype, np.dtype):
+        if dtype.kind in "iu":
+            return pc.cast(pa.array(column.to_numpy()), pa.large_string())
+        if dtype == np.float64:
+            return format_floats(column.to_numpy())
+        if dtype.kind == "b":
+            return _bool_text(column.to_numpy())
+        return None
+    if isinstance(dtype, pd.StringDtype):
+        array = pa.array(column, from_pandas=True)
+        encoded = pc.dictionary_encode(array)
+        if len(encoded.dictionary) * 4 <= len(array):  # few distinct texts (segment names):
+            cells = csv_text_cells(encoded.dictionary)  # quote each once, then spread them
+            return None if cells is None else cells.take(encoded.indices)
+        return csv_text_cells(array)
+    return None
+
+
+def _write_csv_arrow(df: pd.DataFrame, target: Path) -> bool:
+    """Write ``df`` as pandas' ``to_csv`` would, with pyarrow; False (nothing written) if it cannot.
+
+    Handles int, bool, float64 and string columns under string column names, two
+    or more columns (a lone empty field is quoted by the csv module).
+    """
     if df.shape[1] < 2 or isinstance(df.columns, pd.MultiIndex):
         return False
-    structural = re.compile(r'[,"\r\n]')
-    for name in df.columns:
-        if not isinstance(name, str) or structural.search(name) or name == "":
-            return False
+    names = list(df.columns)
+    if not all(isinstance(name, str) and "\r" not in name for name in names):
+        return False
     for position in range(df.shape[1]):
-        column = df.iloc[:, position]
-        dtype = column.dtype
-        if isinstance(dtype, pd.StringDtype):
-            array = pa.array(column, from_pandas=True)
-            if pc.any(pc.match_substring_regex(array, r'[,"\r\n]')).as_py():
-                return False
-        elif not (isinstance(dtype, np.dtype) and (dtype.kind in "iu" or dtype == np.float64)):
+        dtype = df.iloc[:, position].dtype
+        if not (isinstance(dtype, pd.StringDtype) or (isinstance(dtype, np.dtype) and (
+                dtype.kind in "iub" or dtype == np.float64))):
             return False
-    return True
-
-
-def _write_csv_fast(df: pd.DataFrame, target: Path) -> None:
-    """Write with pyarrow; floats pre-formatted with numpy's shortest repr, as pandas."""
-    import pyarrow as pa
-    import pyarrow.csv as pa_csv
-
-    arrays = []
-    for position in range(df.shape[1]):
+    for position in range(df.shape[1]):  # a carriage return anywhere: quote every text field
         column = df.iloc[:, position]
-        if column.dtype == np.float64:
-            values = column.to_numpy()
-            arrays.append(pa.array(values.astype(str), mask=np.isnan(values)))
-        else:
-            arrays.append(pa.array(column, from_pandas=True))
-    table = pa.Table.from_arrays(arrays, names=[str(name) for name in df.columns])
-    options = pa_csv.WriteOptions(quoting_style="none", quoting_header="none")
+        if isinstance(column.dtype, pd.StringDtype) and column.str.contains("\r", regex=False).any():
+            return False
     with target.open("wb") as handle:  # OS errors surface as OSError with errno
-        pa_csv.write_csv(table, handle, options)
+        handle.write(csv_header(names).encode("utf-8"))
+        for start in range(0, len(df), _CSV_SLICE_ROWS):
+            piece = df.iloc[start:start + _CSV_SLICE_ROWS]
+            handle.write(csv_lines([_csv_fields(piece.iloc[:, p]) for p in range(piece.shape[1])]))
+    return True
 
 
 def write_csv(df: pd.DataFrame, path: PathLike, *, neutralise: bool = True) -> None:
     """Write ``df`` as UTF-8 CSV with ``\\n`` line ends and no index, atomically.
 
     Floats are written in their shortest round-trip form (``0.1``, ``1e-07``,
-    ``5.0``), missing values as empty cells. Frames of int, float64 and string
-    columns without quotes, commas or newlines go through pyarrow for speed;
-    the rest through pandas. Both give the same bytes, and the same input always
-    gives the same bytes.
+    ``5.0``), missing values as empty cells, fields holding a comma, a quote or a
+    newline quoted. Frames of two or more int, bool, float64 and string columns go
+    through pyarrow for speed (see :func:`format_floats`, :func:`csv_lines`); the
+    rest, and text with a carriage return (see :func:`csv_quoting`), through
+    pandas. Both give the same bytes, and the same input always gives the same bytes.
 
     Parameters
     ----------
@@ -1091,9 +1331,7 @@ def write_csv(df: pd.DataFrame, path: PathLike, *, neutralise: bool = True) -> N
     """
     frame = neutralise_formulas(df) if neutralise else df
     with atomic_file(path) as temporary:
-        if _fast_csv_ok(frame):
-            _write_csv_fast(frame, temporary)
-        else:
+        if not _write_csv_arrow(frame, temporary):
             frame.to_csv(temporary, index=False, encoding="utf-8", lineterminator="\n",
                          quoting=csv_quoting(frame))
 

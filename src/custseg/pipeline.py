@@ -15,7 +15,6 @@ import numpy as np
 import pandas as pd
 
 from . import __version__
-from .analysis import build_analysis
 from .segmenter import CustomerSegmenter, Progress
 from .spec import Spec
 
@@ -40,6 +39,7 @@ class RunOptions:
     stability_runs: int = 5
     analysis: bool = True
     reference: object = None  # a SegmentModel of an earlier run
+    fast: bool | None = None  # None: the fast path above selection_max rows
     aggregate_only: bool = False
     title: str = "Customer segmentation"
 
@@ -60,6 +60,7 @@ class RunOptions:
             selection_max=self.selection_max,
             stability_runs=self.stability_runs,
             reference=self.reference,
+            fast=self.fast,
         )
 
 
@@ -97,6 +98,14 @@ def profiles_table(profiles: list[dict], spec: Spec) -> pd.DataFrame:
                 row[f"{col}={lvl['label']}_lift"] = lvl["lift"]
         rows.append(row)
     return pd.DataFrame(rows)
+
+
+def _names_of(names: list[str], labels: np.ndarray) -> pd.Series:
+    """The name of each row's segment as a string column, built in Arrow (no str per row)."""
+    import pyarrow as pa
+
+    taken = pa.array(names, pa.large_string()).take(pa.array(labels))
+    return pd.Series(pd.array(taken, dtype=pd.StringDtype("pyarrow", na_value=np.nan)))
 
 
 def _versions() -> dict[str, str]:
@@ -137,7 +146,7 @@ def segment(df: pd.DataFrame, spec: Spec | None, options: RunOptions | None = No
     else:
         seg["row"] = rows + 1
     seg["segment"] = est.labels_
-    seg["segment_name"] = np.asarray(est.segment_names_, dtype=object)[est.labels_]
+    seg["segment_name"] = _names_of(est.segment_names_, est.labels_)
     seg["distance"] = np.round(est.distances_, 6)
     if getattr(est, "proba_", None) is not None:
         for j in range(est.proba_.shape[1]):
@@ -162,7 +171,9 @@ def segment(df: pd.DataFrame, spec: Spec | None, options: RunOptions | None = No
         "features": list(est.features_.feature_names_),
         "transforms": list(est.features_.notes_),
         "rows_segmented": int(rows.size),
+        "path": "fast" if est.fast_ else "exact",
         "selection_sample_size": est.selection_sample_size_,
+        "start_sample_size": est.start_sample_size_,
         "silhouette_sample_size": est.silhouette_sample_size_,
         "ward_method": est.ward_.method,
         "stability_adjusted_rand": [round(a, 6) for a in est.stability_],
@@ -183,6 +194,8 @@ def segment(df: pd.DataFrame, spec: Spec | None, options: RunOptions | None = No
         if progress:
             progress("analysis", "answering the marketing questions")
         t0 = time.perf_counter()
+        from .analysis import build_analysis
+
         analysis = build_analysis(est, data, Z, manifest, aggregate_only=options.aggregate_only,
                                   synthetic=bool((input_info or {}).get("synthetic")),
                                   title=options.title)

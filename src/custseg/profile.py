@@ -26,17 +26,24 @@ def _group_medians(values: np.ndarray, labels: np.ndarray, k: int) -> np.ndarray
     return s.reindex(range(k)).to_numpy(dtype=float)
 
 
-def _category_counts(codes: np.ndarray, levels: list[str], labels: np.ndarray,
+def factorize(values) -> tuple[np.ndarray, list]:
+    """Codes (-1 for empty) and distinct values of a column, without a Python object per row."""
+    codes, uniques = pd.factorize(values, use_na_sentinel=True)
+    return codes.astype(np.int64, copy=False), list(uniques)
+
+
+def _category_counts(codes: np.ndarray, values: list, levels: list[str], labels: np.ndarray,
                      k: int) -> np.ndarray:
-    idx = pd.Categorical(codes, categories=levels).codes.astype(np.int64)
+    where = pd.Index(levels, dtype=object).get_indexer(pd.Index(values, dtype=object))
+    idx = np.where(codes >= 0, where[np.maximum(codes, 0)], -1) if values else codes
     ok = idx >= 0
     flat = labels[ok] * len(levels) + idx[ok]
     return np.bincount(flat, minlength=k * len(levels)).reshape(k, len(levels))
 
 
-def _levels(spec: Spec, name: str, codes: np.ndarray) -> list[str]:
+def _levels(spec: Spec, name: str, values: list) -> list[str]:
     col = spec.columns[name]
-    seen = set(pd.unique(codes).tolist())
+    seen = set(values)
     levels = [c for c in col.labels if c in seen] if col.labels else []
     levels += sorted(str(s) for s in seen if s not in levels)
     return levels
@@ -63,9 +70,8 @@ def profile_segments(data: pd.DataFrame, labels: np.ndarray, k: int, spec: Spec)
                  "numeric": {}, "categorical": {}, "value_share": {}} for s in range(k)]
     for name in spec.used:
         col = spec.columns[name]
-        v = data[name].to_numpy()
         if col.kind == "numeric":
-            v = v.astype(float)
+            v = data[name].to_numpy(dtype=float)
             sums = np.bincount(labels, weights=v, minlength=k)
             means = np.divide(sums, sizes, out=np.full(k, np.nan), where=sizes > 0)
             medians = _group_medians(v, labels, k)
@@ -75,8 +81,10 @@ def profile_segments(data: pd.DataFrame, labels: np.ndarray, k: int, spec: Spec)
                 if col.role == "value":
                     profiles[s]["value_share"][name] = float(sums[s] / total) if total else 0.0
         else:
-            levels = _levels(spec, name, v)
-            counts = _category_counts(v, levels, labels, k)
+            codes, values = factorize(data[name])
+            present = np.bincount(codes[codes >= 0], minlength=len(values)) > 0
+            levels = _levels(spec, name, [v for v, p in zip(values, present, strict=True) if p])
+            counts = _category_counts(codes, values, levels, labels, k)
             overall = counts.sum(0) / n
             for s in range(k):
                 shares = counts[s] / max(sizes[s], 1)

@@ -11,8 +11,9 @@ from __future__ import annotations
 
 import numpy as np
 import pandas as pd
-from sklearn.metrics import adjusted_rand_score
 
+from .cluster.selection import ari as adjusted_rand
+from .profile import factorize
 from .spec import Spec
 
 __all__ = ["quality_warnings", "MIRROR_ARI", "TINY_SHARE", "STABLE_ARI"]
@@ -27,8 +28,8 @@ def quality_warnings(data: pd.DataFrame, labels: np.ndarray, k: int, spec: Spec,
     """Warnings as ``{"code", "message", ...}`` dicts, in a fixed order."""
     out: list[dict] = []
     for col in spec.categorical(spec.used):
-        codes = pd.Categorical(data[col].to_numpy()).codes
-        ari = float(adjusted_rand_score(codes, labels))
+        codes, _ = factorize(data[col])
+        ari = adjusted_rand(codes, labels)
         if ari >= MIRROR_ARI:
             out.append({
                 "code": "segment-mirrors-column", "column": col, "adjusted_rand": round(ari, 4),

@@ -35,6 +35,15 @@ text such as CDNOW's, other encodings, Excel, JSON, ...) is read whole with
 ``read_table`` types them: a customer column holding only whole numbers becomes
 integers. Row numbers in messages count data rows from 1 whatever the source.
 
+DuckDB works within :data:`DUCKDB_MEMORY` (4 GB; the environment variable
+``CUSTSEG_DUCKDB_MEMORY``, e.g. ``2GB``, overrides it) and spills beyond it into
+a temporary directory under ``TMPDIR``, removed afterwards. The validation reads
+the log a fixed number of times whatever it finds: one pass counts every problem
+and finds the date range, one more collects the example rows of all the problems
+found (only if there are any), exact duplicates are found by grouping a hash of
+each row (rows whose hash repeats are then compared column by column), and one
+GROUP BY makes the per-customer checks. The aggregation reads it once.
+
 Amounts are summed as exact decimals (rounded to 6 decimal places), so totals
 do not depend on row order or threads, and a purchase fully returned nets to
 exactly 0.
@@ -584,17 +593,20 @@ class _Log:
     (from 1); ``tx`` the typed columns (see :meth:`build`).
     """
 
-    def __init__(self, con: Any, where: str, text_typed: bool) -> None:
+    def __init__(self, con: Any, where: str, text_typed: bool, scratch: Path) -> None:
         self.con = con
         self.where = where  # "the log" or the file, for messages
         self.text_typed = text_typed  # every column is text (a CSV scanned by DuckDB)
         self.sep: str | None = None  # the delimiter of a CSV scanned by DuckDB
-        self.scratch: Path | None = None  # a temporary directory removed on close
+        self.scratch = scratch  # a temporary directory (DuckDB's spill files) removed on close
         self._n_repeats: int | None = None
         self.frame_ref: pd.DataFrame | None = None
         described = self.rows("DESCRIBE SELECT * FROM raw")
         self.types = {str(r[0]): str(r[1]) for r in described if r[0] != _ROW}
         self.columns = [c for c in self.types if not _PARQUET_INDEX.fullmatch(c)]
+        # Row numbers are columns from here on, so no query relies on the order of rows (every
+        # output has an ORDER BY): DuckDB may then aggregate without keeping that order.
+        self.rows("SET preserve_insertion_order = false")
 
     # -------------------------------------------------------------- queries
     def rows(self, sql: str) -> list[tuple]:
@@ -608,13 +620,25 @@ class _Log:
     def one(self, sql: str) -> tuple:
         return self.rows(sql)[0]
 
-    def frame(self, sql: str) -> pd.DataFrame:
+    def frame(self, sql: str, *, then: str | None = None) -> pd.DataFrame:
+        """The result as a DataFrame, through Arrow (dates become ``datetime64[us]``).
+
+        ``then``, SQL run once the result is fetched and before it becomes a
+        DataFrame, frees what the query needed (tables, memory).
+        """
         import duckdb
+        import pyarrow as pa
 
         try:
-            return self.con.execute(sql).df()
+            table = self.con.sql(sql).to_arrow_table()
+            if then:
+                self.con.execute(then).fetchall()
         except duckdb.Error as exc:
             raise _read_error(self.where, exc, self.sep) from exc
+        for i, column in enumerate(table.schema):
+            if pa.types.is_date(column.type):
+                table = table.set_column(i, column.name, table.column(i).cast(pa.timestamp("us")))
+        return table.to_pandas(split_blocks=True, self_destruct=True)
 
     def close(self) -> None:
         with contextlib.suppress(Exception):
@@ -626,16 +650,21 @@ class _Log:
     def build(self, cols: TransactionColumns, *, drop_duplicates: bool) -> None:
         """Create the typed views ``tx`` (all rows) and ``kept`` (``tx`` minus repeats).
 
-        Columns of ``tx``: ``row``; ``cust`` (NULL when empty); ``d`` (DATE, NULL
-        when empty or not a date), ``d_missing``, ``d_bad``, ``d_text``; ``amt``
+        Columns of ``tx``: ``row``; ``cust`` and ``cust_missing`` (NULL or blank; a
+        blank text id stays as written in ``cust``, because grouping by the column as
+        stored is faster, so test ``cust_missing``, never ``cust IS NULL``); ``d``
+        (DATE, NULL when empty or not a date), ``d_missing``, ``d_bad``, ``d_text``; ``amt``
         (DOUBLE, NULL when empty or not a number), ``amt_missing``, ``amt_bad``,
         ``amt_text``; ``qty``, ``qty_bad``, ``qty_text``; ``ord``; ``cur``. A
         role whose column is absent gives NULLs.
         """
         present = set(self.types)
         parts = [f"{_q(_ROW)} AS row"]
-        parts.append(f"{self._customer(cols.customer)} AS cust" if cols.customer in present
-                     else "NULL AS cust")
+        if cols.customer in present:
+            cust, cust_missing = self._customer(cols.customer)
+            parts += [f"{cust} AS cust", f"{cust_missing} AS cust_missing"]
+        else:
+            parts += ["NULL AS cust", "TRUE AS cust_missing"]
         if cols.date in present:
             parsed, missing, text = self._date(cols.date)
             parts += [f"{parsed} AS d", f"{missing} AS d_missing",
@@ -669,18 +698,29 @@ class _Log:
         self.rows(views)
 
     def duplicate_groups(self) -> int:
-        """Rows repeating an earlier row exactly; the groups go to table ``dup_groups``."""
+        """Rows repeating an earlier row exactly; the groups go to table ``dup_groups``.
+
+        Two passes, so that the log's rows are never grouped by all their columns: one
+        GROUP BY on a 64-bit hash of each row finds the hashes that repeat (equal rows
+        have equal hashes; DuckDB hashes NULLs, -0.0 and NaN as it groups them), then
+        only the rows with such a hash (usually none or few) are grouped by every
+        column, so a hash collision never counts as a duplicate.
+        """
         if self._n_repeats is None:
             if not self.columns:
                 self._n_repeats = 0
                 return 0
-            partition = ", ".join(_q(c) for c in self.columns)
-            # one GROUP BY finds the repeated groups (usually few, in a small table); the
-            # repeating rows then come from one hash-join probe of the log
-            self.rows(f"CREATE OR REPLACE TEMP TABLE dup_groups AS SELECT {partition}, "
-                      f"count(*) AS __n, min({_q(_ROW)}) AS __first FROM raw GROUP BY ALL "
-                      "HAVING count(*) > 1")
-            self._n_repeats = int(self.one("SELECT coalesce(sum(__n - 1), 0) FROM dup_groups")[0])
+            listed = ", ".join(_q(c) for c in self.columns)
+            self.rows("CREATE OR REPLACE TEMP TABLE dup_hashes AS SELECT h FROM "
+                      f"(SELECT hash({listed}) AS h FROM raw) GROUP BY h HAVING count(*) > 1")
+            if self.one("SELECT count(*) FROM dup_hashes")[0]:
+                self.rows(f"CREATE OR REPLACE TEMP TABLE dup_groups AS SELECT {listed}, "
+                          f"count(*) AS __n, min({_q(_ROW)}) AS __first FROM raw "
+                          f"WHERE hash({listed}) IN (SELECT h FROM dup_hashes) GROUP BY ALL "
+                          "HAVING count(*) > 1")
+                self._n_repeats = int(self.one("SELECT coalesce(sum(__n - 1), 0) FROM dup_groups")[0])
+            else:
+                self._n_repeats = 0
         return self._n_repeats
 
     def repeats_sql(self) -> str:
@@ -689,24 +729,28 @@ class _Log:
         return (f"SELECT r.{_q(_ROW)} AS row FROM raw r JOIN dup_groups g ON {same} "
                 f"WHERE r.{_q(_ROW)} > g.__first")
 
-    def _customer(self, name: str) -> str:
+    def _customer(self, name: str) -> tuple[str, str]:
+        """SQL for the customer id and for "the id is missing" (NULL, blank text or NaN)."""
         q, kind = _q(name), _kind(self.types[name])
         if kind == "text":
-            text = f"CAST({q} AS VARCHAR)"
-            blank = f"CASE WHEN trim({text}) = '' THEN NULL ELSE {text} END"
+            text = q if self.types[name].upper() == "VARCHAR" else f"CAST({q} AS VARCHAR)"
+            missing = f"({q} IS NULL OR trim({text}) = '')"
             if self.text_typed:  # as pandas types a column of whole numbers
                 whole = self.one(f"SELECT bool_and(regexp_full_match(trim({q}), {_lit(_WHOLE)})) "
                                  f"FROM raw WHERE trim({q}) <> ''")[0]
                 if whole:
-                    return f"CAST(NULLIF(trim({q}), '') AS BIGINT)"
-            return blank
+                    return f"CAST(NULLIF(trim({q}), '') AS BIGINT)", missing
+            # the column as stored (blank ids are left out through ``missing``): grouping by a
+            # stored column is much cheaper than by a computed one
+            return text, missing
         if kind == "float":
             whole = self.one(f"SELECT bool_and({q} = floor({q}) AND abs({q}) < 1e18) FROM raw "
                              f"WHERE {q} IS NOT NULL AND NOT isnan({q})")[0]
             if whole:
-                return f"CASE WHEN NOT isnan({q}) THEN CAST({q} AS BIGINT) END"
-            return f"CASE WHEN NOT isnan({q}) THEN {q} END"
-        return q
+                return (f"CASE WHEN NOT isnan({q}) THEN CAST({q} AS BIGINT) END",
+                        f"({q} IS NULL OR isnan({q}))")
+            return f"CASE WHEN NOT isnan({q}) THEN {q} END", f"({q} IS NULL OR isnan({q}))"
+        return q, f"({q} IS NULL)"
 
     def _date(self, name: str) -> tuple[str, str, str]:
         q, kind = _q(name), _kind(self.types[name])
@@ -769,12 +813,29 @@ def _read_error(where: str, exc: Exception, sep: str | None = None) -> InputErro
                           "fields), or convert it to Parquet")
 
 
-def _connect() -> Any:
+#: DuckDB's memory limit unless ``CUSTSEG_DUCKDB_MEMORY`` (e.g. ``"8GB"``) says otherwise.
+#: Beyond it DuckDB spills to files in the temporary directory (``TMPDIR``), so a log larger
+#: than memory works. A 50M-row log needs about 3.4 GiB without spilling; at 2 GB the
+#: spilling made ``custseg rfm`` 1.7 times slower (benchmarks/notes/rfm.md).
+DUCKDB_MEMORY = "4GB"
+
+
+def _connect(scratch: Path) -> Any:
+    """A DuckDB connection: UTC, no progress bar, bounded memory spilling into ``scratch``."""
     import duckdb
 
     con = duckdb.connect()
     with contextlib.suppress(duckdb.Error):  # dates of TIMESTAMPTZ values in UTC
         con.execute("SET TimeZone = 'UTC'").fetchall()
+    con.execute("SET enable_progress_bar = false").fetchall()
+    con.execute(f"SET temp_directory = {_lit(str(scratch / 'spill'))}").fetchall()
+    limit = os.environ.get("CUSTSEG_DUCKDB_MEMORY", "").strip() or DUCKDB_MEMORY
+    try:
+        con.execute(f"SET memory_limit = {_lit(limit)}").fetchall()
+    except duckdb.Error as exc:
+        con.close()
+        raise ParameterError(f"CUSTSEG_DUCKDB_MEMORY must be a size such as '2GB', got {limit!r}",
+                             fix="unset it, or set it to a size such as 4GB") from exc
     return con
 
 
@@ -811,10 +872,15 @@ def _open_frame(frame: pd.DataFrame, where: str) -> _Log:
         data[name] = s
     data[_ROW] = np.arange(1, len(frame) + 1, dtype=np.int64)
     prepared = pd.DataFrame(data, copy=False)
-    con = _connect()
+    scratch = Path(tempfile.mkdtemp(prefix="custseg-log-"))
+    try:
+        con = _connect(scratch)
+    except BaseException:
+        shutil.rmtree(scratch, ignore_errors=True)
+        raise
     con.register("raw_frame", prepared)
     con.execute("CREATE TEMP VIEW raw AS SELECT * FROM raw_frame").fetchall()
-    log = _Log(con, where, text_typed=False)
+    log = _Log(con, where, text_typed=False, scratch=scratch)
     log.frame_ref = prepared  # DuckDB scans it in place: keep it alive with the connection
     return log
 
@@ -825,7 +891,12 @@ def _open_path(path: Path) -> _Log:
     suffix = path.suffix.lower()
     if suffix in (".parquet", ".pq"):
         io._check_readable(path)
-        con = _connect()
+        scratch = Path(tempfile.mkdtemp(prefix="custseg-log-"))
+        try:
+            con = _connect(scratch)
+        except BaseException:
+            shutil.rmtree(scratch, ignore_errors=True)
+            raise
         log_sql = (f"CREATE TEMP VIEW raw AS SELECT * EXCLUDE (file_row_number), "
                    f"file_row_number + 1 AS {_q(_ROW)} FROM read_parquet({_lit(str(path))}, "
                    "file_row_number = true)")
@@ -833,9 +904,10 @@ def _open_path(path: Path) -> _Log:
             con.execute(log_sql).fetchall()
         except Exception as exc:
             con.close()
+            shutil.rmtree(scratch, ignore_errors=True)
             raise InputError(f"{path} is not a readable Parquet file (truncated or corrupted?)",
                              fix="write it again, or check that it was copied completely") from exc
-        return _Log(con, str(path), text_typed=False)
+        return _Log(con, str(path), text_typed=False, scratch=scratch)
     if suffix in (".csv", ".tsv", ".txt"):
         io._check_readable(path)
         codec = io._resolve_encoding(path, None)
@@ -862,7 +934,11 @@ def _open_path(path: Path) -> _Log:
             # TMPDIR), so that the several passes of the checks scan columns, not text.
             scratch = Path(tempfile.mkdtemp(prefix="custseg-log-"))
             copy = scratch / "log.parquet"
-            con = _connect()
+            try:
+                con = _connect(scratch)
+            except BaseException:
+                shutil.rmtree(scratch, ignore_errors=True)
+                raise
 
             def copy_sql(opts: str) -> str:
                 return (f"COPY (SELECT row_number() OVER () AS {_q(_ROW)}, * FROM "
@@ -884,8 +960,8 @@ def _open_path(path: Path) -> _Log:
                 con.close()
                 shutil.rmtree(scratch, ignore_errors=True)
                 raise _read_error(str(path), exc, sep) from exc
-            log = _Log(con, str(path), text_typed=True)
-            log.sep, log.scratch = sep, scratch
+            log = _Log(con, str(path), text_typed=True, scratch=scratch)
+            log.sep = sep
             return log
     return _open_frame(io.read_table(path), str(path))
 
@@ -1004,24 +1080,50 @@ def _validate(log: _Log, cols: TransactionColumns, *, as_of: _dt.date | None, re
     log.build(cols, drop_duplicates=drop_duplicates)
     have = {role: name in log.types for role, name in roles.items()}
 
-    def examples(condition: str, value: str = "NULL") -> tuple[list[int], list[Any]]:
-        found = log.rows(f"SELECT row, {value} FROM tx WHERE {condition} ORDER BY row LIMIT {MAX_EXAMPLES}")
-        return [int(r[0]) for r in found], [r[1] for r in found]
-
-    counts = log.one(
-        "SELECT count(*), count(*) FILTER (WHERE cust IS NULL), count(*) FILTER (WHERE d_missing), "
-        "count(*) FILTER (WHERE d_bad), count(*) FILTER (WHERE d > " + _date_lit(today) + "), "
-        "count(*) FILTER (WHERE amt_missing), count(*) FILTER (WHERE amt_bad), "
-        "count(*) FILTER (WHERE amt < 0), count(*) FILTER (WHERE qty_bad) FROM tx")
+    valid = _valid_rows(returns)
+    limit = _date_lit(as_of) if as_of is not None else "DATE '9999-12-31'"
+    checks = {"cust_missing": None, "d_missing": None, "d_bad": "d_text",
+              f"d > {_date_lit(today)}": "d_text", "amt_missing": None, "amt_bad": "amt_text",
+              "amt < 0": "amt_text", "qty_bad": "qty_text"}
+    # One scan counts every problem and finds the range of dates (the date range of ``kept``,
+    # unless duplicates are dropped, is that of ``tx``); a second scan, only when problems
+    # were found, collects the first rows of each at once.
+    found = log.one(
+        "SELECT count(*), " + ", ".join(f"count(*) FILTER (WHERE {c})" for c in checks) +
+        f", min(d) FILTER (WHERE {valid}), min(d) FILTER (WHERE {valid} AND d <= {limit}), "
+        f"max(d) FILTER (WHERE {valid} AND d <= {limit}), "
+        f"count(*) FILTER (WHERE {valid} AND d > {limit}) FROM tx")
     n_rows, n_no_cust, n_no_date, n_bad_date, n_future, n_no_amt, n_bad_amt, n_negative, n_bad_qty = (
-        int(c) for c in counts)
+        int(c) for c in found[:9])
+    date_range = found[9:]
+    counted = dict(zip(checks, found[1:9], strict=True))
+    reported = {"cust_missing": have["customer"], "d_missing": have["date"], "d_bad": have["date"],
+                f"d > {_date_lit(today)}": have["date"], "amt_missing": have["amount"],
+                "amt_bad": have["amount"], "amt < 0": have["amount"] and returns != "net",
+                "qty_bad": cols.quantity is not None and have.get("quantity", False)}
+    wanted = [c for c in checks if counted[c] and reported[c]]
+    shown: dict[str, tuple[list[int], list[Any]]] = {}
+    if wanted and n_rows:
+        parts = []
+        for c in wanted:
+            # row and value in a struct: arg_min skips NULL arguments, a struct is never NULL
+            value = checks[c] or "NULL"
+            parts.append(f"arg_min({{'r': row, 'v': {value}}}, row, {MAX_EXAMPLES}) FILTER (WHERE {c})")
+        lists = log.one("SELECT " + ", ".join(parts) + " FROM tx")
+        for c, pairs in zip(wanted, lists, strict=True):
+            pairs = sorted(pairs or [], key=lambda pair: pair["r"])
+            shown[c] = [int(p["r"]) for p in pairs], [p["v"] for p in pairs]
+
+    def examples(condition: str, value: str = "NULL") -> tuple[list[int], list[Any]]:
+        return shown.get(condition, ([], []))
+
     result.n_rows = n_rows
     if n_rows == 0:
         add("no-rows", f"{log.where} has no rows; fix: check the file, or the filter that made the log")
         return result
 
     if have["customer"] and n_no_cust:
-        rows, _ = examples("cust IS NULL")
+        rows, _ = examples("cust_missing")
         add("missing-customer",
             f"column {cols.customer!r} (the customer id) is empty in {_plural(n_no_cust, 'row')} "
             f"({_rows_text(rows, n_no_cust)}); fix: give every transaction its customer's id, "
@@ -1093,11 +1195,11 @@ def _validate(log: _Log, cols: TransactionColumns, *, as_of: _dt.date | None, re
 
     if not all(have[r] for r in ("customer", "date", "amount")):
         return result
-    valid = _valid_rows(returns)
-    limit = _date_lit(as_of) if as_of is not None else "DATE '9999-12-31'"
-    start, first, last, n_after = log.one(
-        f"SELECT min(d), min(d) FILTER (WHERE d <= {limit}), max(d) FILTER (WHERE d <= {limit}), "
-        f"count(*) FILTER (WHERE d > {limit}) FROM kept WHERE {valid}")
+    if drop_duplicates and log.duplicate_groups():
+        date_range = log.one(
+            f"SELECT min(d), min(d) FILTER (WHERE d <= {limit}), max(d) FILTER (WHERE d <= {limit}), "
+            f"count(*) FILTER (WHERE d > {limit}) FROM kept WHERE {valid}")
+    start, first, last, n_after = date_range
     if start is None:
         return result
     end = as_of if as_of is not None else last
@@ -1146,7 +1248,7 @@ def _exact(column: str) -> str:
 
 def _valid_rows(returns: str) -> str:
     """SQL condition for the rows a customer's features are built from."""
-    condition = "cust IS NOT NULL AND d IS NOT NULL AND amt IS NOT NULL"
+    condition = "NOT cust_missing AND d IS NOT NULL AND amt IS NOT NULL"
     return condition + (" AND amt >= 0" if returns == "drop" else "")
 
 
@@ -1167,12 +1269,21 @@ def _check_customers(log: _Log, cols: TransactionColumns, in_period: str, return
     per = (f"SELECT cust, sum({_exact('amt')}) AS net, count(*) FILTER (WHERE amt >= 0) AS n_buy, "
            "coalesce(bool_and(amt = 0) FILTER (WHERE amt >= 0), FALSE) AS zero_only "
            f"FROM kept WHERE {in_period} GROUP BY cust")
-    n_kept, n_negative, n_zero = map(int, log.one(
-        "SELECT count(*) FILTER (WHERE net >= 0 AND n_buy > 0), count(*) FILTER (WHERE net < 0), "
-        f"count(*) FILTER (WHERE zero_only AND net >= 0) FROM ({per})"))
+    # one GROUP BY gives the counts and the first customers (by id) of each kind
+    negative, zero = "net < 0", "zero_only AND net >= 0"
+    n_kept, n_negative, n_zero, negative_first, zero_first = log.one(
+        "SELECT count(*) FILTER (WHERE net >= 0 AND n_buy > 0), "
+        f"count(*) FILTER (WHERE {negative}), count(*) FILTER (WHERE {zero}), "
+        f"arg_min({{'c': cust, 'n': net}}, cust, {MAX_EXAMPLES}) FILTER (WHERE {negative}), "
+        f"arg_min({{'c': cust, 'n': net}}, cust, {MAX_EXAMPLES}) FILTER (WHERE {zero}) FROM ({per})")
+    n_kept, n_negative, n_zero = int(n_kept), int(n_negative), int(n_zero)
+
+    def first(found: list[dict] | None) -> list[tuple[Any, Any]]:
+        return sorted(((f["c"], f["n"]) for f in found or []), key=lambda pair: pair[0])
+
     result.n_customers = n_kept
     if n_negative and returns == "net":
-        found = log.rows(f"SELECT cust, net FROM ({per}) WHERE net < 0 ORDER BY cust LIMIT {MAX_EXAMPLES}")
+        found = first(negative_first)
         listed = ", ".join(f"{_id(c)}: {net:.2f}" for c, net in found)
         more = _more(found, n_negative)
         add("negative-net",
@@ -1182,9 +1293,8 @@ def _check_customers(log: _Log, cols: TransactionColumns, in_period: str, return
             "returns=\"drop\" to ignore returns", column=cols.amount, count=n_negative,
             severity="warning")
     if n_zero:
-        found = log.rows(f"SELECT cust FROM ({per}) WHERE zero_only AND net >= 0 ORDER BY cust "
-                         f"LIMIT {MAX_EXAMPLES}")
-        listed = ", ".join(_id(c) for (c,) in found) + _more(found, n_zero)
+        found = first(zero_first)
+        listed = ", ".join(_id(c) for c, _ in found) + _more(found, n_zero)
         add("zero-value-only",
             f"{_plural(n_zero, 'customer')} {'has' if n_zero == 1 else 'have'} only zero-value "
             f"purchases in column {cols.amount!r} ({listed}); "
@@ -1278,26 +1388,41 @@ def aggregate(source: pd.DataFrame | str | os.PathLike[str],
 def _aggregate_sql(log: _Log, cols: TransactionColumns, *, as_of: _dt.date | None, convention: str,
                    returns: str) -> pd.DataFrame:
     valid = _valid_rows(returns)
-    if as_of is None:
-        last = log.one(f"SELECT max(d) FROM kept WHERE {valid}")[0]
-        as_of = last if last is not None else _dt.date(1970, 1, 1)
-    end = _date_lit(as_of)
     has_qty = cols.quantity is not None and cols.quantity in log.types
     has_order = cols.order is not None and cols.order in log.types
     cust = _q(cols.customer)
     # Plain GROUP BYs (no DISTINCT aggregates, no semi-joins) keep this fast on large logs: per
-    # (customer, day) the purchases and the net, then per customer the customers kept
-    common = (
-        f"WITH base AS (SELECT cust, d, {_exact('amt')} AS amt, {_exact('qty')} AS qty, ord "
-        f"FROM kept WHERE {valid} AND d <= {end}), "
+    # (customer, day) the purchases and the net, then per customer, into a table. Without
+    # as_of the observation end is the last date of any usable row (returns included), which
+    # that table holds per customer, so the log is scanned once.
+    in_period = valid if as_of is None else f"{valid} AND d <= {_date_lit(as_of)}"
+    qty = _exact("qty") if has_qty else "NULL"
+    base = (f"base AS (SELECT cust, d, {_exact('amt')} AS amt, {qty} AS qty, ord "
+            f"FROM kept WHERE {in_period})")
+    # only the aggregates that are used: each costs a little per group of tens of millions
+    per_day = ", sum(qty) AS net_qty" if has_qty else ""
+    wanted = (", sum(net_qty) AS net_qty" if has_qty else "") + (
+        ", max(d) AS last_any" if as_of is None else "") + (
+        ", arg_min(spend, d) FILTER (WHERE n_buy > 0) AS first_spend"
+        if convention == "lifetimes" else "")
+    log.rows(
+        f"CREATE OR REPLACE TEMP TABLE per_customer AS WITH {base}, "
         "days AS (SELECT cust, d, sum(amt) FILTER (WHERE amt >= 0) AS spend, "
-        "count(*) FILTER (WHERE amt >= 0) AS n_buy, sum(amt) AS net, sum(qty) AS net_qty "
-        "FROM base GROUP BY cust, d), "
-        "dsum AS (SELECT cust, count(*) FILTER (WHERE n_buy > 0) AS n_days, "
+        f"count(*) FILTER (WHERE amt >= 0) AS n_buy, sum(amt) AS net{per_day} "
+        "FROM base GROUP BY cust, d) "
+        "SELECT cust, count(*) FILTER (WHERE n_buy > 0) AS n_days, "
         "min(d) FILTER (WHERE n_buy > 0) AS first, max(d) FILTER (WHERE n_buy > 0) AS last, "
-        "sum(spend) AS gross, arg_min(spend, d) FILTER (WHERE n_buy > 0) AS first_spend, "
-        "sum(n_buy) AS n_buy, sum(net) AS net, sum(net_qty) AS net_qty FROM days GROUP BY cust "
-        "HAVING sum(n_buy) > 0 AND sum(net) >= 0) ")
+        f"sum(spend) AS gross, sum(n_buy) AS n_buy, sum(net) AS net{wanted} FROM days GROUP BY cust")
+    if as_of is None:
+        last = log.one("SELECT max(last_any) FROM per_customer")[0]
+        as_of = last if last is not None else _dt.date(1970, 1, 1)
+    end = _date_lit(as_of)
+    common = "WITH dsum AS (SELECT * FROM per_customer WHERE n_buy > 0 AND net >= 0) "
+    # The result (one row per customer) is held three times at its peak: in DuckDB's sort, as
+    # Arrow and as the DataFrame. DuckDB gets a quarter of its memory (at most 512 MB) for the
+    # sorted result (it spills the rest); the per-customer table goes before the DataFrame is made.
+    log.rows(f"SET memory_limit = {_lit(_quarter(log))}")
+    release = "DROP TABLE per_customer"
     if convention == "lifetimes":
         sql = common + (
             f"SELECT s.cust AS {cust}, CAST(s.n_days - 1 AS DOUBLE) AS frequency, "
@@ -1306,11 +1431,11 @@ def _aggregate_sql(log: _Log, cols: TransactionColumns, *, as_of: _dt.date | Non
             "CASE WHEN s.n_days > 1 THEN CAST(s.gross - s.first_spend AS DOUBLE) / (s.n_days - 1) "
             "ELSE 0.0 END AS monetary_value "
             "FROM dsum s ORDER BY s.cust")
-        out = log.frame(sql)
+        out = log.frame(sql, then=release)
     else:
         if has_order:  # an empty order id makes each of its rows an order
-            orders = ("ords AS (SELECT cust, sum(n) AS n_orders FROM (SELECT cust, ord, CASE WHEN ord "
-                      "IS NULL THEN count(*) ELSE 1 END AS n FROM base WHERE amt >= 0 "
+            orders = (f"{base}, ords AS (SELECT cust, sum(n) AS n_orders FROM (SELECT cust, ord, "
+                      "CASE WHEN ord IS NULL THEN count(*) ELSE 1 END AS n FROM base WHERE amt >= 0 "
                       "GROUP BY cust, ord) GROUP BY cust) ")
             orders_join, n_orders = "JOIN ords o ON s.cust = o.cust ", "o.n_orders"
         else:
@@ -1327,7 +1452,7 @@ def _aggregate_sql(log: _Log, cols: TransactionColumns, *, as_of: _dt.date | Non
             "CASE WHEN s.n_days > 1 THEN CAST(date_diff('day', s.first, s.last) AS DOUBLE) "
             f"/ (s.n_days - 1) END AS mean_interpurchase_days{quantity} "
             f"FROM dsum s {orders_join}ORDER BY s.cust")
-        out = log.frame(sql)
+        out = log.frame(sql, then=release)
         for name in ("first_purchase", "last_purchase"):
             out[name] = pd.to_datetime(out[name])
         out["mean_interpurchase_days"] = out["mean_interpurchase_days"].astype(np.float64)
@@ -1337,6 +1462,17 @@ def _aggregate_sql(log: _Log, cols: TransactionColumns, *, as_of: _dt.date | Non
                 out["total_quantity"] = q.astype(np.int64)
     out.attrs["as_of"] = as_of.isoformat()
     return out.reset_index(drop=True)
+
+
+def _quarter(log: _Log) -> str:
+    """A quarter of the connection's memory limit, 64 to 512 MB, as DuckDB size text."""
+    limit = log.one("SELECT current_setting('memory_limit')")[0]
+    found = re.fullmatch(r"\s*([\d.]+)\s*([KMGT]i?B)\s*", str(limit))
+    if not found:
+        return str(limit)
+    scale = {"KB": 1e3, "MB": 1e6, "GB": 1e9, "TB": 1e12, "KiB": 2**10, "MiB": 2**20,
+             "GiB": 2**30, "TiB": 2**40}[found.group(2)]
+    return f"{max(64, min(512, int(float(found.group(1)) * scale / 4 / 1e6)))}MB"
 
 
 # ====================================================================== scores
@@ -1408,7 +1544,7 @@ def rfm_scores(customers: pd.DataFrame, *, recency: str = "recency_days",
         if key not in _MEASURES:
             raise ParameterError(f"unknown key {key!r} in the RFM cuts{_suggest(str(key), list(_MEASURES))}",
                                  fix="use the keys recency, frequency, monetary")
-    out = customers.copy()
+    out = customers.copy(deep=False)  # copy-on-write: the new columns never reach customers
     present = [str(c) for c in customers.columns]
     for measure, column in (("recency", recency), ("frequency", frequency), ("monetary", monetary)):
         if column not in customers.columns:
@@ -1440,8 +1576,24 @@ def _rank_scores(values: np.ndarray, bins: int, better_low: bool) -> np.ndarray:
     if n == 0:
         return np.zeros(0, dtype=np.int64)
     key = -values if better_low else values
-    rank = pd.Series(key).rank(method="min").to_numpy()
+    rank = _min_rank(key)
     return (1 + np.floor(bins * (rank - 1) / n)).astype(np.int64)
+
+
+def _min_rank(key: np.ndarray) -> np.ndarray:
+    """``pandas.Series(key).rank(method="min")``: 1 + the number of values strictly below.
+
+    Whole numbers in a narrow range (days, order counts) are ranked by counting, in
+    linear time; other values by pandas' sort.
+    """
+    lo, hi = float(key.min()), float(key.max())
+    if math.isfinite(lo) and math.isfinite(hi) and hi - lo <= 4 * len(key) + 1024 \
+            and bool((key == np.floor(key)).all()):
+        offsets = (key - lo).astype(np.int64)
+        counts = np.bincount(offsets)
+        below = np.cumsum(counts) - counts
+        return (below[offsets] + 1).astype(np.float64)
+    return pd.Series(key).rank(method="min").to_numpy()
 
 
 def _check_cuts(points: Any, measure: str, bins: int) -> np.ndarray:
@@ -1539,8 +1691,11 @@ def rfm_segments(scored: pd.DataFrame, rules: Sequence[Mapping[str, Any]] | None
         if score not in scored.columns:
             raise ParameterError(f"column {score!r} is missing from the scored customers",
                                  fix="compute the scores with rfm_scores first")
+    import pyarrow as pa
+
     values = {s: scored[s].to_numpy(dtype=np.float64, na_value=np.nan) for s in used}
-    names = np.full(len(scored), None, dtype=object)
+    labels = list(dict.fromkeys([rule["name"] for rule in checked] + [FALLBACK_SEGMENT]))
+    codes = np.full(len(scored), labels.index(FALLBACK_SEGMENT), dtype=np.int32)
     open_ = np.ones(len(scored), dtype=bool)
     for rule in checked:
         match = open_.copy()
@@ -1548,10 +1703,13 @@ def rfm_segments(scored: pd.DataFrame, rules: Sequence[Mapping[str, Any]] | None
             if score in rule:
                 lo, hi = rule[score]
                 match &= (values[score] >= lo) & (values[score] <= hi)
-        names[match] = rule["name"]
+        codes[match] = labels.index(rule["name"])
         open_ &= ~match
-    names[open_] = FALLBACK_SEGMENT
-    return pd.Series(names.astype(str), index=scored.index, name="segment")
+    # decoded by Arrow: far faster than numpy strings for millions of customers
+    names = pa.DictionaryArray.from_arrays(pa.array(codes), pa.array(labels, pa.large_string()))
+    text = names.cast(pa.large_string()).to_pandas(
+        types_mapper={pa.large_string(): pd.StringDtype(na_value=np.nan)}.get)
+    return pd.Series(text.array, index=scored.index, name="segment")
 
 
 def rfm_segment_summary(scored: pd.DataFrame, names: pd.Series, value: str = "monetary_total",

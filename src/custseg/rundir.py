@@ -21,6 +21,9 @@ from __future__ import annotations
 import json
 import shutil
 import tempfile
+import time
+from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 from . import io
@@ -35,28 +38,61 @@ RUN_FILES = ("segments.csv", "segments.parquet", "profiles.csv", "profiles.json"
 
 
 def write_run(result: RunResult, out: str | Path, *, overwrite: bool = False,
-              extra_files: dict[str, bytes] | None = None) -> Path:
-    """Write every output of ``result`` to ``out`` atomically and return its path."""
+              extra_files: dict[str, bytes] | None = None,
+              finish: Callable[[Path], None] | None = None) -> Path:
+    """Write every output of ``result`` to ``out`` atomically and return its path.
+
+    ``finish(tmp)``, if given, adds engine-specific outputs to the temporary
+    directory before the manifest is written and the directory renamed into place
+    (e.g. :func:`custseg.engines.finish_run`'s partitioned ``segments.parquet/``).
+    """
     out = Path(out)
     spec = result.spec
-    with io.atomic_output_dir(out, overwrite=overwrite) as tmp:
-        for name, data in (extra_files or {}).items():
-            (tmp / name).write_bytes(data)
-        io.write_csv(result.segments, tmp / "segments.csv")
-        io.write_parquet(result.segments, tmp / "segments.parquet")
-        io.write_csv(profiles_table(result.profiles, spec), tmp / "profiles.csv")
-        io.write_json({"k": len(result.profiles), "segments": result.profiles},
-                      tmp / "profiles.json")
-        io.write_csv(result.selection, tmp / "selection.csv")
-        if result.analysis is not None:
-            io.write_json(result.analysis, tmp / "analysis.json")
-            write_report(result.analysis, tmp)
+    timings = result.manifest.setdefault("timings", {})
+    with io.atomic_output_dir(out, overwrite=overwrite) as tmp, \
+            ThreadPoolExecutor(max_workers=2) as pool:
+        t0 = time.perf_counter()
+        # The per-customer tables are written in two other threads while this one
+        # writes the small files and renders the report: Arrow's writers release the
+        # GIL, so on large runs the three overlap. Each writes its own file.
+        big = [pool.submit(io.write_csv, result.segments, tmp / "segments.csv"),
+               pool.submit(io.write_parquet, result.segments, tmp / "segments.parquet")]
+        failure: BaseException | None = None
+        t1 = t2 = t0
+        try:
+            for name, data in (extra_files or {}).items():
+                (tmp / name).write_bytes(data)
+            io.write_csv(profiles_table(result.profiles, spec), tmp / "profiles.csv")
+            io.write_json({"k": len(result.profiles), "segments": result.profiles},
+                          tmp / "profiles.json")
+            io.write_csv(result.selection, tmp / "selection.csv")
+            t1 = time.perf_counter()
+            if result.analysis is not None:
+                io.write_json(result.analysis, tmp / "analysis.json")
+                write_report(result.analysis, tmp)
+            t2 = time.perf_counter()
+        except BaseException as exc:  # reported after the segment tables' own errors
+            failure = exc
+        # Errors surface in file order whatever the threads' timing: the segment
+        # tables' first (they come first in the layout), then this thread's.
+        for job in big:
+            if job.exception() is not None:
+                raise job.exception()
+        if failure is not None:
+            raise failure
         (tmp / "model.json").write_text(model_to_json(result.segmenter.model_), encoding="utf-8")
         header = ("The effective data dictionary of this run (custseg).\n"
                   + ("It was inferred from the data: review it, edit it and pass it with --spec."
                      if result.spec_inferred else ""))
         (tmp / "spec.toml").write_text(spec.to_toml(header=header), encoding="utf-8")
+        timings["report"] = round(t2 - t1, 4)
+        # the segment tables' writing overlaps the report: "write" is what is left
+        timings["write"] = round(t1 - t0 + time.perf_counter() - t2, 4)
+        if finish is not None:
+            finish(tmp)
         manifest = dict(result.manifest)
+        if (tmp / "segments.parquet").is_dir():
+            manifest["segments_partitioned"] = True
         manifest["outputs"] = sorted(str(f.relative_to(tmp)) for f in tmp.rglob("*")
                                      if f.is_file()) + ["manifest.json"]
         io.write_json(manifest, tmp / "manifest.json")

@@ -2,14 +2,25 @@
 
 :func:`assign_file` streams a data file through a :class:`~custseg.model.SegmentModel`
 chunk by chunk, so files larger than memory work with memory bounded by the
-chunk size. :func:`export_segments` writes the customer list of chosen segments
+chunk size. CSV and Parquet files go through pyarrow end to end (read, check,
+assign, write) with a reader thread overlapping the next chunk's reading with
+this chunk's work; whenever the data holds anything that the checks of
+:func:`custseg.validate.validate` would report (an error or a warning), or a
+value whose reading by pandas could differ, the file is done again by the
+pandas path, so messages, warnings and output are the same either way.
+:func:`export_segments` writes the customer list of chosen segments
 from a run directory, ready for a CRM or ad-platform upload.
 """
 
 from __future__ import annotations
 
 import json
+import queue
+import re
+import threading
+from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -17,6 +28,7 @@ import pandas as pd
 from . import io
 from .errors import InputError, ParameterError
 from .model import SegmentModel
+from .validate import MAX_ABS_NUMBER, MAX_CELL_CHARS
 
 __all__ = ["assign_file", "export_segments", "OUTPUT_TYPES"]
 
@@ -88,34 +100,470 @@ def assign_file(model: SegmentModel, data: str | Path, out: str | Path, *,
     out = Path(out)
     kind = _output_kind(out)
     _check_target(out, overwrite)
-    counts = np.zeros(model.k + 1, dtype=np.int64)  # last slot: left out (-1)
-    unfamiliar = 0
-    rows = 0
-    warnings: list[dict] = []
     with io.atomic_file(out) as tmp:
-        writer = _Writer(Path(tmp), kind)
-        try:
-            for chunk in io.iter_table(data, chunksize=chunksize, encoding=encoding, sql=sql):
-                result, found = model.assign(chunk, row_offset=rows)
-                writer.write(result)
-                seg = result["segment"].to_numpy()
-                counts += np.bincount(np.where(seg < 0, model.k, seg), minlength=model.k + 1)
-                unfamiliar += int(result["unfamiliar"].sum())
-                rows += len(chunk)
-                warnings.extend(p.to_dict() for p in found)
-        finally:
-            writer.close()
-        if rows == 0:
+        tally = None
+        if encoding is None and sql is None and Path(data).suffix.lower() in _ARROW_INPUTS:
+            try:
+                tally = _assign_arrow(model, Path(data), Path(tmp), kind, chunksize)
+            except _Fallback:
+                tally = None
+        if tally is None:
+            tally = _assign_pandas(model, data, Path(tmp), kind, chunksize, encoding, sql)
+        if tally.rows == 0:
             raise InputError(f"{data} has no rows to assign")
+    counts = tally.counts
     return {
-        "rows": rows,
+        "rows": tally.rows,
         "segments": [{"segment": s, "name": model.names[s], "count": int(counts[s])}
                      for s in range(model.k)],
         "left_out": int(counts[model.k]),
-        "unfamiliar": unfamiliar,
-        "warnings": warnings,
+        "unfamiliar": tally.unfamiliar,
+        "warnings": tally.warnings,
         "output": str(out),
     }
+
+
+class _Tally:
+    """What assign_file counts while it goes."""
+
+    def __init__(self, k: int):
+        self.counts = np.zeros(k + 1, dtype=np.int64)  # last slot: left out (-1)
+        self.unfamiliar = 0
+        self.rows = 0
+        self.warnings: list[dict] = []
+
+    def add(self, segments: np.ndarray, unfamiliar: np.ndarray, k: int) -> None:
+        self.counts += np.bincount(np.where(segments < 0, k, segments), minlength=k + 1)
+        self.unfamiliar += int(unfamiliar.sum())
+        self.rows += len(segments)
+
+
+def _assign_pandas(model: SegmentModel, data, tmp: Path, kind: str, chunksize: int,
+                   encoding: str | None, sql: str | None) -> _Tally:
+    """The reference path: pandas chunks, :meth:`SegmentModel.assign`, pandas or pyarrow writing."""
+    tally = _Tally(model.k)
+    writer = _Writer(tmp, kind)
+    try:
+        for chunk in io.iter_table(data, chunksize=chunksize, encoding=encoding, sql=sql):
+            result, found = model.assign(chunk, row_offset=tally.rows)
+            writer.write(result)
+            tally.add(result["segment"].to_numpy(), result["unfamiliar"].to_numpy(), model.k)
+            tally.warnings.extend(p.to_dict() for p in found)
+    finally:
+        writer.close()
+    return tally
+
+
+# ------------------------------------------------------------------ the Arrow path
+_ARROW_INPUTS = (".csv", ".tsv", ".txt", ".parquet", ".pq")
+_CSV_BLOCK_BYTES = 2**20  # pyarrow reads ~36 blocks ahead: ~40 MiB, whatever the chunk size
+_INTEGER_TEXT = re.compile(r"0|-?[1-9][0-9]{0,17}")  # what pandas reads back as the same text
+_NUMERIC_LOOKING = r"^[\s0-9+\-.eE]*$"
+_BOOL_LOOKING = r"(?i)^\s*(true|false)\s*$"
+
+
+class _Fallback(Exception):
+    """The Arrow path cannot promise pandas' result for this file: take the pandas path."""
+
+
+def _assign_arrow(model: SegmentModel, data: Path, tmp: Path, kind: str, chunksize: int) -> _Tally:
+    """assign_file with pyarrow from reading to writing; raises _Fallback to hand over."""
+    import pyarrow as pa
+
+    plan = _Plan(model)
+    if data.suffix.lower() in (".parquet", ".pq"):
+        chunks = _parquet_chunks(data, chunksize, plan)
+    else:
+        chunks = _csv_chunks(data, chunksize, plan)
+    tally = _Tally(model.k)
+    writer = _ArrowWriter(tmp, kind, model)
+    try:
+        for table in _prefetch(chunks):
+            segments, unfamiliar, columns = plan.assign(table, tally.rows)
+            writer.write(columns)
+            tally.add(segments, unfamiliar, model.k)
+    except (pa.ArrowException, ValueError) as exc:  # unreadable or not as inferred: pandas decides
+        raise _Fallback(str(exc)) from exc
+    finally:
+        writer.close()
+    if tally.rows == 0:
+        raise _Fallback("no rows")
+    return tally
+
+
+def _prefetch(chunks: Iterator[Any], depth: int = 1) -> Iterator[Any]:
+    """Iterate over ``chunks`` produced by a thread, at most ``depth`` ahead (bounded memory)."""
+    box: queue.Queue = queue.Queue(maxsize=depth)
+    stop = threading.Event()
+    done = object()
+
+    def produce():
+        try:
+            for item in chunks:
+                while not stop.is_set():
+                    try:
+                        box.put((item, None), timeout=0.1)
+                        break
+                    except queue.Full:
+                        continue
+                if stop.is_set():
+                    return
+            box.put((done, None))
+        except BaseException as exc:  # handed to the consumer
+            box.put((done, exc))
+
+    thread = threading.Thread(target=produce, name="custseg-assign-reader", daemon=True)
+    thread.start()
+    try:
+        while True:
+            item, exc = box.get()
+            if item is done:
+                if exc is not None:
+                    raise exc
+                return
+            yield item
+    finally:
+        stop.set()
+        while thread.is_alive():  # unblock a producer waiting on a full queue
+            try:
+                box.get_nowait()
+            except queue.Empty:
+                pass
+            thread.join(timeout=0.05)
+
+
+def _rechunk(batches: Iterator[Any], chunksize: int) -> Iterator[Any]:
+    """Tables of exactly ``chunksize`` rows (the last one fewer) from record batches."""
+    import pyarrow as pa
+
+    pending: list = []
+    held = 0
+    for batch in batches:
+        if not batch.num_rows:
+            continue
+        pending.append(batch)
+        held += batch.num_rows
+        while held >= chunksize:
+            table = pa.Table.from_batches(pending)
+            yield table.slice(0, chunksize)
+            rest = table.slice(chunksize)
+            pending = rest.to_batches()
+            held = rest.num_rows
+    if held:
+        yield pa.Table.from_batches(pending)
+
+
+def _csv_chunks(path: Path, chunksize: int, plan: _Plan) -> Iterator[Any]:
+    import csv
+    import io as _io
+
+    import pyarrow as pa
+    import pyarrow.csv as pa_csv
+
+    # the same checks, in the same order, as io.iter_table: the same errors
+    io._check_readable(path)
+    codec = io._resolve_encoding(path, None)
+    sample, complete = io._decode_text(path, codec, io._SAMPLE_BYTES)
+    if complete and not sample.strip():
+        raise io._empty_error(path)
+    sep = io._sniff_delimiter(sample, complete)
+    if codec not in ("utf-8", "utf-8-sig", "ascii") or sep not in io._DELIMITERS:
+        raise _Fallback("encoding or delimiter")
+    try:
+        header = next(csv.reader(_io.StringIO(sample.lstrip("\ufeff")), delimiter=sep))
+    except (StopIteration, csv.Error) as exc:
+        raise _Fallback("header") from exc
+    columns = plan.columns_in(header)
+    types = {name: (pa.float64() if plan.numeric[name] else pa.dictionary(pa.int32(), pa.string()))
+             for name in columns if name in plan.numeric}
+    try:
+        reader = pa_csv.open_csv(
+            path,
+            read_options=pa_csv.ReadOptions(block_size=_CSV_BLOCK_BYTES, use_threads=True),
+            parse_options=pa_csv.ParseOptions(delimiter=sep),
+            convert_options=pa_csv.ConvertOptions(
+                column_types=types, include_columns=columns, null_values=[""],
+                strings_can_be_null=True, quoted_strings_can_be_null=True))
+    except (pa.ArrowException, ValueError) as exc:
+        raise _Fallback(str(exc)) from exc
+    if reader.schema.names != columns:
+        raise _Fallback("columns")
+    plan.from_text = True
+    yield from _rechunk(reader, chunksize)
+
+
+def _parquet_chunks(path: Path, chunksize: int, plan: _Plan) -> Iterator[Any]:
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    io._check_readable(path)
+    try:
+        pf = pq.ParquetFile(path)
+        schema = pf.schema_arrow
+    except (pa.ArrowException, OSError, ValueError) as exc:
+        raise _Fallback(str(exc)) from exc
+    meta = schema.pandas_metadata or {}
+    if any(isinstance(c, str) for c in meta.get("index_columns", [])):
+        raise _Fallback("a stored index")  # pandas makes it the index, not a column
+    columns = plan.columns_in(schema.names)
+    plan.from_text = False
+    for batch in pf.iter_batches(batch_size=chunksize, columns=columns):
+        yield pa.Table.from_batches([batch])
+
+
+class _Plan:
+    """What the Arrow path reads and checks for a model, and how it assigns one table."""
+
+    def __init__(self, model: SegmentModel):
+        self.model = model
+        self.spec = model.spec
+        self.needed = list(model.features.columns_)
+        self.numeric = {name: col.kind == "numeric" for name, col in model.spec.columns.items()}
+        self.from_text = False
+        self.id: str | None = None
+        self.extra: list[str] = []
+
+    def columns_in(self, names: list[str]) -> list[str]:
+        """The columns to read from a file with these column names (or _Fallback)."""
+        if len(set(names)) != len(names) or "" in names:
+            raise _Fallback("duplicate or empty column names")
+        if any(c not in names for c in self.needed):
+            raise _Fallback("missing columns")
+        self.extra = [c for c in self.spec.used if c not in self.needed and c in names]
+        self.id = self.spec.id if self.spec.id and self.spec.id in names else None
+        columns = ([self.id] if self.id else []) + self.needed + self.extra
+        return list(dict.fromkeys(columns))
+
+    # -------------------------------------------------------------- checks
+    def _numbers(self, name: str, array) -> np.ndarray:
+        import pyarrow as pa
+
+        col = self.spec.columns[name]
+        if not (pa.types.is_integer(array.type) or pa.types.is_floating(array.type)):
+            raise _Fallback(f"{name}: {array.type}")
+        values = np.asarray(array.to_numpy(), dtype=np.float64)
+        missing = np.isnan(values)
+        n_missing = int(missing.sum())
+        if n_missing != array.null_count:
+            raise _Fallback(f"{name}: NaN text")
+        with np.errstate(invalid="ignore"):
+            if not np.isfinite(values[~missing]).all() or (np.abs(values) > MAX_ABS_NUMBER).any():
+                raise _Fallback(f"{name}: out of range")
+            if col.role in ("value", "engagement") and (values < 0).any():
+                raise _Fallback(f"{name}: negative")
+        if n_missing and col.missing in ("error", "drop"):
+            raise _Fallback(f"{name}: missing values")
+        return values
+
+    def _code_of(self, value) -> str | None:
+        """The code pandas' reading and :func:`coerce_codes` give this distinct value, or _Fallback."""
+        if isinstance(value, bool):
+            raise _Fallback("boolean code")
+        if isinstance(value, int):
+            return str(value)
+        if not isinstance(value, str) or len(value) > MAX_CELL_CHARS:
+            raise _Fallback("code type")
+        if not self.from_text:  # Parquet text: stripped, empty is missing
+            return value.strip() or None
+        if value != value.strip() or not value:
+            raise _Fallback("code with spaces")
+        if _INTEGER_TEXT.fullmatch(value):
+            return value
+        try:
+            float(value)
+        except ValueError:
+            pass
+        else:
+            raise _Fallback("numeric-looking code")
+        if value.lower() in ("true", "false"):
+            raise _Fallback("boolean-looking code")
+        return value
+
+    def _codes(self, name: str, array) -> tuple[np.ndarray, list]:
+        """(index into the distinct codes per row, -1 for missing; the distinct codes)."""
+        import pyarrow as pa
+        import pyarrow.compute as pc
+
+        col = self.spec.columns[name]
+        if not pa.types.is_dictionary(array.type):
+            if not (pa.types.is_integer(array.type) or pa.types.is_string(array.type)
+                    or pa.types.is_large_string(array.type)):
+                raise _Fallback(f"{name}: {array.type}")
+            array = pc.dictionary_encode(array)
+        array = pa.chunked_array(array.chunks, array.type).unify_dictionaries() \
+            if isinstance(array, pa.ChunkedArray) else array
+        chunks = array.chunks if isinstance(array, pa.ChunkedArray) else [array]
+        if not chunks:
+            return np.empty(0, dtype=np.int64), []
+        values = chunks[0].dictionary.to_pylist()
+        if not pa.types.is_integer(chunks[0].dictionary.type) and not (
+                pa.types.is_string(chunks[0].dictionary.type)
+                or pa.types.is_large_string(chunks[0].dictionary.type)):
+            raise _Fallback(f"{name}: {chunks[0].dictionary.type}")
+        index = np.concatenate([pc.fill_null(c.indices, -1).to_numpy(zero_copy_only=False)
+                                for c in chunks]).astype(np.int64)
+        codes = [self._code_of(v) for v in values]
+        # distinct values with the same code, or that are empty: one index per code
+        unique = list(dict.fromkeys(c for c in codes if c is not None))
+        where = {c: i for i, c in enumerate(unique)}
+        remap = np.array([where[c] if c is not None else -1 for c in codes] + [-1], dtype=np.int64)
+        index = remap[index]
+        missing = index < 0
+        if missing.any() and col.missing in ("error", "drop"):
+            raise _Fallback(f"{name}: missing values")
+        if col.labels:
+            used = np.bincount(index[~missing], minlength=len(unique)) > 0
+            if any(u and c not in col.labels for u, c in zip(used, unique, strict=True)):
+                raise _Fallback(f"{name}: codes not in the labels")
+        return index, unique
+
+    def _ids(self, array):
+        import pyarrow as pa
+        import pyarrow.compute as pc
+
+        t = array.type
+        if not (pa.types.is_integer(t) or pa.types.is_string(t) or pa.types.is_large_string(t)):
+            raise _Fallback(f"id: {t}")
+        if array.null_count:
+            raise _Fallback("id: missing")
+        if pc.count_distinct(array).as_py() != len(array):
+            raise _Fallback("id: duplicates")
+        if self.from_text and not pa.types.is_integer(t) and len(array) and (
+                pc.all(pc.match_substring_regex(array, _NUMERIC_LOOKING)).as_py()
+                or pc.all(pc.match_substring_regex(array, _BOOL_LOOKING)).as_py()):
+            raise _Fallback("id: pandas would read these as numbers or booleans")
+        return array.combine_chunks() if isinstance(array, pa.ChunkedArray) else array
+
+    # -------------------------------------------------------------- assign
+    def assign(self, table, row_offset: int) -> tuple[np.ndarray, np.ndarray, dict]:
+        """Segments, unfamiliar flags and the output columns of one table."""
+        import pyarrow as pa
+
+        model = self.model
+        n = table.num_rows
+        typed: dict[str, Any] = {}
+        extra_unfamiliar = np.zeros(n, dtype=bool)
+        for name in list(dict.fromkeys(self.needed + self.extra)):
+            array = table.column(name)
+            if self.numeric[name]:
+                typed[name] = self._numbers(name, array)
+                continue
+            index, codes = self._codes(name, array)
+            lookup = np.array(codes + [None], dtype=object)
+            typed[name] = lookup[index]
+            if name in self.extra:
+                col = self.spec.columns[name]
+                known = list(col.labels) or list(
+                    model.info.get("reference", {}).get(name, {}).get("shares", {}))
+                if known:
+                    unknown = np.array([c not in known for c in codes] + [False])
+                    extra_unfamiliar |= unknown[index]
+        ids = self._ids(table.column(self.id)) if self.id else None
+        frame = pd.DataFrame({name: typed[name] for name in self.needed}, index=pd.RangeIndex(n))
+        segments, dist, unfamiliar = model.assign_arrays(frame)
+        unfamiliar = unfamiliar | extra_unfamiliar
+        columns = {
+            (self.id if self.id else "row"):
+                ids if ids is not None else pa.array(np.arange(row_offset + 1, row_offset + n + 1)),
+            "segment": segments,
+            "distance": np.round(dist, 6),
+            "unfamiliar": unfamiliar,
+        }
+        return segments, unfamiliar, columns
+
+
+class _ArrowWriter:
+    """Writes the Arrow path's columns: CSV as pandas writes it (neutralised), or Parquet."""
+
+    def __init__(self, path: Path, kind: str, model: SegmentModel):
+        import pyarrow as pa
+
+        self.path = path
+        self.kind = kind
+        self.handle = None
+        self.writer = None
+        self.schema = None
+        names = list(model.names) + [""]  # "" for rows left out (segment -1)
+        self.names = pa.array(names, pa.string())
+        text = [io.neutralise_cell(name) for name in names]
+        cells = io.csv_text_cells(pa.array(text, pa.string()))
+        if cells is None:  # a carriage return in a name: pandas quotes every text field
+            raise _Fallback("carriage return in a segment name")
+        # "segment,segment_name" per slot: one field of the line instead of two
+        numbers = [str(s) for s in range(model.k)] + ["-1"]
+        self.segment_cells = pa.array([f"{num},{cell}" for num, cell in
+                                       zip(numbers, cells.to_pylist(), strict=True)], pa.large_string())
+        self.flag_cells = (pa.scalar("True\n", pa.large_string()), pa.scalar("False\n", pa.large_string()))
+
+    def write(self, columns: dict) -> None:
+        import pyarrow as pa
+        import pyarrow.compute as pc
+
+        first, ids = next(iter(columns.items()))
+        segments = columns["segment"]
+        slot = pa.array(np.where(segments < 0, len(self.names) - 1, segments))
+        if self.kind == "parquet":
+            import pyarrow.parquet as pq
+
+            if pa.types.is_large_string(ids.type):
+                ids = ids.cast(pa.string())
+            elif pa.types.is_integer(ids.type):
+                ids = ids.cast(pa.int64())
+            table = pa.table({first: ids, "segment": pa.array(segments, pa.int64()),
+                              "segment_name": pc.take(self.names, slot),
+                              "distance": pa.array(columns["distance"], pa.float64()),
+                              "unfamiliar": pa.array(columns["unfamiliar"], pa.bool_())})
+            if self.writer is None:
+                self.schema = table.schema
+                self.writer = pq.ParquetWriter(self.path, self.schema)
+            else:
+                table = table.cast(self.schema)
+            self.writer.write_table(table)
+            return
+        if pa.types.is_integer(ids.type):
+            id_cells = pc.cast(ids, pa.large_string())
+        else:
+            id_cells = io.csv_text_cells(_neutralise_array(ids))
+            if id_cells is None:
+                raise _Fallback("carriage return in an id")
+        fields = [id_cells, pc.take(self.segment_cells, slot), io.format_floats(columns["distance"]),
+                  pc.if_else(pa.array(columns["unfamiliar"]), *self.flag_cells)]
+        if self.handle is None:
+            self.handle = open(self.path, "wb")  # noqa: SIM115
+            header = [io.neutralise_cell(c) for c in
+                      (first, "segment", "segment_name", "distance", "unfamiliar")]
+            if any("\r" in c for c in header):
+                raise _Fallback("carriage return in a column name")
+            self.handle.write(io.csv_header(header).encode("utf-8"))
+        self.handle.write(io.csv_lines(fields, terminated=True))
+
+    def close(self) -> None:
+        if self.handle is not None:
+            self.handle.close()
+        if self.writer is not None:
+            self.writer.close()
+
+
+def _neutralise_array(array):
+    """:func:`custseg.io.neutralise_cell` on every value of a pyarrow string array."""
+    import pyarrow as pa
+    import pyarrow.compute as pc
+
+    risky = None
+    for prefix in io._FORMULA_PREFIXES:
+        starts = pc.starts_with(array, prefix)
+        risky = starts if risky is None else pc.or_(risky, starts)
+    risky = pc.fill_null(risky, False).to_numpy(zero_copy_only=False)
+    if not risky.any():
+        return array
+    rows = np.flatnonzero(risky)
+    changed = [io.neutralise_cell(v) != v for v in array.take(pa.array(rows)).to_pylist()]
+    mask = np.zeros(len(array), dtype=bool)
+    mask[rows[np.asarray(changed, dtype=bool)]] = True
+    if not mask.any():
+        return array
+    prefixed = pc.binary_join_element_wise(pa.scalar("'", array.type), array, pa.scalar("", array.type))
+    return pc.if_else(pa.array(mask), prefixed, array)
 
 
 def _resolve_segments(wanted: list[str], names: list[str]) -> list[int]:

@@ -17,7 +17,7 @@ from sklearn.utils.validation import check_is_fitted, validate_data
 
 from .cluster.algorithms import get_algorithm
 from .cluster.hierarchy import ward_tree
-from .cluster.selection import choose_k, sweep
+from .cluster.selection import choose_k, starts_then_polish, sweep
 from .compare import reference_distributions
 from .errors import ParameterError, ValidationError
 from .features import FeatureSpace
@@ -31,6 +31,8 @@ __all__ = ["CustomerSegmenter", "relabel_by_size"]
 
 Progress = Callable[[str, str], None]
 STABILITY_MAX = 20_000  # rows refitted with other seeds to measure stability
+START_MAX = 10_000  # fast path: rows the k-means++ starts of the k sweep run on
+FAST_MIN_ROWS = 20_000  # above this many rows the fast path is the default
 
 
 def size_order(labels: np.ndarray, centers: np.ndarray) -> list[int]:
@@ -110,6 +112,18 @@ class CustomerSegmenter(TransformerMixin, ClusterMixin, BaseEstimator):
         fit then uses every row, started from the sample's centroids.
     stability_runs : int
         Extra seeds refitted at the chosen k to measure stability (0 to skip).
+    fast : bool, optional
+        The path for large tables. None (default) takes it above ``FAST_MIN_ROWS``
+        (20,000) rows; True forces it (e.g. to check it against the exact path on
+        small data), False never takes it. On the fast path the features are
+        float32 and, for k-means, each k's ``n_init`` k-means++ starts run on a
+        fixed-seed subsample of ``START_MAX`` (10,000) rows of the selection
+        sample, the best three then refined by Lloyd on the whole sample. Above
+        ``selection_max`` rows the final fit runs once on every row from the
+        sample's best centroids until no label changes (``n_init=1, tol=0``);
+        otherwise the final fit is the better of that and ``n_init`` ordinary
+        starts on every row. The exact path fits every k on every row with
+        ``n_init`` k-means++ starts, in float64.
     reference : SegmentModel, optional
         An earlier run's model: new segments matched to a predecessor (see
         :func:`custseg.compare.align_segments`) take its name and, where the ids
@@ -122,7 +136,7 @@ class CustomerSegmenter(TransformerMixin, ClusterMixin, BaseEstimator):
                  ward_exact_max: int = 10_000, silhouette_max: int = 20_000,
                  silhouette_sample: int = 5_000,
                  selection_max: int = 100_000, stability_runs: int = 5,
-                 reference: SegmentModel | None = None):
+                 reference: SegmentModel | None = None, fast: bool | None = None):
         self.spec = spec
         self.k = k
         self.k_range = k_range
@@ -137,6 +151,7 @@ class CustomerSegmenter(TransformerMixin, ClusterMixin, BaseEstimator):
         self.selection_max = selection_max
         self.stability_runs = stability_runs
         self.reference = reference
+        self.fast = fast
 
     # ----------------------------------------------------------- parameters
     def _check_params(self) -> list[int]:
@@ -159,6 +174,8 @@ class CustomerSegmenter(TransformerMixin, ClusterMixin, BaseEstimator):
             v = getattr(self, name)
             if not isinstance(v, int | np.integer) or v < 2:
                 bad(name, "an integer >= 2", v)
+        if self.fast not in (None, True, False):
+            bad("fast", "None, True or False", self.fast)
         get_algorithm(self.algorithm)
         ks = list(range(int(lo_hi[0]), int(lo_hi[1]) + 1))
         if self.k is not None and self.k not in ks:
@@ -210,7 +227,8 @@ class CustomerSegmenter(TransformerMixin, ClusterMixin, BaseEstimator):
         self.spec_notes_ = spec_notes
         self.problems_ = [p.to_dict() for p in checked.warnings]
         keep = ~checked.drop
-        frame = checked.frame.loc[keep].reset_index(drop=True)
+        frame = (checked.frame.reset_index(drop=True) if keep.all()
+                 else checked.frame.loc[keep].reset_index(drop=True))
         self.rows_ = np.flatnonzero(keep)
         self.n_rows_in_ = len(df)
         lap("validate")
@@ -224,9 +242,11 @@ class CustomerSegmenter(TransformerMixin, ClusterMixin, BaseEstimator):
                                             "with --cluster-on or in the spec")])
         self.features_ = FeatureSpace(spec, log_transform=self.log_transform,
                                       exclude=constant).fit(frame)
-        Z = self.features_.transform(frame)
-        n = Z.shape[0]
-        lap("features")
+        n = len(frame)
+        fast = n > FAST_MIN_ROWS if self.fast is None else bool(self.fast)
+        self.fast_ = fast
+        Z = self.features_.transform(frame, dtype=np.float32 if fast else np.float64)
+        lap("preprocess")
 
         seed = int(self.random_state)
         rng = np.random.default_rng(seed)
@@ -236,6 +256,9 @@ class CustomerSegmenter(TransformerMixin, ClusterMixin, BaseEstimator):
         else:
             sample = None
             Zs = Z
+        # the sweep's many small fits are faster in float64 (scikit-learn computes
+        # float32 distances by upcasting in blocks); only the big final fit is float32
+        Zs = np.ascontiguousarray(Zs, dtype=np.float64)
         self.selection_sample_size_ = int(Zs.shape[0])
         self.silhouette_sample_size_ = int(
             Zs.shape[0] if Zs.shape[0] <= self.silhouette_max
@@ -252,9 +275,16 @@ class CustomerSegmenter(TransformerMixin, ClusterMixin, BaseEstimator):
         rows, fits = sweep(Zs, ks, algorithm=sweep_algo, n_init=int(self.n_init), seed=seed,
                            ward=self.ward_, silhouette_max=self.silhouette_max,
                            silhouette_sample=self.silhouette_sample,
+                           start_max=START_MAX if fast else None,
                            progress=lambda d: say("choose_k", d), fit_kwargs=extra_kw)
         note = (f"Chosen on a fixed-seed sample of {Zs.shape[0]:,} of {n:,} customers"
                 if sample is not None else "")
+        self.start_sample_size_ = None
+        if fast and sweep_algo == "kmeans" and Zs.shape[0] > START_MAX:
+            self.start_sample_size_ = START_MAX
+            starts = (f"the k-means++ starts for each k ran on {START_MAX:,} of the "
+                      f"{Zs.shape[0]:,} customers and the best was refined on all of them")
+            note = f"{note}; {starts}" if note else starts[0].upper() + starts[1:]
         best_k, reason, picks = choose_k(rows, note)
         if algo.chooses_k:
             k = None
@@ -276,10 +306,18 @@ class CustomerSegmenter(TransformerMixin, ClusterMixin, BaseEstimator):
                       f"({fit.extra.get('noise_share', 0):.1%} of customers are noise, kept as an "
                       f"'unassigned' segment); for reference, with k-means "
                       + reason[0].lower() + reason[1:])
+        elif sample is None and k in fits and fast and self.algorithm == "kmeans":
+            # the better of the sweep's refined starts and n_init ordinary starts on
+            # every row: never worse than the exact path's own procedure
+            fit = min(fits[k], algo.fit(Zs, k, n_init=int(self.n_init), seed=seed),
+                      key=lambda f: f.inertia)
         elif sample is None and k in fits:
             fit = fits[k]
         elif algo.samples_itself or k not in fits:
             fit = algo.fit(Z, k, n_init=int(self.n_init), seed=seed, **extra_kw)
+        elif fast and self.algorithm == "kmeans":
+            fit = algo.fit(Z, k, n_init=1, seed=seed, init=fits[k].centers, tol=0.0,
+                           copy_x=False)
         else:
             fit = algo.fit(Z, k, n_init=1, seed=seed, init=fits[k].centers)
         self.k_reason_ = reason
@@ -307,9 +345,8 @@ class CustomerSegmenter(TransformerMixin, ClusterMixin, BaseEstimator):
         self.inertia_ = float(fit.inertia)
         self.cluster_centers_ = centers
         self.labels_ = labels
-        diff = Z - centers[labels]
-        self.distances_ = np.sqrt(np.einsum("ij,ij->i", diff, diff))
-        lap("fit")
+        self.distances_ = _row_distances(Z, centers, labels)
+        lap("final_fit")
 
         self.stability_ = []
         if self.stability_runs and k > 1:
@@ -327,8 +364,13 @@ class CustomerSegmenter(TransformerMixin, ClusterMixin, BaseEstimator):
                     lab = other.labels
                     self.stability_.append(float(adjusted_rand_score(ref[boot], lab)))
                     continue
-                other = algo.fit(Zst, k - (self.noise_segment_ is not None),
-                                 n_init=int(self.n_init), seed=seed + i, **extra_kw)
+                start_rows = None
+                if fast and self.algorithm == "kmeans" and Zst.shape[0] > START_MAX:
+                    start_rows = np.sort(np.random.default_rng(seed + 100 + i).choice(
+                        Zst.shape[0], size=START_MAX, replace=False))
+                other = starts_then_polish(algo.fit, Zst, k - (self.noise_segment_ is not None),
+                                           n_init=int(self.n_init), seed=seed + i,
+                                           start_rows=start_rows, fit_kwargs=extra_kw)
                 self.stability_.append(float(adjusted_rand_score(ref, other.labels)))
         lap("stability")
 
@@ -348,7 +390,7 @@ class CustomerSegmenter(TransformerMixin, ClusterMixin, BaseEstimator):
             p["z"] = {c: float(z[c][p["segment"]]) for c in z}
         self.warnings_ = quality_warnings(data, labels, k, spec, self.segment_names_,
                                           self.stability_)
-        lap("profile")
+        lap("profiles")
 
         self.model_ = SegmentModel(
             spec, self.features_, centers, self.segment_names_,
@@ -398,6 +440,16 @@ class CustomerSegmenter(TransformerMixin, ClusterMixin, BaseEstimator):
             raise ValidationError(checked.problems)
         Z = self.features_.transform(checked.frame)
         return np.sqrt(((Z[:, None, :] - self.cluster_centers_[None]) ** 2).sum(-1))
+
+
+def _row_distances(Z: np.ndarray, centers: np.ndarray, labels: np.ndarray,
+                   block: int = 262_144) -> np.ndarray:
+    """Euclidean distance of each row to its own centroid (float64), in row blocks."""
+    out = np.empty(Z.shape[0], dtype=np.float64)
+    for a in range(0, Z.shape[0], block):
+        diff = Z[a:a + block].astype(np.float64) - centers[labels[a:a + block]]
+        out[a:a + block] = np.sqrt(np.einsum("ij,ij->i", diff, diff))
+    return out
 
 
 def _problem(code: str, message: str):

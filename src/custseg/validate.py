@@ -10,6 +10,7 @@ in messages count data rows from 1, the same numbering as the ``row`` column of
 
 from __future__ import annotations
 
+import math
 import re
 from dataclasses import dataclass, field
 
@@ -103,27 +104,40 @@ def coerce_numeric(s: pd.Series) -> tuple[np.ndarray, np.ndarray]:
 
 
 def coerce_codes(s: pd.Series) -> pd.Series:
-    """Canonical category codes as strings (``1.0`` -> ``"1"``), None for empty."""
-    if pd.api.types.is_bool_dtype(s):
-        out = s.astype("string")
-    elif pd.api.types.is_integer_dtype(s):
-        out = s.astype("string")
-    elif pd.api.types.is_float_dtype(s):
-        v = s.to_numpy(dtype=float, na_value=np.nan)
-        whole = np.isfinite(v) & (v == np.round(v)) & (np.abs(v) < 2.0**53)
-        out = pd.Series(pd.array([None] * len(s), dtype="string"), index=s.index)
-        if whole.any():
-            out[whole] = pd.Series(v[whole].astype(np.int64), index=s.index[whole]).astype("string")
-        other = np.isfinite(v) & ~whole
-        if other.any():
-            out[other] = [repr(float(x)) for x in v[other]]
-    elif pd.api.types.is_object_dtype(s):  # mixed cells, e.g. 1.0 and "2" from Excel or JSON
-        out = s.map(code_str, na_action="ignore").astype("string")
-        out = out.mask(out == "")
-    else:
-        out = s.astype("string").str.strip()
-        out = out.mask(out == "")
-    return out.astype(object).where(out.notna(), None)
+    """Canonical category codes as strings (``1.0`` -> ``"1"``), missing for empty.
+
+    The canonical text is worked out once per distinct value (``pd.factorize``)
+    and spread to the rows with an Arrow ``take``, so a column of ten million
+    rows costs no Python string per row. Booleans become ``"True"``/``"False"``,
+    whole numbers their integer text, other finite floats their ``repr``, text
+    is stripped; empty text and non-finite floats are missing.
+    """
+    import pyarrow as pa
+
+    codes, uniques = pd.factorize(s, use_na_sentinel=True)
+    canonical = _canonical_codes(list(uniques), s.dtype)
+    table = pa.array(canonical, type=pa.large_string())
+    codes = np.asarray(codes, dtype=np.int64)
+    taken = table.take(pa.array(codes, mask=codes < 0)) if len(codes) else table[:0]
+    return pd.Series(pd.array(taken, dtype=pd.StringDtype("pyarrow", na_value=np.nan)),
+                     index=s.index, name=s.name)
+
+
+def _canonical_codes(values: list, dtype) -> list[str | None]:
+    """The canonical code text of each distinct value (see :func:`coerce_codes`)."""
+    out: list[str | None] = []
+    for v in values:
+        if pd.api.types.is_bool_dtype(dtype) or pd.api.types.is_integer_dtype(dtype):
+            text = code_str(v)
+        elif pd.api.types.is_float_dtype(dtype):
+            f = float(v)
+            text = code_str(f) if math.isfinite(f) else None
+        elif pd.api.types.is_object_dtype(dtype):  # mixed cells: 1.0 and "2" (Excel, JSON)
+            text = code_str(v)
+        else:
+            text = str(v).strip()
+        out.append(text if text else None)
+    return out
 
 
 def _bad_number_hint(values: list[str], count: int) -> tuple[str, str]:
@@ -310,7 +324,7 @@ def validate(df: pd.DataFrame, spec: Spec, *, min_rows: int = 2, mode: str = "fi
                             f"{'that customer is' if count == 1 else 'those customers are'} "
                             "flagged unfamiliar", column=name, rows=rows, count=count,
                             severity="warning")
-            typed[name] = codes.to_numpy()
+            typed[name] = codes.array
         if missing.any():
             rows, count = _rows(missing)
             if col.missing == "error":
@@ -329,7 +343,7 @@ def validate(df: pd.DataFrame, spec: Spec, *, min_rows: int = 2, mode: str = "fi
         if fitting and len(present_values) and name in spec.cluster_on:
             first = present_values[0]
             if (col.kind == "numeric" and np.all(present_values == first)) or (
-                    col.kind == "categorical" and all(v == first for v in present_values)):
+                    col.kind == "categorical" and len(pd.unique(present_values)) == 1):
                 err("constant-column", f"column {name!r} has the same value ({_short(first)!r}) "
                     "in every row, so it cannot separate segments and is left out of the "
                     "clustering", column=name, severity="warning")

@@ -944,6 +944,7 @@ def disk_full_assign(monkeypatch) -> None:
         raise OSError(errno.ENOSPC, os.strerror(errno.ENOSPC), str(self.path))
 
     monkeypatch.setattr(scoring._Writer, "write", write)
+    monkeypatch.setattr(scoring._ArrowWriter, "write", write)  # the Arrow path's writer
 
 
 @case("disk-full", "assign",

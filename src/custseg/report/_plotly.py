@@ -110,6 +110,13 @@ def _charts(analysis: dict) -> dict:
     return analysis.get("charts") or {}
 
 
+def _top(values: Any) -> list[float]:
+    """The largest finite value as a one-element list (what the tick maker needs), or []."""
+    top = max((v for v in values if isinstance(v, int | float) and math.isfinite(v)),
+              default=None)
+    return [] if top is None else [float(top)]
+
+
 def _thin(points: list, cap: int) -> list:
     """At most ``cap`` points, evenly spaced through the list (deterministic, no RNG)."""
     n = len(points)
@@ -197,8 +204,8 @@ def scatter_spec(analysis: dict) -> dict | None:
             "hovertemplate": (f"<b>%{{fullData.name}}</b><br>{x_label}: %{{customdata[0]:,.4~g}}"
                               f"<br>{y_label}: %{{customdata[1]:,.4~g}}<extra></extra>"),
         })
-    xt, xl = log1p_ticks([p[0] for p in sc["points"]])
-    yt, yl = log1p_ticks([p[1] for p in sc["points"]])
+    xt, xl = log1p_ticks(_top(p[0] for p in sc["points"]))
+    yt, yl = log1p_ticks(_top(p[1] for p in sc["points"]))
     return {
         "data": traces,
         "layout": _layout(460, annotations=_thin_note(len(points), total),

@@ -16,9 +16,11 @@ No data string is ever marked safe.
 from __future__ import annotations
 
 import functools
+import importlib.util
 import json
 import math
 from importlib import resources
+from pathlib import Path
 from typing import Any
 
 import jinja2
@@ -69,9 +71,20 @@ def script_json(obj: Any) -> Markup:
 
 @functools.lru_cache(maxsize=1)
 def _plotly_js() -> Markup:
-    from plotly.offline import get_plotlyjs
+    """plotly.min.js, read once per process straight from the installed plotly package.
 
-    js = get_plotlyjs()
+    Reading the file directly avoids importing ``plotly`` (``plotly.offline``
+    pulls in much of the package) only to read that same file.
+    """
+    spec = importlib.util.find_spec("plotly")
+    path = Path(spec.origin).parent / "package_data" / "plotly.min.js" if spec and spec.origin \
+        else None
+    if path is not None and path.is_file():
+        js = path.read_text(encoding="utf-8")
+    else:  # pragma: no cover - an unusual plotly install (zip, ...)
+        from plotly.offline import get_plotlyjs
+
+        js = get_plotlyjs()
     if "</script" in js.lower():  # pragma: no cover - guard against a future plotly.js
         raise RuntimeError("plotly.js contains '</script' and cannot be inlined safely")
     return Markup(js)  # noqa: S704 - the library itself, not data

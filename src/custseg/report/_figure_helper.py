@@ -1,0 +1,28 @@
+"""The helper process of :func:`custseg.report.figures.write_figures`.
+
+Run as ``python -m custseg.report._figure_helper``; reads one JSON job from
+stdin, ``{"out_dir": str, "names": [file name, ...], "analysis": {...}}``, draws
+those figures into ``out_dir`` exactly as the parent would (same functions, same
+style) and exits 0; any error exits non-zero with the traceback on stderr, and
+the parent then draws the figures itself.
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+from pathlib import Path
+
+
+def main() -> int:
+    job = json.load(sys.stdin.buffer)
+    from .figures import draw_figure
+
+    out_dir = Path(job["out_dir"])
+    for name in job["names"]:
+        draw_figure(job["analysis"], out_dir, name)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
