@@ -816,7 +816,7 @@ def _read_error(where: str, exc: Exception, sep: str | None = None) -> InputErro
 #: DuckDB's memory limit unless ``CUSTSEG_DUCKDB_MEMORY`` (e.g. ``"8GB"``) says otherwise.
 #: Beyond it DuckDB spills to files in the temporary directory (``TMPDIR``), so a log larger
 #: than memory works. A 50M-row log needs about 3.4 GiB without spilling; at 2 GB the
-#: spilling made ``custseg rfm`` 1.7 times slower (benchmarks/notes/rfm.md).
+#: spilling made ``custseg rfm`` 1.7 times slower (BENCHMARKS.md, the RFM section).
 DUCKDB_MEMORY = "4GB"
 
 

@@ -376,6 +376,13 @@ class CustomerSegmenter(TransformerMixin, ClusterMixin, BaseEstimator):
 
         say("profile", "profiling and naming segments")
         data = self.features_.impute(frame)
+        # the model's reference distributions (sorts, which release the GIL) are
+        # computed in a second thread while the profiles are
+        from concurrent.futures import ThreadPoolExecutor
+
+        pool = ThreadPoolExecutor(max_workers=1)
+        reference = pool.submit(reference_distributions, data, spec)
+        pool.shutdown(wait=False)
         self.profiles_ = profile_segments(data, labels, k, spec)
         z = numeric_z(data, labels, k, spec)
         names = name_segments(self.profiles_, z, spec)
@@ -403,7 +410,7 @@ class CustomerSegmenter(TransformerMixin, ClusterMixin, BaseEstimator):
                     "n_rows": int(n), "sizes": [p["size"] for p in self.profiles_],
                     "inertia": self.inertia_, "k_reason": reason,
                 },
-                "reference": reference_distributions(data, spec),
+                "reference": reference.result(),
             },
         )
         self.timings_ = timings

@@ -234,6 +234,16 @@ def validate(df: pd.DataFrame, spec: Spec, *, min_rows: int = 2, mode: str = "fi
 
     typed: dict[str, object] = {}
     drop = np.zeros(n, dtype=bool)
+    repeated = None
+    if fitting and not spec.id and n > 1:
+        # repeated rows are looked for in a second thread while the columns are
+        # checked: pandas' hashing releases the GIL, and on large tables this is the
+        # single most expensive check
+        from concurrent.futures import ThreadPoolExecutor
+
+        pool = ThreadPoolExecutor(max_workers=1)
+        repeated = pool.submit(lambda: df.duplicated(keep="first").to_numpy())
+        pool.shutdown(wait=False)  # the job still runs; .result() below waits for it
     if spec.id:
         ids = df[spec.id]
         missing_id = ids.isna().to_numpy()
@@ -355,8 +365,8 @@ def validate(df: pd.DataFrame, spec: Spec, *, min_rows: int = 2, mode: str = "fi
             f"clustering needs at least {min_rows}; fix: use more customers, or a smaller --k or "
             "--k-range")
 
-    if fitting and not spec.id and n > 1:
-        dup_rows = df.duplicated(keep="first").to_numpy()
+    if repeated is not None:
+        dup_rows = repeated.result()
         if dup_rows.any():
             rows, count = _rows(dup_rows)
             err("duplicate-rows", f"{_n(count, 'row repeats', 'rows repeat')} an earlier row "
