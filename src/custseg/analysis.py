@@ -22,7 +22,7 @@ from .segmenter import CustomerSegmenter
 __all__ = ["build_analysis", "SCATTER_MAX", "PCA_MAX"]
 
 SCATTER_MAX = 50_000
-TESTS_MAX = 2_000_000  # customers the statistical tests use at most (a fixed-seed sample)
+TESTS_MAX = 1_000_000  # customers the statistical tests use at most (a fixed-seed sample)
 PCA_MAX = 5_000
 DENDRO_LEAVES = 30
 #: threads answering the questions side by side (numpy releases the GIL in its loops)
