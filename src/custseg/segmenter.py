@@ -283,7 +283,7 @@ class CustomerSegmenter(TransformerMixin, ClusterMixin, BaseEstimator):
         if fast and sweep_algo == "kmeans" and Zs.shape[0] > START_MAX:
             self.start_sample_size_ = START_MAX
             starts = (f"the k-means++ starts for each k ran on {START_MAX:,} of the "
-                      f"{Zs.shape[0]:,} customers and the best was refined on all of them")
+                      f"{Zs.shape[0]:,} customers and the best three were refined on all of them")
             note = f"{note}; {starts}" if note else starts[0].upper() + starts[1:]
         best_k, reason, picks = choose_k(rows, note)
         if algo.chooses_k:
