@@ -254,11 +254,7 @@ def iter_table(path: PathLike, *, chunksize: int = 500_000, encoding: str | None
     suffix = p.suffix.lower()
     if suffix in (".csv", ".tsv", ".txt"):
         _check_readable(p)
-        codec = _resolve_encoding(p, encoding)
-        sample, complete = _decode_text(p, codec, _SAMPLE_BYTES)
-        if complete and not sample.strip():
-            raise _empty_error(p)
-        sep = _sniff_delimiter(sample, complete)
+        codec, sep, _ = sniff_text(p, encoding)
         options: dict[str, Any] = {"sep": sep, "encoding": codec, **_NA_OPTIONS}
         try:
             reader = pd.read_csv(p, chunksize=chunksize, low_memory=False, **options)
@@ -518,13 +514,22 @@ _EXPECTED_FIELDS = re.compile(r"Expected (\d+) fields in line (\d+), saw (\d+)")
 _EOF_IN_STRING = re.compile(r"EOF inside string starting at row (\d+)")
 
 
-def _read_text(path: Path, *, encoding: str | None = None) -> pd.DataFrame:
-    """Read delimited text (``.csv``, ``.tsv``, ``.txt``)."""
+def sniff_text(path: Path, encoding: str | None = None) -> tuple[str, str, str]:
+    """Encoding, delimiter and a decoded sample of a delimited text file.
+
+    The one place the readers (and ``assign``'s and ``rfm``'s fast paths) look at a
+    text file's start: an empty file is an error here, so they all say the same.
+    """
     codec = _resolve_encoding(path, encoding)
     sample, complete = _decode_text(path, codec, _SAMPLE_BYTES)
     if complete and not sample.strip():
         raise _empty_error(path)
-    sep = _sniff_delimiter(sample, complete)
+    return codec, _sniff_delimiter(sample, complete), sample
+
+
+def _read_text(path: Path, *, encoding: str | None = None) -> pd.DataFrame:
+    """Read delimited text (``.csv``, ``.tsv``, ``.txt``)."""
+    codec, sep, sample = sniff_text(path, encoding)
     frame = _read_text_arrow(path, codec, sep, sample)
     if frame is not None:
         return frame

@@ -820,8 +820,20 @@ def _read_error(where: str, exc: Exception, sep: str | None = None) -> InputErro
 DUCKDB_MEMORY = "4GB"
 
 
-def _connect(scratch: Path) -> Any:
-    """A DuckDB connection: UTC, no progress bar, bounded memory spilling into ``scratch``."""
+def _connect() -> tuple[Any, Path]:
+    """A DuckDB connection and its scratch directory (removed again if this fails).
+
+    UTC, no progress bar, bounded memory spilling into the scratch directory.
+    """
+    scratch = Path(tempfile.mkdtemp(prefix="custseg-log-"))
+    try:
+        return _configure(scratch), scratch
+    except BaseException:
+        shutil.rmtree(scratch, ignore_errors=True)
+        raise
+
+
+def _configure(scratch: Path) -> Any:
     import duckdb
 
     con = duckdb.connect()
@@ -872,12 +884,7 @@ def _open_frame(frame: pd.DataFrame, where: str) -> _Log:
         data[name] = s
     data[_ROW] = np.arange(1, len(frame) + 1, dtype=np.int64)
     prepared = pd.DataFrame(data, copy=False)
-    scratch = Path(tempfile.mkdtemp(prefix="custseg-log-"))
-    try:
-        con = _connect(scratch)
-    except BaseException:
-        shutil.rmtree(scratch, ignore_errors=True)
-        raise
+    con, scratch = _connect()
     con.register("raw_frame", prepared)
     con.execute("CREATE TEMP VIEW raw AS SELECT * FROM raw_frame").fetchall()
     log = _Log(con, where, text_typed=False, scratch=scratch)
@@ -891,12 +898,7 @@ def _open_path(path: Path) -> _Log:
     suffix = path.suffix.lower()
     if suffix in (".parquet", ".pq"):
         io._check_readable(path)
-        scratch = Path(tempfile.mkdtemp(prefix="custseg-log-"))
-        try:
-            con = _connect(scratch)
-        except BaseException:
-            shutil.rmtree(scratch, ignore_errors=True)
-            raise
+        con, scratch = _connect()
         log_sql = (f"CREATE TEMP VIEW raw AS SELECT * EXCLUDE (file_row_number), "
                    f"file_row_number + 1 AS {_q(_ROW)} FROM read_parquet({_lit(str(path))}, "
                    "file_row_number = true)")
@@ -910,11 +912,7 @@ def _open_path(path: Path) -> _Log:
         return _Log(con, str(path), text_typed=False, scratch=scratch)
     if suffix in (".csv", ".tsv", ".txt"):
         io._check_readable(path)
-        codec = io._resolve_encoding(path, None)
-        sample, complete = io._decode_text(path, codec, io._SAMPLE_BYTES)
-        if complete and not sample.strip():
-            raise io._empty_error(path)
-        sep = io._sniff_delimiter(sample, complete)
+        codec, sep, sample = io.sniff_text(path)
         duck_codec = {"utf-8": "utf-8", "utf-8-sig": "utf-8", "latin-1": "latin-1",
                       "iso8859-1": "latin-1"}.get(codec)
         if sep in io._DELIMITERS and duck_codec is not None:
@@ -932,13 +930,8 @@ def _open_path(path: Path) -> _Log:
                        "auto_detect = false, strict_mode = true, null_padding = true")
             # Parse the text once into a temporary Parquet file (in the temporary directory,
             # TMPDIR), so that the several passes of the checks scan columns, not text.
-            scratch = Path(tempfile.mkdtemp(prefix="custseg-log-"))
+            con, scratch = _connect()
             copy = scratch / "log.parquet"
-            try:
-                con = _connect(scratch)
-            except BaseException:
-                shutil.rmtree(scratch, ignore_errors=True)
-                raise
 
             def copy_sql(opts: str) -> str:
                 return (f"COPY (SELECT row_number() OVER () AS {_q(_ROW)}, * FROM "

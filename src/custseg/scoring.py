@@ -262,11 +262,7 @@ def _csv_chunks(path: Path, chunksize: int, plan: _Plan) -> Iterator[Any]:
 
     # the same checks, in the same order, as io.iter_table: the same errors
     io._check_readable(path)
-    codec = io._resolve_encoding(path, None)
-    sample, complete = io._decode_text(path, codec, io._SAMPLE_BYTES)
-    if complete and not sample.strip():
-        raise io._empty_error(path)
-    sep = io._sniff_delimiter(sample, complete)
+    codec, sep, sample = io.sniff_text(path)
     if codec not in ("utf-8", "utf-8-sig", "ascii") or sep not in io._DELIMITERS:
         raise _Fallback("encoding or delimiter")
     try:
