@@ -6,7 +6,6 @@ learns, and fitted state ends in ``_``.
 
 from __future__ import annotations
 
-import time
 from collections.abc import Callable
 
 import numpy as np
@@ -15,6 +14,7 @@ from sklearn.base import BaseEstimator, ClusterMixin, TransformerMixin
 from sklearn.metrics import adjusted_rand_score
 from sklearn.utils.validation import check_is_fitted, validate_data
 
+from ._timing import StageClock
 from .cluster.algorithms import get_algorithm
 from .cluster.hierarchy import ward_tree
 from .cluster.selection import choose_k, starts_then_polish, sweep
@@ -202,13 +202,8 @@ class CustomerSegmenter(TransformerMixin, ClusterMixin, BaseEstimator):
         ``progress(stage, detail)`` is called as stages start, if given.
         """
         say = progress or (lambda stage, detail="": None)
-        timings: dict[str, float] = {}
-        clock = [time.perf_counter()]
-
-        def lap(stage):
-            now = time.perf_counter()
-            timings[stage] = round(now - clock[0], 4)
-            clock[0] = now
+        clock = StageClock()
+        lap = clock.lap
 
         ks = self._check_params()
         df = _array_frame(self, X, reset=True)
@@ -413,7 +408,7 @@ class CustomerSegmenter(TransformerMixin, ClusterMixin, BaseEstimator):
                 "reference": reference.result(),
             },
         )
-        self.timings_ = timings
+        self.timings_ = clock.timings
         # kept for the analysis of a run (custseg.pipeline), which takes them away
         self._data, self._Z = data, Z
         return self

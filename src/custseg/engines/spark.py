@@ -42,6 +42,7 @@ import numpy as np
 import pandas as pd
 
 from .. import __version__
+from .._timing import StageClock
 from ..cluster.hierarchy import ward_tree
 from ..cluster.selection import ari, ch_db, choose_k, gap_and_stability
 from ..errors import InputError, ParameterError, Problem, ValidationError
@@ -566,13 +567,9 @@ def _segment(df, spec, options, *, progress, input_info, source, master, spark) 
                              fix="leave --reference out, or use --engine local")
     if est.log_transform not in ("spec", *TRANSFORMS):
         raise ParameterError(f"unknown log transform {est.log_transform!r}")
-    timings: dict[str, float] = {}
-    clock = [time.perf_counter()]
-
-    def lap(stage):
-        now = time.perf_counter()
-        timings[stage] = round(now - clock[0], 4)
-        clock[0] = now
+    clock = StageClock()
+    lap = clock.lap
+    timings = clock.timings
 
     spark = spark or get_session(master)
     say("read", "reading with Spark")
