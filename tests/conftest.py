@@ -47,3 +47,24 @@ def cdnow_path() -> Path:
     path = SHARED_DATA / "cdnow" / "CDNOW_master.txt"
     require_or_skip(path.is_file(), f"CDNOW data set not found: {path}")
     return path
+
+
+def wait_for_healthz(base: str, thread, failures: list, seconds: float = 20.0) -> None:
+    """Wait until a server started in ``thread`` answers ``GET base/healthz`` with 200.
+
+    Fails at once if the thread ends (showing ``failures``), or after ``seconds``.
+    """
+    import time
+
+    import httpx
+
+    deadline = time.monotonic() + seconds
+    while True:
+        assert thread.is_alive(), f"serve() ended early: {failures!r}"
+        try:
+            if httpx.get(f"{base}/healthz", timeout=0.5).status_code == 200:
+                return
+        except httpx.TransportError:
+            pass
+        assert time.monotonic() < deadline, f"the server did not answer /healthz in {seconds:g} s"
+        time.sleep(0.02)

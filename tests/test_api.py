@@ -29,6 +29,7 @@ httpx = pytest.importorskip("httpx")
 
 
 import custseg  # noqa: E402
+from conftest import wait_for_healthz  # noqa: E402
 from custseg.api import MAX_DEPTH, TOKEN_ENV, create_app, serve  # noqa: E402
 from custseg.datasets import demo_spec_text, make_customers  # noqa: E402
 from custseg.errors import ModelError, ParameterError  # noqa: E402
@@ -567,16 +568,7 @@ def test_real_server_assigns_and_shuts_down_cleanly(model_path, model, monkeypat
     thread.start()
     base = f"http://127.0.0.1:{port}"
     try:
-        deadline = time.monotonic() + 20
-        while True:
-            assert thread.is_alive(), f"serve() ended early: {failures!r}"
-            try:
-                if httpx.get(f"{base}/healthz", timeout=0.5).status_code == 200:
-                    break
-            except httpx.TransportError:
-                pass
-            assert time.monotonic() < deadline, "the server did not answer /healthz in 20 s"
-            time.sleep(0.02)
+        wait_for_healthz(base, thread, failures)
         recs = records(8)
         with httpx.Client(base_url=base, timeout=5) as http:
             assert_error(http.post("/v1/assign", json=recs), 401, "unauthorized")

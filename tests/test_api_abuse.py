@@ -29,6 +29,7 @@ httpx = pytest.importorskip("httpx")
 
 import custseg  # noqa: E402
 import custseg.api as api  # noqa: E402
+from conftest import wait_for_healthz  # noqa: E402
 from custseg.datasets import demo_spec_text, make_customers  # noqa: E402
 
 HEAD_SECONDS = 1.0
@@ -81,16 +82,7 @@ def server(tmp_path_factory):
         thread = threading.Thread(target=run, name="custseg-abuse-server", daemon=True)
         thread.start()
         base = f"http://127.0.0.1:{port}"
-        deadline = time.monotonic() + 20
-        while True:
-            assert thread.is_alive(), f"serve() ended early: {failures!r}"
-            try:
-                if httpx.get(f"{base}/healthz", timeout=0.5).status_code == 200:
-                    break
-            except httpx.TransportError:
-                pass
-            assert time.monotonic() < deadline, "the server did not start within 20 s"
-            time.sleep(0.02)
+        wait_for_healthz(base, thread, failures)
         try:
             yield {"base": base, "port": port, "thread": thread, "model": model}
         finally:
