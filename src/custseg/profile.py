@@ -13,7 +13,7 @@ import pandas as pd
 
 from .spec import Spec, skewness
 
-__all__ = ["profile_segments", "name_segments", "numeric_z", "TRAIT_Z", "TRAIT_LIFT"]
+__all__ = ["profile_segments", "add_category_shares", "name_segments", "numeric_z", "TRAIT_Z", "TRAIT_LIFT"]
 
 TRAIT_Z = 0.5
 TRAIT_LIFT = 1.5
@@ -85,15 +85,24 @@ def profile_segments(data: pd.DataFrame, labels: np.ndarray, k: int, spec: Spec)
             present = np.bincount(codes[codes >= 0], minlength=len(values)) > 0
             levels = _levels(spec, name, [v for v, p in zip(values, present, strict=True) if p])
             counts = _category_counts(codes, values, levels, labels, k)
-            overall = counts.sum(0) / n
-            for s in range(k):
-                shares = counts[s] / max(sizes[s], 1)
-                profiles[s]["categorical"][name] = [
-                    {"code": lvl, "label": col.label(lvl), "share": float(shares[i]),
-                     "lift": float(shares[i] / overall[i]) if overall[i] > 0 else 0.0}
-                    for i, lvl in enumerate(levels)
-                ]
+            add_category_shares(profiles, name, col, levels, counts, sizes, n)
     return profiles
+
+
+def add_category_shares(profiles: list[dict], name: str, col, levels: list[str],
+                        counts: np.ndarray, sizes: np.ndarray, n: int) -> None:
+    """Each segment's share of every level of ``name`` and its lift over the population.
+
+    ``counts[s, i]`` is the number of segment ``s``'s customers at ``levels[i]``.
+    """
+    overall = counts.sum(0) / n
+    for s in range(len(profiles)):
+        shares = counts[s] / max(sizes[s], 1)
+        profiles[s]["categorical"][name] = [
+            {"code": lvl, "label": col.label(lvl), "share": float(shares[i]),
+             "lift": float(shares[i] / overall[i]) if overall[i] > 0 else 0.0}
+            for i, lvl in enumerate(levels)
+        ]
 
 
 def numeric_z(data: pd.DataFrame, labels: np.ndarray, k: int, spec: Spec) -> dict[str, np.ndarray]:

@@ -35,6 +35,19 @@ __all__ = ["assign_file", "export_segments", "OUTPUT_TYPES"]
 OUTPUT_TYPES = (".csv", ".parquet", ".pq")
 
 
+def _append_parquet(out, table) -> None:
+    """Append ``table`` to ``out.writer`` (a ParquetWriter opened on ``out.path`` with the
+    first table's schema; later tables are cast to it)."""
+    import pyarrow.parquet as pq
+
+    if out.writer is None:
+        out.schema = table.schema
+        out.writer = pq.ParquetWriter(out.path, out.schema)
+    else:
+        table = table.cast(out.schema)
+    out.writer.write_table(table)
+
+
 def _output_kind(path: Path) -> str:
     suffix = path.suffix.lower()
     if suffix not in OUTPUT_TYPES:
@@ -69,15 +82,8 @@ class _Writer:
             self.handle.write(text)
             return
         import pyarrow as pa
-        import pyarrow.parquet as pq
 
-        table = pa.Table.from_pandas(frame, preserve_index=False)
-        if self.writer is None:
-            self.schema = table.schema
-            self.writer = pq.ParquetWriter(self.path, self.schema)
-        else:
-            table = table.cast(self.schema)
-        self.writer.write_table(table)
+        _append_parquet(self, pa.Table.from_pandas(frame, preserve_index=False))
 
     def close(self) -> None:
         if self.handle is not None:
@@ -499,7 +505,6 @@ class _ArrowWriter:
         segments = columns["segment"]
         slot = pa.array(np.where(segments < 0, len(self.names) - 1, segments))
         if self.kind == "parquet":
-            import pyarrow.parquet as pq
 
             if pa.types.is_large_string(ids.type):
                 ids = ids.cast(pa.string())
@@ -509,12 +514,7 @@ class _ArrowWriter:
                               "segment_name": pc.take(self.names, slot),
                               "distance": pa.array(columns["distance"], pa.float64()),
                               "unfamiliar": pa.array(columns["unfamiliar"], pa.bool_())})
-            if self.writer is None:
-                self.schema = table.schema
-                self.writer = pq.ParquetWriter(self.path, self.schema)
-            else:
-                table = table.cast(self.schema)
-            self.writer.write_table(table)
+            _append_parquet(self, table)
             return
         if pa.types.is_integer(ids.type):
             id_cells = pc.cast(ids, pa.large_string())

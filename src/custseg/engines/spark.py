@@ -839,7 +839,7 @@ def _profiles(assigned, spec: Spec, k: int, n: int) -> tuple[list[dict], dict]:
     :func:`custseg.profile.numeric_z`, from Spark aggregations."""
     from pyspark.sql import functions as F
 
-    from ..profile import _levels
+    from ..profile import _levels, add_category_shares
 
     numeric = [c for c in spec.used if spec.columns[c].kind == "numeric"]
     overall = assigned.agg(*[F.skewness(c).alias(f"{c}__skew") for c in numeric],
@@ -886,13 +886,7 @@ def _profiles(assigned, spec: Spec, k: int, n: int) -> tuple[list[dict], dict]:
             counts = np.zeros((k, len(levels)), dtype=np.int64)
             for r in counts_rows:
                 counts[int(r["segment"]), index[r[name]]] += int(r["count"])
-            over = counts.sum(0) / n
-            for s in range(k):
-                shares = counts[s] / max(sizes[s], 1)
-                profiles[s]["categorical"][name] = [
-                    {"code": lvl, "label": col.label(lvl), "share": float(shares[i]),
-                     "lift": float(shares[i] / over[i]) if over[i] > 0 else 0.0}
-                    for i, lvl in enumerate(levels)]
+            add_category_shares(profiles, name, col, levels, counts, sizes, n)
     return profiles, z
 
 
