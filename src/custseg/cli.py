@@ -10,7 +10,6 @@ import functools
 import json
 import os
 import sys
-import threading
 import time
 from datetime import UTC, datetime
 from pathlib import Path
@@ -21,6 +20,7 @@ from rich.console import Console
 from rich.table import Table
 
 from . import __version__
+from ._background import in_background
 from .errors import CustsegError, ParameterError
 
 app = typer.Typer(
@@ -103,22 +103,6 @@ def parse_cluster_on(text: str | None):
     if not cols:
         raise ParameterError("--cluster-on needs 'all' or a comma-separated list of columns")
     return cols
-
-
-def _in_background(fn, *args):
-    """Run ``fn(*args)`` in a daemon thread; ``.result()`` waits for it (or re-raises)."""
-    from concurrent.futures import Future
-
-    future: Future = Future()
-
-    def work():
-        try:
-            future.set_result(fn(*args))
-        except BaseException as exc:  # handed to whoever waits for the result
-            future.set_exception(exc)
-
-    threading.Thread(target=work, daemon=True).start()
-    return future
 
 
 _RUN_MODULES = ("custseg.pipeline", "custseg.analysis", "custseg.rundir",
@@ -322,7 +306,7 @@ def run(
     # readers' own modules are imported first, here, so the two threads never
     # import the same package at the same time.
     _import_all(("pyarrow", "pyarrow.compute", "pyarrow.csv", "pyarrow.parquet"))
-    _in_background(_import_all, _RUN_MODULES)
+    in_background(_import_all, _RUN_MODULES)
 
     if transform is not None and transform not in TRANSFORMS:
         raise ParameterError(f"--transform must be one of {', '.join(TRANSFORMS)}, "
@@ -356,7 +340,7 @@ def run(
         t_read = time.perf_counter()
         # the input's checksum (for the manifest) is computed in a second thread
         # while the table is read: hashing releases the GIL
-        hashing = _in_background(io.file_sha256, data) if Path(data).is_file() else None
+        hashing = in_background(io.file_sha256, data) if Path(data).is_file() else None
         if not tx_path:
             df = io.read_table(data, encoding=encoding, sql=sql)
             if spec_obj is None:

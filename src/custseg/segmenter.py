@@ -14,6 +14,7 @@ from sklearn.base import BaseEstimator, ClusterMixin, TransformerMixin
 from sklearn.metrics import adjusted_rand_score
 from sklearn.utils.validation import check_is_fitted, validate_data
 
+from ._background import in_background
 from ._timing import StageClock
 from .cluster.algorithms import get_algorithm
 from .cluster.hierarchy import ward_tree
@@ -373,11 +374,7 @@ class CustomerSegmenter(TransformerMixin, ClusterMixin, BaseEstimator):
         data = self.features_.impute(frame)
         # the model's reference distributions (sorts, which release the GIL) are
         # computed in a second thread while the profiles are
-        from concurrent.futures import ThreadPoolExecutor
-
-        pool = ThreadPoolExecutor(max_workers=1)
-        reference = pool.submit(reference_distributions, data, spec)
-        pool.shutdown(wait=False)
+        reference = in_background(reference_distributions, data, spec)
         self.profiles_ = profile_segments(data, labels, k, spec)
         z = numeric_z(data, labels, k, spec)
         names = name_segments(self.profiles_, z, spec)

@@ -17,6 +17,7 @@ from dataclasses import dataclass, field
 import numpy as np
 import pandas as pd
 
+from ._background import in_background
 from .errors import Problem, ValidationError
 from .spec import Spec, code_str
 
@@ -239,11 +240,7 @@ def validate(df: pd.DataFrame, spec: Spec, *, min_rows: int = 2, mode: str = "fi
         # repeated rows are looked for in a second thread while the columns are
         # checked: pandas' hashing releases the GIL, and on large tables this is the
         # single most expensive check
-        from concurrent.futures import ThreadPoolExecutor
-
-        pool = ThreadPoolExecutor(max_workers=1)
-        repeated = pool.submit(lambda: df.duplicated(keep="first").to_numpy())
-        pool.shutdown(wait=False)  # the job still runs; .result() below waits for it
+        repeated = in_background(lambda: df.duplicated(keep="first").to_numpy())
     if spec.id:
         ids = df[spec.id]
         missing_id = ids.isna().to_numpy()
