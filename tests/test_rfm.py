@@ -28,6 +28,7 @@ from custseg.rfm import (
     rfm_scores,
     rfm_segment_summary,
     rfm_segments,
+    validate_and_aggregate,
     validate_transactions,
 )
 
@@ -646,6 +647,42 @@ def test_shuffled_log_gives_the_same_customers():
     for convention in ("default", "lifetimes"):
         pd.testing.assert_frame_equal(aggregate(shuffled, GEN_COLS, convention=convention, today=TODAY),
                                       aggregate(log, GEN_COLS, convention=convention, today=TODAY))
+
+
+def problems_log() -> pd.DataFrame:
+    """returns_log plus a zero-value customer, a repeated row and a late row (Feb 5)."""
+    extra = pd.DataFrame({"customer_id": ["z", "b", "c"], "date": ["2024-01-02", "2024-01-05", "2024-02-05"],
+                          "amount": [0.0, 40.0, 3.0], "qty": [1, 4, 1], "order_id": ["o9", "o4", "o10"]})
+    return pd.concat([returns_log(), extra], ignore_index=True)
+
+
+@pytest.mark.parametrize("options", [
+    {}, {"drop_duplicates": True}, {"returns": "drop"}, {"as_of": "2024-01-25"},
+    {"convention": "lifetimes"}, {"as_of": "2024-01-25", "drop_duplicates": True, "returns": "drop"},
+])
+def test_validate_and_aggregate_equals_the_two_steps(options):
+    # one connection, per-customer checks read from the aggregation's table: the same
+    # warnings (negative net, zero-value only, duplicates, after as_of) and the same customers
+    log = problems_log()
+    separate = check_transactions(log, COLS, today=TODAY, **{k: v for k, v in options.items()
+                                                             if k != "convention"})
+    out, together = validate_and_aggregate(log, COLS, today=TODAY, **options)
+    pd.testing.assert_frame_equal(out, aggregate(log, COLS, today=TODAY, check=False, **options))
+    assert together == separate
+    codes = {p.code for p in together.problems}
+    assert {"duplicate-rows", "zero-value-only"} <= codes
+    assert ("negative-net" in codes) == (options.get("returns", "net") == "net")
+    assert together.n_customers == len(out)
+
+
+def test_validate_and_aggregate_lists_every_error():
+    log = problems_log()
+    log.loc[2, "date"] = "2024-13-01"  # an error: not a date
+    log.loc[5, "customer_id"] = " "  # another: an empty customer id
+    with pytest.raises(ValidationError) as caught:
+        validate_and_aggregate(log, COLS, today=TODAY)
+    assert caught.value.problems == validate_transactions(log, COLS, today=TODAY).errors
+    assert [p.code for p in caught.value.problems] == ["missing-customer", "bad-date"]
 
 
 def test_public_names():

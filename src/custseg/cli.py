@@ -673,11 +673,10 @@ def rfm(
     from . import io
     from .rfm import (
         TransactionColumns,
-        aggregate,
-        check_transactions,
         guess_transaction_columns,
         rfm_scores,
         rfm_segments,
+        validate_and_aggregate,
     )
     from .spec import parse_spec
 
@@ -717,11 +716,10 @@ def rfm(
          if tx.get(k)})
     options = {"as_of": tx.get("as_of"), "returns": tx.get("returns", "net"),
                "drop_duplicates": bool(tx.get("drop_duplicates", False))}
-    validation = check_transactions(source, cols, **options)
+    table, validation = validate_and_aggregate(source, cols, convention=convention, **options)
     if not quiet:
         for w in validation.warnings:
             err_console.print(f"warning [{w.code}]: {w.message}", markup=False)
-    table = aggregate(source, cols, convention=convention, check=False, **options)
     as_of_used = table.attrs.get("as_of")
     if convention == "default":
         table = rfm_scores(table, bins=int(rfm_opts.get("bins", 5)), cuts=rfm_opts.get("cuts"))

@@ -169,6 +169,7 @@ __all__ = [
     "guess_transaction_columns",
     "validate_transactions",
     "check_transactions",
+    "validate_and_aggregate",
     "aggregate",
     "rfm_scores",
     "rfm_segments",
@@ -483,6 +484,11 @@ class TxValidation:
     def ok(self) -> bool:
         """True when there is no error."""
         return not self.errors
+
+    def _add(self, code: str, message: str, column: str | None = None, rows: Sequence[int] = (),
+             count: int = 0, severity: str = "error") -> None:
+        self.problems.append(Problem(code=code, severity=severity, message=" ".join(message.split()),
+                                     column=column, rows=[int(r) for r in rows], count=int(count)))
 
 
 # ====================================================================== small helpers
@@ -1050,14 +1056,16 @@ def check_transactions(source: pd.DataFrame | str | os.PathLike[str],
 
 
 def _validate(log: _Log, cols: TransactionColumns, *, as_of: _dt.date | None, returns: str,
-              drop_duplicates: bool, today: _dt.date) -> TxValidation:
-    result = TxValidation()
-    problems = result.problems
+              drop_duplicates: bool, today: _dt.date, customers: bool = True) -> TxValidation:
+    """Every problem of the log (see :func:`validate_transactions`).
 
-    def add(code: str, message: str, column: str | None = None, rows: Sequence[int] = (),
-            count: int = 0, severity: str = "error") -> None:
-        problems.append(Problem(code=code, severity=severity, message=" ".join(message.split()),
-                                column=column, rows=[int(r) for r in rows], count=int(count)))
+    With ``customers=False`` the per-customer checks (returns exceeding purchases,
+    zero-value customers; warnings only) are left out, so that
+    :func:`validate_and_aggregate` can run them on its per-customer table instead
+    of grouping the log once more.
+    """
+    result = TxValidation()
+    add = result._add
 
     present = log.columns
     roles = cols.roles()
@@ -1211,7 +1219,8 @@ def _validate(log: _Log, cols: TransactionColumns, *, as_of: _dt.date | None, re
             f"{'is' if n_after == 1 else 'are'} left out ({_rows_text(rows, n_after)})",
             column=cols.date, rows=rows, count=n_after, severity="warning")
     result.first_date, result.last_date = first, last
-    _check_customers(log, cols, in_period, returns, add, result)
+    if customers:
+        _check_customers(log, cols, _per_customer_sql(in_period), returns, result)
     return result
 
 
@@ -1257,11 +1266,26 @@ def _check_duplicates(log: _Log, add: Any) -> None:
         rows=rows, count=n_dup, severity="warning")
 
 
-def _check_customers(log: _Log, cols: TransactionColumns, in_period: str, returns: str, add: Any,
+def _per_customer_sql(in_period: str) -> str:
+    """Per customer of the log: ``cust``, ``net``, ``n_buy`` and ``zero_only``."""
+    return (f"SELECT cust, sum({_exact('amt')}) AS net, count(*) FILTER (WHERE amt >= 0) AS n_buy, "
+            "coalesce(bool_and(amt = 0) FILTER (WHERE amt >= 0), FALSE) AS zero_only "
+            f"FROM kept WHERE {in_period} GROUP BY cust")
+
+
+#: The same columns from the aggregation's ``per_customer`` table (no further pass over the log).
+_FROM_PER_CUSTOMER = ("SELECT cust, net, n_buy, (n_buy > 0 AND coalesce(gross = 0, FALSE)) AS zero_only "
+                      "FROM per_customer")
+
+
+def _check_customers(log: _Log, cols: TransactionColumns, per: str, returns: str,
                      result: TxValidation) -> None:
-    per = (f"SELECT cust, sum({_exact('amt')}) AS net, count(*) FILTER (WHERE amt >= 0) AS n_buy, "
-           "coalesce(bool_and(amt = 0) FILTER (WHERE amt >= 0), FALSE) AS zero_only "
-           f"FROM kept WHERE {in_period} GROUP BY cust")
+    """Customers whose returns exceed their purchases, and those with only zero-value ones.
+
+    ``per`` is SQL giving ``cust``, ``net``, ``n_buy`` and ``zero_only`` per customer
+    (:func:`_per_customer_sql`, or :data:`_FROM_PER_CUSTOMER`).
+    """
+    add = result._add
     # one GROUP BY gives the counts and the first customers (by id) of each kind
     negative, zero = "net < 0", "zero_only AND net >= 0"
     n_kept, n_negative, n_zero, negative_first, zero_first = log.one(
@@ -1296,6 +1320,43 @@ def _check_customers(log: _Log, cols: TransactionColumns, in_period: str, return
 
 
 # ====================================================================== aggregation
+
+
+def validate_and_aggregate(source: pd.DataFrame | str | os.PathLike[str],
+                           cols: TransactionColumns | Mapping[str, Any], *,
+                           as_of: Any = None, convention: str = "default", returns: str = "net",
+                           drop_duplicates: bool = False,
+                           today: Any = None) -> tuple[pd.DataFrame, TxValidation]:
+    """:func:`check_transactions` then :func:`aggregate`, grouping the log per customer once.
+
+    Both run on one DuckDB connection, and the per-customer checks (returns
+    exceeding purchases, zero-value customers) read the aggregation's
+    per-customer table instead of grouping the log a second time. The result is
+    what ``check_transactions`` then ``aggregate(..., check=False)`` give.
+
+    Parameters
+    ----------
+    source, cols, as_of, convention, returns, drop_duplicates, today
+        As for :func:`aggregate`.
+
+    Returns
+    -------
+    customers : DataFrame
+        As :func:`aggregate` returns it.
+    validation : TxValidation
+        As :func:`check_transactions` returns it (warnings only).
+
+    Raises
+    ------
+    ValidationError
+        The log has errors (every one is listed).
+    ParameterError, InputError
+        As for :func:`aggregate`.
+    """
+    out, found = _aggregate(source, cols, as_of=as_of, convention=convention, returns=returns,
+                            drop_duplicates=drop_duplicates, today=today, check=True)
+    assert found is not None
+    return out, found
 
 
 def aggregate(source: pd.DataFrame | str | os.PathLike[str],
@@ -1353,6 +1414,14 @@ def aggregate(source: pd.DataFrame | str | os.PathLike[str],
     0  a             0            40.0
     1  b             6             5.0
     """
+    return _aggregate(source, cols, as_of=as_of, convention=convention, returns=returns,
+                      drop_duplicates=drop_duplicates, today=today, check=check)[0]
+
+
+def _aggregate(source: pd.DataFrame | str | os.PathLike[str],
+               cols: TransactionColumns | Mapping[str, Any], *, as_of: Any, convention: str,
+               returns: str, drop_duplicates: bool, today: Any,
+               check: bool) -> tuple[pd.DataFrame, TxValidation | None]:
     cols = _as_columns(cols)
     returns = _check_choice("returns", returns, RETURNS, "aggregate")
     convention = _check_choice("convention", convention, CONVENTIONS, "aggregate")
@@ -1363,10 +1432,12 @@ def aggregate(source: pd.DataFrame | str | os.PathLike[str],
     if clash:
         raise ParameterError(f"the customer column {cols.customer!r} has the name of an output column",
                              fix="rename the customer column of the log")
+    found = None
     with _open(source) as log:
         if check:
             found = _validate(log, cols, as_of=as_of_date, returns=returns,
-                              drop_duplicates=bool(drop_duplicates), today=today_date)
+                              drop_duplicates=bool(drop_duplicates), today=today_date,
+                              customers=False)
             if found.errors:
                 raise ValidationError(found.problems)
         else:
@@ -1375,11 +1446,14 @@ def aggregate(source: pd.DataFrame | str | os.PathLike[str],
                 raise InputError(f"{log.where} has no column {missing[0]!r}",
                                  fix=f"pass the right column names{_suggest(missing[0], log.columns)}")
             log.build(cols, drop_duplicates=bool(drop_duplicates))
-        return _aggregate_sql(log, cols, as_of=as_of_date, convention=convention, returns=returns)
+        out = _aggregate_sql(log, cols, as_of=as_of_date, convention=convention, returns=returns,
+                             validation=found)
+    return out, found
 
 
 def _aggregate_sql(log: _Log, cols: TransactionColumns, *, as_of: _dt.date | None, convention: str,
-                   returns: str) -> pd.DataFrame:
+                   returns: str, validation: TxValidation | None = None) -> pd.DataFrame:
+    """The customer table; ``validation`` (when given) gets the per-customer checks."""
     valid = _valid_rows(returns)
     has_qty = cols.quantity is not None and cols.quantity in log.types
     has_order = cols.order is not None and cols.order in log.types
@@ -1406,6 +1480,8 @@ def _aggregate_sql(log: _Log, cols: TransactionColumns, *, as_of: _dt.date | Non
         "SELECT cust, count(*) FILTER (WHERE n_buy > 0) AS n_days, "
         "min(d) FILTER (WHERE n_buy > 0) AS first, max(d) FILTER (WHERE n_buy > 0) AS last, "
         f"sum(spend) AS gross, sum(n_buy) AS n_buy, sum(net) AS net{wanted} FROM days GROUP BY cust")
+    if validation is not None:
+        _check_customers(log, cols, _FROM_PER_CUSTOMER, returns, validation)
     if as_of is None:
         last = log.one("SELECT max(last_any) FROM per_customer")[0]
         as_of = last if last is not None else _dt.date(1970, 1, 1)
@@ -1794,8 +1870,7 @@ def customer_table(source: pd.DataFrame | str | os.PathLike[str], spec: Any, *,
          if tx.get(k)})
     options = {"as_of": tx.get("as_of"), "returns": tx.get("returns", "net"),
                "drop_duplicates": bool(tx.get("drop_duplicates", False))}
-    validation = check_transactions(source, cols, today=today, **options)
-    customers = aggregate(source, cols, check=False, today=today, **options)
+    customers, validation = validate_and_aggregate(source, cols, today=today, **options)
     as_of = str(customers.attrs.get("as_of", ""))
     rfm = dict(spec.rfm)
     scored = rfm_scores(customers, bins=int(rfm.get("bins", 5)), cuts=rfm.get("cuts"))
