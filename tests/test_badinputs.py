@@ -57,7 +57,14 @@ def no_figures(monkeypatch, request):
         return  # the real figures too: labels with $ and < must not break matplotlib
     from custseg.report import figures
 
-    monkeypatch.setattr(figures, "write_figures", lambda analysis, directory: [])
+    monkeypatch.setattr(figures, "write_figures", _no_figures)
+
+
+def _no_figures(analysis, directory, *, processes=None, meanwhile=None) -> list[str]:
+    """write_figures without figures (the HTML and Markdown reports are still rendered)."""
+    if meanwhile is not None:
+        meanwhile()
+    return []
 
 
 @pytest.fixture(scope="module")
@@ -69,7 +76,7 @@ def shared(tmp_path_factory) -> Shared:
     from custseg.report import figures
 
     real = figures.write_figures
-    figures.write_figures = lambda analysis, directory: []
+    figures.write_figures = _no_figures
     try:
         res = runner.invoke(app, ["run", str(base / "data.csv"), "--spec", str(base / "spec.toml"),
                                   "--out", str(base / "run"), "--quiet"])

@@ -330,6 +330,68 @@ def test_write_figures_draws_here_when_the_helper_fails(tmp_path, analysis, monk
     assert sorted(p.name for p in tmp_path.iterdir()) == sorted(ALL_FIGURES)
 
 
+def test_a_warmed_up_helper_draws_its_share_identically(tmp_path, analysis, monkeypatch):
+    from custseg.report import figures
+
+    monkeypatch.setattr(figures, "_idle_cpu", lambda: True)
+    figures.warm_up()
+    helper = figures._warm
+    assert helper is not None and helper.proc.poll() is None
+    order = []
+    written = write_figures(analysis, tmp_path / "warm", meanwhile=lambda: order.append("meanwhile"))
+    # the warm helper was used (and is gone), with its larger share of the figures
+    assert figures._warm is None and helper.proc.returncode == 0
+    assert helper.names == [n for n in ALL_FIGURES if n in figures._HELPER_FIGURES_WARM]
+    assert order == ["meanwhile"]
+    write_figures(analysis, tmp_path / "here", processes=1)
+    assert written == ALL_FIGURES
+    for name in written:
+        assert (tmp_path / "warm" / name).read_bytes() == (tmp_path / "here" / name).read_bytes()
+
+
+def test_cool_down_stops_an_unused_helper(monkeypatch):
+    from custseg.report import figures
+
+    monkeypatch.setattr(figures, "_idle_cpu", lambda: True)
+    figures.warm_up()
+    helper = figures._warm
+    assert helper is not None
+    figures.cool_down()
+    assert figures._warm is None and helper.proc.poll() is not None
+    figures.cool_down()  # nothing left to stop
+
+
+def test_no_helper_on_a_busy_machine(monkeypatch):
+    from custseg.report import figures
+
+    monkeypatch.setattr(figures, "_idle_cpu", lambda: False)
+    figures.warm_up()
+    assert figures._warm is None
+
+
+def test_a_failed_run_leaves_no_helper_process(tmp_path, monkeypatch):
+    from typer.testing import CliRunner
+
+    from custseg.cli import app
+    from custseg.report import figures
+
+    started = []
+    real = figures._Helper.__init__
+
+    def spy(self):
+        real(self)
+        started.append(self)
+
+    monkeypatch.setattr(figures, "_idle_cpu", lambda: True)
+    monkeypatch.setattr(figures._Helper, "__init__", spy)
+    (tmp_path / "bad.csv").write_text("a,b\nx,y\n", encoding="utf-8")
+    res = CliRunner().invoke(app, ["run", str(tmp_path / "bad.csv"), "--out", str(tmp_path / "o"),
+                                   "--quiet"])
+    assert res.exit_code == 2, res.output
+    assert len(started) == 1 and started[0].proc.poll() is not None
+    assert figures._warm is None and not (tmp_path / "o").exists()
+
+
 def test_write_figures_refuses_a_bad_process_count(tmp_path, analysis):
     with pytest.raises(ValueError, match="'processes' parameter of write_figures"):
         write_figures(analysis, tmp_path, processes=3)

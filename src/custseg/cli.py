@@ -6,11 +6,14 @@ into its one-line message(s) on stderr and exit code 2, with no traceback.
 
 from __future__ import annotations
 
+import contextlib
 import functools
+import gc
 import json
 import os
 import sys
 import time
+from collections.abc import Iterator
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Annotated
@@ -106,7 +109,25 @@ def parse_cluster_on(text: str | None):
 
 
 _RUN_MODULES = ("custseg.pipeline", "custseg.analysis", "custseg.rundir",
-                "custseg.report.html", "custseg.report.figures", "custseg.report.markdown")
+                "custseg.report.html", "custseg.report.figures", "custseg.report.markdown",
+                "matplotlib.figure", "matplotlib.backends.backend_agg")
+
+
+@contextlib.contextmanager
+def _figure_helper() -> Iterator[None]:
+    """Start the report's figure helper process now; stop it if no report used it.
+
+    The helper imports matplotlib while the data is read and clustered, so that it
+    draws its share of the figures with no start-up cost (see
+    :func:`custseg.report.figures.warm_up`).
+    """
+    from .report import figures
+
+    figures.warm_up()
+    try:
+        yield
+    finally:
+        figures.cool_down()
 
 
 def _import_all(names) -> None:
@@ -303,9 +324,11 @@ def run(
 
     # The modules of the later stages are imported in a second thread while the
     # options are checked and the data is read (the readers release the GIL). The
-    # readers' own modules are imported first, here, so the two threads never
-    # import the same package at the same time.
-    _import_all(("pyarrow", "pyarrow.compute", "pyarrow.csv", "pyarrow.parquet"))
+    # readers' own modules (and the small one that starts the figure helper) are
+    # imported first, here, so the two threads never import the same package at the
+    # same time.
+    _import_all(("pyarrow", "pyarrow.compute", "pyarrow.csv", "pyarrow.parquet",
+                 "custseg.report.figures"))
     in_background(_import_all, _RUN_MODULES)
 
     if transform is not None and transform not in TRANSFORMS:
@@ -333,7 +356,7 @@ def run(
         spec_obj = parse_spec(io.read_text(spec), source=str(spec))
     out = out or default_out()
     io.check_output_dir(out, overwrite=overwrite)
-    with _Progress(quiet) as progress:
+    with _figure_helper(), _Progress(quiet) as progress:
         progress("read", str(data))
         tx_path = spec_obj is not None and spec_obj.kind == "transactions"
         df = None
@@ -466,7 +489,7 @@ def demo(
         raise ParameterError(f"--rows must be at least 11 for k up to 10, got {rows}")
     out = out or default_out("demo-")
     io.check_output_dir(out, overwrite=overwrite)
-    with _Progress(quiet) as progress:
+    with _figure_helper(), _Progress(quiet) as progress:
         extra = {}
         rfm_part = None
         if transactions:
@@ -750,7 +773,13 @@ def report(
 
 def main() -> None:
     """Entry point of the ``custseg`` script."""
-    app(prog_name="custseg")
+    try:
+        app(prog_name="custseg")
+    finally:
+        # The process ends here: spare the interpreter's final garbage collection,
+        # which walks every object left (0.3-0.4 s after a 1M-customer run). Every
+        # output is already written and closed; atexit handlers still run.
+        gc.freeze()
 
 
 if __name__ == "__main__":  # pragma: no cover

@@ -44,6 +44,7 @@ import shutil
 import sqlite3
 import stat
 from collections.abc import Callable, Iterator
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
 
@@ -573,7 +574,6 @@ def _read_text_arrow(path: Path, codec: str, sep: str, sample: str) -> pd.DataFr
     import io as _io
 
     import pyarrow as pa
-    import pyarrow.compute as pc
     import pyarrow.csv as pa_csv
 
     if codec not in ("utf-8", "utf-8-sig") or sep not in _DELIMITERS:
@@ -594,33 +594,49 @@ def _read_text_arrow(path: Path, codec: str, sep: str, sample: str) -> pd.DataFr
         return None
     if table.schema.names != header or table.num_rows == 0:
         return None
-    columns: dict[str, Any] = {}
-    for name, column in zip(header, table.columns, strict=True):
-        if column.null_count == len(column):  # an empty column: pandas gives float NaN
-            columns[name] = np.full(len(column), np.nan)
-            continue
-
-        def every(pattern: str, column=column) -> bool:
-            return bool(pc.all(pc.match_substring_regex(column, pattern)).as_py())
-
-        if every(_INT_TEXT):
-            converted = pc.cast(column, pa.int64())
-            columns[name] = (converted.to_numpy() if not column.null_count
-                             else converted.to_numpy().astype(np.float64))
-        elif every(_FLOAT_TEXT):
-            if pc.any(pc.match_substring_regex(column, _LONG_INT_TEXT)).as_py():
-                return None  # pandas may read integers beyond int64 as uint64 or objects
-            values = pc.cast(column, pa.float64()).to_numpy()
-            if np.isinf(values).any():
-                return None  # 1e400: pandas keeps the text
-            columns[name] = values
-        elif every(_BOOL_TEXT) and not column.null_count:
-            columns[name] = pc.is_in(column, pa.array(["True", "TRUE", "true"])).to_numpy()
-        elif every(_MAYBE_NUMBER_OR_BOOL):
-            return None
-        else:
-            columns[name] = pd.Series(pd.array(column, dtype="str"))
+    # the columns are typed in threads: Arrow's regular expressions release the GIL
+    with ThreadPoolExecutor(max_workers=min(4, len(header))) as pool:
+        typed = list(pool.map(_typed_text_column, table.columns))
+    if any(c is None for c in typed):
+        return None
+    columns: dict[str, Any] = dict(zip(header, typed, strict=True))
     return pd.DataFrame(columns)
+
+
+def _typed_text_column(column: Any) -> Any:
+    """A text column typed as pandas types it (see :func:`_read_text_arrow`); or None.
+
+    Each pattern is tried on the first values before the whole column, so a column
+    is usually scanned once: a float column skips the integer scan.
+    """
+    import pyarrow as pa
+    import pyarrow.compute as pc
+
+    if column.null_count == len(column):  # an empty column: pandas gives float NaN
+        return np.full(len(column), np.nan)
+    head = column.slice(0, 1_000)
+
+    def every(pattern: str) -> bool:
+        return (bool(pc.all(pc.match_substring_regex(head, pattern)).as_py())
+                and bool(pc.all(pc.match_substring_regex(column, pattern)).as_py()))
+
+    if every(_INT_TEXT):
+        converted = pc.cast(column, pa.int64())
+        return (converted.to_numpy() if not column.null_count
+                else converted.to_numpy().astype(np.float64))
+    if every(_FLOAT_TEXT):
+        longest = pc.max(pc.utf8_length(column)).as_py() or 0
+        if longest >= 19 and pc.any(pc.match_substring_regex(column, _LONG_INT_TEXT)).as_py():
+            return None  # pandas may read integers beyond int64 as uint64 or objects
+        values = pc.cast(column, pa.float64()).to_numpy()
+        if np.isinf(values).any():
+            return None  # 1e400: pandas keeps the text
+        return values
+    if every(_BOOL_TEXT) and not column.null_count:
+        return pc.is_in(column, pa.array(["True", "TRUE", "true"])).to_numpy()
+    if every(_MAYBE_NUMBER_OR_BOOL):
+        return None
+    return pd.Series(pd.array(column, dtype="str"))
 
 
 def _check_first_text_chunk(frame: pd.DataFrame, path: Path, options: dict[str, Any]) -> None:

@@ -107,9 +107,12 @@ def write_report(analysis: dict, run_dir: Path) -> list[str]:
 
     figures = run_dir / "figures"
     figures.mkdir(exist_ok=True)
-    written = [f"figures/{f}" for f in write_figures(analysis, figures)]
-    (run_dir / "report.html").write_text(render_html(analysis), encoding="utf-8")
-    (run_dir / "report.md").write_text(render_markdown(analysis), encoding="utf-8")
+
+    def documents() -> None:  # rendered while the figure helper process draws its share
+        (run_dir / "report.html").write_text(render_html(analysis), encoding="utf-8")
+        (run_dir / "report.md").write_text(render_markdown(analysis), encoding="utf-8")
+
+    written = [f"figures/{f}" for f in write_figures(analysis, figures, meanwhile=documents)]
     return ["report.html", "report.md", *written]
 
 

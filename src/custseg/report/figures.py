@@ -10,10 +10,12 @@ backend of the calling program is never changed. Output is deterministic:
 the same analysis gives byte-identical PNGs (no timestamps, no "Software"
 metadata, a fixed SVG hash salt).
 
-Speed: :func:`write_figures` draws the most text-heavy figures in a helper Python
-process while this one draws the rest (``processes=2``, the default when a
-second CPU is idle), which nearly halves its time; point clouds are handed to matplotlib
-as numpy arrays (never as Python lists of points).
+Speed: :func:`write_figures` draws some figures in a helper Python process while
+this one draws the rest (``processes=2``, the default when a second CPU is idle),
+which nearly halves its time. A command that will write a report starts the helper
+early with :func:`warm_up`, so that it has imported matplotlib by then and takes
+half of the work (the HTML report included: see ``meanwhile``). Point clouds are
+handed to matplotlib as numpy arrays (never as Python lists of points).
 """
 
 from __future__ import annotations
@@ -452,9 +454,13 @@ FIGURE_FILES: dict[str, tuple[Callable[..., Figure], Callable[[dict], bool]]] = 
 }
 
 
-#: figures the helper process draws when :func:`write_figures` uses two processes:
-#: the most text-heavy ones, so that both processes finish at about the same time
-_HELPER_FIGURES = ("selection.png", "profile_heatmap.png")
+#: figures the helper process draws when :func:`write_figures` uses two processes, so
+#: that both finish at about the same time (measured at 1M customers: these take
+#: about 1.2 s, the others plus the HTML report about the same). A helper started at
+#: the last moment first spends about 0.7 s importing matplotlib, so it gets only the
+#: two most text-heavy figures.
+_HELPER_FIGURES_WARM = ("associations.png", "selection.png", "segments.png", "profile_heatmap.png")
+_HELPER_FIGURES_COLD = ("selection.png", "profile_heatmap.png")
 _HELPER_TIMEOUT_S = 300
 
 
@@ -482,21 +488,28 @@ def _idle_cpu() -> bool:
 
 
 class _Helper:
-    """A second Python process drawing some of the figures while this one draws the rest."""
+    """A second Python process drawing some of the figures while this one draws the rest.
 
-    def __init__(self, analysis: dict, out_dir: Path, names: list[str]) -> None:
+    It starts (and imports matplotlib) at once; :meth:`send` gives it its job.
+    """
+
+    def __init__(self) -> None:
         import custseg
 
-        self.names = names
-        payload = json.dumps({"out_dir": str(out_dir), "names": names, "analysis": analysis},
-                             ensure_ascii=False).encode("utf-8")
         env = dict(os.environ)
         # the helper imports this very copy of custseg, however the parent found it
         root = str(Path(custseg.__file__).resolve().parent.parent)
         env["PYTHONPATH"] = os.pathsep.join(p for p in (root, env.get("PYTHONPATH")) if p)
+        self.names: list[str] = []
+        self.feeder: threading.Thread | None = None
         self.proc = subprocess.Popen(
             [sys.executable, "-m", "custseg.report._figure_helper"], stdin=subprocess.PIPE,
             stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, env=env)
+
+    def send(self, analysis: dict, out_dir: Path, names: list[str]) -> None:
+        payload = json.dumps({"out_dir": str(out_dir), "names": names, "analysis": analysis},
+                             ensure_ascii=False).encode("utf-8")
+        self.names = names
         self.feeder = threading.Thread(target=self._feed, args=(payload,), daemon=True)
         self.feeder.start()
 
@@ -520,10 +533,50 @@ class _Helper:
         if self.proc.poll() is None:
             self.proc.kill()
             self.proc.wait()
-        self.feeder.join()
+        if self.feeder is not None:
+            self.feeder.join()
+        elif self.proc.stdin is not None:
+            self.proc.stdin.close()
 
 
-def write_figures(analysis: dict, out_dir: Path, *, processes: int | None = None) -> list[str]:
+_warm: _Helper | None = None
+
+
+def warm_up() -> None:
+    """Start the helper process of :func:`write_figures` now, when a CPU is idle.
+
+    A command that will write a report calls this first: the helper then imports
+    matplotlib while the data is read and clustered, and draws its share of the
+    figures with no start-up cost. Call :func:`cool_down` when no figures will be
+    drawn after all (the helper also exits by itself when this process ends).
+    """
+    global _warm
+    if _warm is None and _idle_cpu():
+        with contextlib.suppress(OSError, ValueError):
+            _warm = _Helper()
+
+
+def cool_down() -> None:
+    """Stop a helper started by :func:`warm_up` that no figure used."""
+    global _warm
+    helper, _warm = _warm, None
+    if helper is not None:
+        helper.stop()
+
+
+def _warm_matplotlib() -> None:
+    """Import matplotlib's Agg canvas and load the fonts by drawing a tiny figure."""
+    import io
+
+    with _style():
+        fig, ax = _axes(None, (1.0, 1.0))
+        ax.set_title("warm")
+        ax.text(0.5, 0.5, "up")
+        fig.savefig(io.BytesIO(), dpi=DPI, format="png")
+
+
+def write_figures(analysis: dict, out_dir: Path, *, processes: int | None = None,
+                  meanwhile: Callable[[], Any] | None = None) -> list[str]:
     """Draw every figure the analysis has data for, as PNG files in ``out_dir``.
 
     Parameters
@@ -539,7 +592,11 @@ def write_figures(analysis: dict, out_dir: Path, *, processes: int | None = None
         everything here. None (default): 2 when at least two CPUs are available
         and the 1-minute load average leaves one of them idle, else 1.
         The files are byte-identical either way; if the helper cannot start or
-        fails, its figures are drawn here.
+        fails, its figures are drawn here. A helper started by :func:`warm_up`
+        is used when there is one (and takes a larger share).
+    meanwhile : callable, optional
+        Called with no argument once this process has drawn its figures and
+        before it waits for the helper's (e.g. to render the HTML report).
 
     Returns
     -------
@@ -551,22 +608,37 @@ def write_figures(analysis: dict, out_dir: Path, *, processes: int | None = None
     if processes not in (None, 1, 2):
         raise ValueError(f"The 'processes' parameter of write_figures must be None, 1 or 2. "
                          f"Got {processes!r} instead.")
+    global _warm
     out_dir = Path(out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
     names = [name for name, (_, available) in FIGURE_FILES.items() if available(analysis)]
+    helper, _warm = _warm, None
+    if helper is not None and (processes == 1 or helper.proc.poll() is not None):
+        helper.stop()  # not wanted, or it died
+        helper = None
     if processes is None:
-        processes = 2 if _idle_cpu() else 1
-    shared = [n for n in names if n in _HELPER_FIGURES] if processes == 2 else []
-    helper = None
+        processes = 2 if helper is not None or _idle_cpu() else 1
+    shared = (_HELPER_FIGURES_WARM if helper is not None else _HELPER_FIGURES_COLD)
+    shared = [n for n in names if n in shared] if processes == 2 else []
     if shared and len(shared) < len(names):
-        try:
-            helper = _Helper(analysis, out_dir, shared)
-        except (OSError, ValueError, TypeError):
-            helper = None  # no subprocess here (or an analysis JSON cannot hold): draw all
+        if helper is None:
+            with contextlib.suppress(OSError, ValueError):
+                helper = _Helper()
+        if helper is not None:
+            try:
+                helper.send(analysis, out_dir, shared)
+            except (ValueError, TypeError):  # an analysis JSON cannot hold: draw all here
+                helper.stop()
+                helper = None
+    elif helper is not None:
+        helper.stop()
+        helper = None
     mine = [n for n in names if helper is None or n not in helper.names]
     try:
         for name in mine:
             draw_figure(analysis, out_dir, name)
+        if meanwhile is not None:
+            meanwhile()
         if helper is not None and not helper.finish():
             for name in helper.names:
                 draw_figure(analysis, out_dir, name)
