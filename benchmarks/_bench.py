@@ -74,20 +74,15 @@ OTHER_BENCHMARKS = ("benchmarks/[r]un\\.py", "benchmarks/[a]pi_bench\\.py")
 # __main__. Whatever the outcome, peak RSS, VmHWM, CPU time and the wall-clock
 # times at which main() started and ended go to OUT.json, and (under "in_run")
 # the seconds spent in the functions named by the environment variable
-# CUSTSEG_BENCH_TIMED ("module:function=key;..."), wrapped before the run; a
-# function that does not exist is left out.
+# CUSTSEG_BENCH_TIMED ("module:function=key;..."), each wrapped as soon as the
+# program imports its module (the wrapper imports nothing itself); a function
+# that does not exist is left out.
 WRAPPER = r"""
-import functools, importlib, json, os, resource, runpy, sys, time
+import functools, importlib.abc, json, os, resource, runpy, sys, time
 out, mode, args = sys.argv[1], sys.argv[2], sys.argv[3:]
 spent = {}
-def timed(module, name, key):
-    try:
-        mod = importlib.import_module(module)
-    except ImportError:
-        return
-    fn = getattr(mod, name, None)
-    if fn is None:
-        return
+pending = {}  # module -> [(function, key)]: wrapped when the program imports the module
+def wrap(fn, key):
     @functools.wraps(fn)
     def wrapper(*a, **kw):
         t0 = time.perf_counter()
@@ -95,10 +90,38 @@ def timed(module, name, key):
             return fn(*a, **kw)
         finally:
             spent[key] = spent.get(key, 0.0) + time.perf_counter() - t0
-    setattr(mod, name, wrapper)
+    return wrapper
+def patch(mod):
+    for name, key in pending.pop(mod.__name__, []):
+        fn = getattr(mod, name, None)
+        if fn is not None:
+            setattr(mod, name, wrap(fn, key))
+class WrapOnImport(importlib.abc.MetaPathFinder):
+    # Importing the modules here, before the program starts, would change what is
+    # measured (the CLI imports its heavy modules in a second thread while it reads
+    # the data); so each is wrapped right after the program itself imports it.
+    def find_spec(self, fullname, path, target=None):
+        if fullname not in pending:
+            return None
+        for finder in sys.meta_path:
+            if finder is self or not hasattr(finder, "find_spec"):
+                continue
+            spec = finder.find_spec(fullname, path, target)
+            if spec is not None and spec.loader is not None:
+                run = spec.loader.exec_module
+                def exec_module(module, run=run):
+                    run(module)
+                    patch(module)
+                spec.loader.exec_module = exec_module
+                return spec
+        return None
 for item in filter(None, os.environ.get("CUSTSEG_BENCH_TIMED", "").split(";")):
     target, key = item.split("=")
-    timed(*target.split(":"), key)
+    module, name = target.split(":")
+    pending.setdefault(module, []).append((name, key))
+for module in [m for m in pending if m in sys.modules]:
+    patch(sys.modules[module])
+sys.meta_path.insert(0, WrapOnImport())
 clock = {}
 try:
     if mode == "cli":

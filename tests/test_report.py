@@ -330,34 +330,55 @@ def test_write_figures_draws_here_when_the_helper_fails(tmp_path, analysis, monk
     assert sorted(p.name for p in tmp_path.iterdir()) == sorted(ALL_FIGURES)
 
 
-def test_a_warmed_up_helper_draws_its_share_identically(tmp_path, analysis, monkeypatch):
+def test_warmed_up_helpers_draw_every_figure_identically(tmp_path, analysis, monkeypatch):
     from custseg.report import figures
 
     monkeypatch.setattr(figures, "_idle_cpu", lambda: True)
+    monkeypatch.setattr(figures, "draw_figure", _count_here(figures.draw_figure, here := []))
     figures.warm_up()
-    helper = figures._warm
-    assert helper is not None and helper.proc.poll() is None
+    helpers = list(figures._warm)
+    assert len(helpers) == figures._WARM_HELPERS == 2
+    assert all(h.proc.poll() is None for h in helpers)
     order = []
     written = write_figures(analysis, tmp_path / "warm", meanwhile=lambda: order.append("meanwhile"))
-    # the warm helper was used (and is gone), with its larger share of the figures
-    assert figures._warm is None and helper.proc.returncode == 0
-    assert helper.names == [n for n in ALL_FIGURES if n in figures._HELPER_FIGURES_WARM]
-    assert order == ["meanwhile"]
+    # both helpers were used (and are gone); they drew every figure, this process none
+    assert figures._warm == [] and [h.proc.returncode for h in helpers] == [0, 0]
+    assert sorted(helpers[0].names + helpers[1].names) == sorted(ALL_FIGURES)
+    assert here == [] and order == ["meanwhile"]
     write_figures(analysis, tmp_path / "here", processes=1)
-    assert written == ALL_FIGURES
+    assert written == ALL_FIGURES and sorted(here) == sorted(ALL_FIGURES)
     for name in written:
         assert (tmp_path / "warm" / name).read_bytes() == (tmp_path / "here" / name).read_bytes()
 
 
-def test_cool_down_stops_an_unused_helper(monkeypatch):
+def _count_here(draw, calls: list):
+    def counted(analysis, out_dir, name):
+        calls.append(name)
+        draw(analysis, out_dir, name)
+    return counted
+
+
+def test_figures_are_shared_out_by_drawing_time():
+    from custseg.report.figures import _FIGURE_COST, _share
+
+    names = list(_FIGURE_COST)
+    halves = _share(names, 2)
+    assert sorted(halves[0] + halves[1]) == sorted(names)
+    loads = [sum(_FIGURE_COST[n] for n in half) for half in halves]
+    assert abs(loads[0] - loads[1]) <= min(_FIGURE_COST.values())  # as even as one figure allows
+    assert all(half == [n for n in names if n in half] for half in halves)  # file order kept
+    assert _share(["a.png"], 3) == [["a.png"], [], []]
+
+
+def test_cool_down_stops_unused_helpers(monkeypatch):
     from custseg.report import figures
 
     monkeypatch.setattr(figures, "_idle_cpu", lambda: True)
     figures.warm_up()
-    helper = figures._warm
-    assert helper is not None
+    helpers = list(figures._warm)
+    assert helpers
     figures.cool_down()
-    assert figures._warm is None and helper.proc.poll() is not None
+    assert figures._warm == [] and all(h.proc.poll() is not None for h in helpers)
     figures.cool_down()  # nothing left to stop
 
 
@@ -366,7 +387,7 @@ def test_no_helper_on_a_busy_machine(monkeypatch):
 
     monkeypatch.setattr(figures, "_idle_cpu", lambda: False)
     figures.warm_up()
-    assert figures._warm is None
+    assert figures._warm == []
 
 
 def test_a_failed_run_leaves_no_helper_process(tmp_path, monkeypatch):
@@ -388,8 +409,8 @@ def test_a_failed_run_leaves_no_helper_process(tmp_path, monkeypatch):
     res = CliRunner().invoke(app, ["run", str(tmp_path / "bad.csv"), "--out", str(tmp_path / "o"),
                                    "--quiet"])
     assert res.exit_code == 2, res.output
-    assert len(started) == 1 and started[0].proc.poll() is not None
-    assert figures._warm is None and not (tmp_path / "o").exists()
+    assert len(started) == 2 and all(h.proc.poll() is not None for h in started)
+    assert figures._warm == [] and not (tmp_path / "o").exists()
 
 
 def test_write_figures_refuses_a_bad_process_count(tmp_path, analysis):

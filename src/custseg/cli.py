@@ -109,13 +109,12 @@ def parse_cluster_on(text: str | None):
 
 
 _RUN_MODULES = ("custseg.pipeline", "custseg.analysis", "custseg.rundir",
-                "custseg.report.html", "custseg.report.figures", "custseg.report.markdown",
-                "matplotlib.figure", "matplotlib.backends.backend_agg")
+                "custseg.report.html", "custseg.report.figures", "custseg.report.markdown")
 
 
 @contextlib.contextmanager
 def _figure_helper() -> Iterator[None]:
-    """Start the report's figure helper process now; stop it if no report used it.
+    """Start the report's figure helper processes now; stop them if no report used them.
 
     The helper imports matplotlib while the data is read and clustered, so that it
     draws its share of the figures with no start-up cost (see

@@ -1438,7 +1438,7 @@ def _find_non_finite(obj: Any, where: str = "$") -> str | None:
     return None
 
 
-def write_json(obj: Any, path: PathLike) -> None:
+def write_json(obj: Any, path: PathLike, *, indent: int | None = 2) -> None:
     """Write ``obj`` as UTF-8 JSON (``indent=2``, keys in order, final newline), atomically.
 
     NumPy scalars and arrays, timestamps and paths are converted. NaN and
@@ -1450,6 +1450,9 @@ def write_json(obj: Any, path: PathLike) -> None:
         JSON-compatible data.
     path : str or os.PathLike
         The file to create or replace.
+    indent : int or None, default 2
+        None writes compact JSON: about five times faster on large data, as
+        Python's encoder is in C only without indentation.
 
     Raises
     ------
@@ -1461,7 +1464,7 @@ def write_json(obj: Any, path: PathLike) -> None:
     try:
         text = json.dumps(
             obj,
-            indent=2,
+            indent=indent,
             sort_keys=False,
             ensure_ascii=False,
             allow_nan=False,

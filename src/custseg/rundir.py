@@ -68,7 +68,8 @@ def write_run(result: RunResult, out: str | Path, *, overwrite: bool = False,
             io.write_csv(result.selection, tmp / "selection.csv")
             t1 = time.perf_counter()
             if result.analysis is not None:
-                io.write_json(result.analysis, tmp / "analysis.json")
+                # compact: the report's data (megabytes of chart points), read by programs
+                io.write_json(result.analysis, tmp / "analysis.json", indent=None)
                 write_report(result.analysis, tmp)
             t2 = time.perf_counter()
         except BaseException as exc:  # reported after the segment tables' own errors

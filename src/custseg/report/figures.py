@@ -454,13 +454,17 @@ FIGURE_FILES: dict[str, tuple[Callable[..., Figure], Callable[[dict], bool]]] = 
 }
 
 
-#: figures the helper process draws when :func:`write_figures` uses two processes, so
-#: that both finish at about the same time (measured at 1M customers: these take
-#: about 1.2 s, the others plus the HTML report about the same). A helper started at
-#: the last moment first spends about 0.7 s importing matplotlib, so it gets only the
-#: two most text-heavy figures.
-_HELPER_FIGURES_WARM = ("associations.png", "selection.png", "segments.png", "profile_heatmap.png")
+#: Seconds each figure takes to draw at 1M customers (measured, warm matplotlib):
+#: how :func:`write_figures` shares them out between warmed-up helper processes.
+_FIGURE_COST = {"associations.png": 0.20, "scatter.png": 0.24, "dendrogram.png": 0.21,
+                "selection.png": 0.45, "segments.png": 0.17, "profile_heatmap.png": 0.37,
+                "pca.png": 0.22, "crosstab.png": 0.26}
+#: What a helper started at the last moment draws (the two most text-heavy figures):
+#: it first spends about 0.7 s importing matplotlib while this process draws the rest.
 _HELPER_FIGURES_COLD = ("selection.png", "profile_heatmap.png")
+#: Helpers :func:`warm_up` starts: with two, this process draws no figure (and never
+#: imports matplotlib) while they draw half each and it renders the HTML report.
+_WARM_HELPERS = 2
 _HELPER_TIMEOUT_S = 300
 
 
@@ -539,29 +543,41 @@ class _Helper:
             self.proc.stdin.close()
 
 
-_warm: _Helper | None = None
+_warm: list[_Helper] = []
 
 
 def warm_up() -> None:
-    """Start the helper process of :func:`write_figures` now, when a CPU is idle.
+    """Start the helper processes of :func:`write_figures` now, when CPUs are idle.
 
-    A command that will write a report calls this first: the helper then imports
-    matplotlib while the data is read and clustered, and draws its share of the
-    figures with no start-up cost. Call :func:`cool_down` when no figures will be
-    drawn after all (the helper also exits by itself when this process ends).
+    A command that will write a report calls this first: the helpers then import
+    matplotlib while this process imports its own modules and clusters, and draw
+    the figures with no start-up cost. Call :func:`cool_down` when no figures will
+    be drawn after all (the helpers also exit by themselves when this process ends).
     """
-    global _warm
-    if _warm is None and _idle_cpu():
-        with contextlib.suppress(OSError, ValueError):
-            _warm = _Helper()
+    if _warm or not _idle_cpu():
+        return
+    for _ in range(_WARM_HELPERS):
+        try:
+            _warm.append(_Helper())
+        except (OSError, ValueError):
+            break
 
 
 def cool_down() -> None:
-    """Stop a helper started by :func:`warm_up` that no figure used."""
-    global _warm
-    helper, _warm = _warm, None
-    if helper is not None:
-        helper.stop()
+    """Stop the helpers started by :func:`warm_up` that no figure used."""
+    while _warm:
+        _warm.pop().stop()
+
+
+def _share(names: list[str], n: int) -> list[list[str]]:
+    """``names`` in ``n`` groups of about equal drawing time (largest first; stable)."""
+    groups: list[list[str]] = [[] for _ in range(n)]
+    load = [0.0] * n
+    for name in sorted(names, key=lambda x: -_FIGURE_COST.get(x, 0.25)):
+        i = load.index(min(load))
+        groups[i].append(name)
+        load[i] += _FIGURE_COST.get(name, 0.25)
+    return [[x for x in names if x in g] for g in groups]
 
 
 def _warm_matplotlib() -> None:
@@ -573,6 +589,12 @@ def _warm_matplotlib() -> None:
         ax.set_title("warm")
         ax.text(0.5, 0.5, "up")
         fig.savefig(io.BytesIO(), dpi=DPI, format="png")
+
+
+def _stop_all(helpers: list[_Helper]) -> list[_Helper]:
+    for helper in helpers:
+        helper.stop()
+    return []
 
 
 def write_figures(analysis: dict, out_dir: Path, *, processes: int | None = None,
@@ -592,8 +614,8 @@ def write_figures(analysis: dict, out_dir: Path, *, processes: int | None = None
         everything here. None (default): 2 when at least two CPUs are available
         and the 1-minute load average leaves one of them idle, else 1.
         The files are byte-identical either way; if the helper cannot start or
-        fails, its figures are drawn here. A helper started by :func:`warm_up`
-        is used when there is one (and takes a larger share).
+        fails, its figures are drawn here. Helpers started by :func:`warm_up`
+        are used when there are any, and share every figure out between them.
     meanwhile : callable, optional
         Called with no argument once this process has drawn its figures and
         before it waits for the helper's (e.g. to render the HTML report).
@@ -608,41 +630,46 @@ def write_figures(analysis: dict, out_dir: Path, *, processes: int | None = None
     if processes not in (None, 1, 2):
         raise ValueError(f"The 'processes' parameter of write_figures must be None, 1 or 2. "
                          f"Got {processes!r} instead.")
-    global _warm
     out_dir = Path(out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
     names = [name for name, (_, available) in FIGURE_FILES.items() if available(analysis)]
-    helper, _warm = _warm, None
-    if helper is not None and (processes == 1 or helper.proc.poll() is not None):
-        helper.stop()  # not wanted, or it died
-        helper = None
+    helpers = [h for h in _warm if h.proc.poll() is None]  # warmed up, still alive
+    _warm.clear()
+    if processes == 1 or len(names) < 2:
+        helpers = _stop_all(helpers)
     if processes is None:
-        processes = 2 if helper is not None or _idle_cpu() else 1
-    shared = (_HELPER_FIGURES_WARM if helper is not None else _HELPER_FIGURES_COLD)
-    shared = [n for n in names if n in shared] if processes == 2 else []
-    if shared and len(shared) < len(names):
-        if helper is None:
-            with contextlib.suppress(OSError, ValueError):
-                helper = _Helper()
-        if helper is not None:
-            try:
-                helper.send(analysis, out_dir, shared)
-            except (ValueError, TypeError):  # an analysis JSON cannot hold: draw all here
-                helper.stop()
-                helper = None
-    elif helper is not None:
-        helper.stop()
-        helper = None
-    mine = [n for n in names if helper is None or n not in helper.names]
+        processes = 2 if helpers or _idle_cpu() else 1
+    if helpers:  # warm: the helpers share every figure out (one helper: this process helps)
+        shares = _share(names, len(helpers) + (len(helpers) == 1))
+    elif processes == 2 and len(names) > len(_HELPER_FIGURES_COLD):
+        shares = [[n for n in names if n in _HELPER_FIGURES_COLD]]
+        with contextlib.suppress(OSError, ValueError):
+            helpers = [_Helper()]
+    else:
+        shares = []
+    working = []
     try:
-        for name in mine:
-            draw_figure(analysis, out_dir, name)
+        for helper, share in zip(helpers, shares, strict=False):
+            try:
+                if share:
+                    helper.send(analysis, out_dir, share)
+                    working.append(helper)
+                    continue
+            except (ValueError, TypeError):  # an analysis JSON cannot hold: draw all here
+                pass
+            helper.stop()
+        for helper in helpers[len(shares):]:
+            helper.stop()
+        theirs = {n for helper in working for n in helper.names}
+        for name in names:
+            if name not in theirs:
+                draw_figure(analysis, out_dir, name)
         if meanwhile is not None:
             meanwhile()
-        if helper is not None and not helper.finish():
-            for name in helper.names:
-                draw_figure(analysis, out_dir, name)
+        for helper in working:
+            if not helper.finish():
+                for name in helper.names:
+                    draw_figure(analysis, out_dir, name)
     finally:
-        if helper is not None:
-            helper.stop()
+        _stop_all(helpers)
     return names
