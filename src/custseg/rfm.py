@@ -8,7 +8,10 @@ per customer:
    :class:`~custseg.errors.Problem` (error or warning); :func:`check_transactions`
    raises :class:`~custseg.errors.ValidationError` if any is an error.
 2. :func:`aggregate` computes per-customer features with DuckDB SQL, in one of
-   two conventions (below).
+   two conventions (below). :func:`validate_and_aggregate` does 1 and 2 on one
+   DuckDB connection and groups the log per customer once (the per-customer
+   checks read the aggregation's table): what ``custseg rfm`` and ``custseg run``
+   use.
 3. :func:`rfm_scores` adds ``R``, ``F``, ``M`` scores 1..5 (5 is best);
    :func:`rfm_segments` names each customer by the first matching rule of a
    table (:data:`DEFAULT_RFM_RULES`); :func:`rfm_segment_summary` sums up the

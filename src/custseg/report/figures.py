@@ -481,14 +481,16 @@ def _idle_cpu() -> bool:
     """Is there a CPU a helper process could use? (At least two, and not all busy.)
 
     A helper only pays for its start (a Python with matplotlib) when it runs
-    beside this process; on a saturated machine it would only add work.
+    beside this process; on a saturated machine it would only add work. The
+    1-minute load average lags: right after a large run it still counts that run
+    (about one CPU), so the test is "below the CPU count", not "one CPU idle".
     """
     cpus = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count() or 1
     try:
         load = os.getloadavg()[0]
     except OSError:  # pragma: no cover - not available on this platform
         load = 0.0
-    return cpus >= 2 and load < cpus - 0.5
+    return cpus >= 2 and load < cpus
 
 
 class _Helper:
