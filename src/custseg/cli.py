@@ -113,12 +113,11 @@ _RUN_MODULES = ("custseg.pipeline", "custseg.analysis", "custseg.rundir",
 
 
 @contextlib.contextmanager
-def _figure_helper() -> Iterator[None]:
+def _figure_helpers() -> Iterator[None]:
     """Start the report's figure helper processes now; stop them if no report used them.
 
-    The helper imports matplotlib while the data is read and clustered, so that it
-    draws its share of the figures with no start-up cost (see
-    :func:`custseg.report.figures.warm_up`).
+    The helpers import matplotlib while the data is read and clustered, so that they
+    draw the figures with no start-up cost (see :func:`custseg.report.figures.warm_up`).
     """
     from .report import figures
 
@@ -323,7 +322,7 @@ def run(
 
     # The modules of the later stages are imported in a second thread while the
     # options are checked and the data is read (the readers release the GIL). The
-    # readers' own modules (and the small one that starts the figure helper) are
+    # readers' own modules (and the small one that starts the figure helpers) are
     # imported first, here, so the two threads never import the same package at the
     # same time.
     _import_all(("pyarrow", "pyarrow.compute", "pyarrow.csv", "pyarrow.parquet",
@@ -355,7 +354,7 @@ def run(
         spec_obj = parse_spec(io.read_text(spec), source=str(spec))
     out = out or default_out()
     io.check_output_dir(out, overwrite=overwrite)
-    with _figure_helper(), _Progress(quiet) as progress:
+    with _figure_helpers(), _Progress(quiet) as progress:
         progress("read", str(data))
         tx_path = spec_obj is not None and spec_obj.kind == "transactions"
         df = None
@@ -488,7 +487,7 @@ def demo(
         raise ParameterError(f"--rows must be at least 11 for k up to 10, got {rows}")
     out = out or default_out("demo-")
     io.check_output_dir(out, overwrite=overwrite)
-    with _figure_helper(), _Progress(quiet) as progress:
+    with _figure_helpers(), _Progress(quiet) as progress:
         extra = {}
         rfm_part = None
         if transactions:

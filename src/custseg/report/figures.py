@@ -11,11 +11,12 @@ the same analysis gives byte-identical PNGs (no timestamps, no "Software"
 metadata, a fixed SVG hash salt).
 
 Speed: :func:`write_figures` draws some figures in a helper Python process while
-this one draws the rest (``processes=2``, the default when a second CPU is idle),
-which nearly halves its time. A command that will write a report starts the helper
-early with :func:`warm_up`, so that it has imported matplotlib by then and takes
-half of the work (the HTML report included: see ``meanwhile``). Point clouds are
-handed to matplotlib as numpy arrays (never as Python lists of points).
+this one draws the rest (``processes=2``, the default unless every CPU is busy),
+which nearly halves its time. A command that will write a report starts two
+helpers early with :func:`warm_up`: they import matplotlib while it works, then
+share every figure out while this process renders the HTML report (``meanwhile``).
+Point clouds are handed to matplotlib as numpy arrays (never as Python lists of
+points).
 """
 
 from __future__ import annotations
