@@ -513,9 +513,10 @@ class _Helper:
             [sys.executable, "-m", "custseg.report._figure_helper"], stdin=subprocess.PIPE,
             stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, env=env)
 
-    def send(self, analysis: dict, out_dir: Path, names: list[str]) -> None:
-        payload = json.dumps({"out_dir": str(out_dir), "names": names, "analysis": analysis},
-                             ensure_ascii=False).encode("utf-8")
+    def send(self, analysis_json: bytes, out_dir: Path, names: list[str]) -> None:
+        """Give the helper its job; ``analysis_json`` is the analysis as UTF-8 JSON."""
+        head = json.dumps({"out_dir": str(out_dir), "names": names}, ensure_ascii=False)
+        payload = head[:-1].encode("utf-8") + b', "analysis": ' + analysis_json + b"}"
         self.names = names
         self.feeder = threading.Thread(target=self._feed, args=(payload,), daemon=True)
         self.feeder.start()
@@ -651,11 +652,14 @@ def write_figures(analysis: dict, out_dir: Path, *, processes: int | None = None
     else:
         shares = []
     working = []
+    encoded: bytes | None = None
     try:
         for helper, share in zip(helpers, shares, strict=False):
             try:
                 if share:
-                    helper.send(analysis, out_dir, share)
+                    if encoded is None:  # once for every helper
+                        encoded = json.dumps(analysis, ensure_ascii=False).encode("utf-8")
+                    helper.send(encoded, out_dir, share)
                     working.append(helper)
                     continue
             except (ValueError, TypeError):  # an analysis JSON cannot hold: draw all here
