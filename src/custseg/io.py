@@ -1290,6 +1290,8 @@ def _csv_fields(column: pd.Series) -> Any | None:
         return None
     if isinstance(dtype, pd.StringDtype):
         array = pa.array(column, from_pandas=True)
+        if isinstance(array, pa.ChunkedArray):  # e.g. a column read from Parquet row groups
+            array = array.combine_chunks()
         encoded = pc.dictionary_encode(array)
         if len(encoded.dictionary) * 4 <= len(array):  # few distinct texts (segment names):
             cells = csv_text_cells(encoded.dictionary)  # quote each once, then spread them
