@@ -19,8 +19,9 @@ What it measures, for every size given with ``--rows`` and every ``--format``:
    ``OUT/data/customers-N.csv`` (pandas) and/or ``.parquet`` (pyarrow); files
    made by the same generator code are reused. The data dictionary is the demo
    one (``custseg.datasets.demo_spec_text()``), ``OUT/data/spec.toml``.
-2. **End to end**: ``custseg run DATA --spec SPEC --out OUT/runs/FORMAT-N --quiet
-   --overwrite`` in a fresh Python subprocess; ``time.perf_counter()`` around it,
+2. **End to end** (custseg's modules compiled to bytecode first, as an install
+   does; see ``_bench.compile_bytecode``): ``custseg run DATA --spec SPEC --out
+   OUT/runs/FORMAT-N --quiet --overwrite`` in a fresh Python subprocess; ``time.perf_counter()`` around it,
    so interpreter start-up, imports, reading, the pipeline, writing and the
    report are all in it. The subprocess is the wrapper of ``_bench.py``, which
    runs ``custseg.cli.main()`` in-process as the console script does.
