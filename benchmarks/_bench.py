@@ -126,7 +126,7 @@ clock = {}
 try:
     if mode == "cli":
         sys.argv = ["custseg", *args]
-        from custseg.cli import main
+        from custseg._entry import main  # the console script's entry point
         clock["main_start"] = time.time()
         main()
     else:

@@ -24,7 +24,7 @@ What it measures, for every size given with ``--rows`` and every ``--format``:
    OUT/runs/FORMAT-N --quiet --overwrite`` in a fresh Python subprocess; ``time.perf_counter()`` around it,
    so interpreter start-up, imports, reading, the pipeline, writing and the
    report are all in it. The subprocess is the wrapper of ``_bench.py``, which
-   runs ``custseg.cli.main()`` in-process as the console script does.
+   runs ``custseg._entry.main()`` in-process, as the console script does.
 3. **Peak memory**: ``VmHWM`` of that process (its own resident high-water
    mark, Linux), with ``ru_maxrss`` beside it in the JSON. ``ru_maxrss`` is not
    used for the table because on Linux a child's starts from its parent's peak.
@@ -33,10 +33,11 @@ What it measures, for every size given with ``--rows`` and every ``--format``:
    custseg records are shown. Beside them:
 
    * *startup*: from just before the subprocess is spawned to the moment the
-     wrapper calls ``custseg.cli.main()`` (interpreter start-up and the import
-     of ``custseg.cli``), wall clock; beside it, for reference, a separate
-     ``python -c "import custseg.cli, custseg.io, custseg.pipeline,
-     custseg.rundir, custseg.spec"``, median of 3;
+     wrapper calls ``custseg._entry.main()`` (interpreter start-up; the import
+     of ``custseg.cli`` is inside ``main()``, so it counts in *other*), wall
+     clock; beside it, for reference, a separate ``python -c "import
+     custseg.cli, custseg.io, custseg.pipeline, custseg.rundir, custseg.spec"``
+     (start-up and every import ``custseg run`` waits for), median of 3;
    * *exit*: from ``main()``'s return to the end of the process;
    * times the wrapper takes inside the run by wrapping ``custseg.io.read_table``,
      ``custseg.io.file_sha256``, ``custseg.rundir.write_run`` and (within it)
@@ -423,8 +424,8 @@ def run_table(summaries: list[dict[str, Any]], gen: dict[int, dict[str, Any]]) -
     row("CPU time, user + sys", lambda s: _cell(s.get("cpu_seconds")))
     row("**peak memory** (VmHWM, MiB)",
         lambda s: _cell(s.get("peak_bytes"), "{:,.0f}", 2**20))
-    row("startup + `custseg.cli` import (in run)", lambda s: _cell(s.get("startup")))
-    row("&nbsp;&nbsp;the same, separate process (median of 3)",
+    row("interpreter start-up (in run)", lambda s: _cell(s.get("startup")))
+    row("start-up and `custseg run`'s imports, separate process (median of 3)",
         lambda s: _cell(s.get("startup_separate")))
     stages = list(dict.fromkeys(k for s in summaries for k in s.get("timings", {})))
     for st in stages:

@@ -243,3 +243,56 @@ def test_aggregate_only_keeps_customer_level_values_out_of_the_report(tmp_path, 
     # the HTML has no scatter or projection of customers
     html = (out / "report.html").read_text()
     assert "aggregate-only" in html
+
+
+GC_PROBE = """
+import gc, json, sys
+import custseg._entry as entry
+import custseg.cli as cli
+
+calls = []
+real = cli.resume_gc
+
+
+def spy():
+    calls.append({"enabled_before": gc.isenabled(), "imported": "custseg.pipeline" in sys.modules})
+    real()
+
+
+cli.resume_gc = spy
+sys.argv = ["custseg", *sys.argv[1:]]
+try:
+    entry.main()
+except SystemExit as exc:
+    code = exc.code
+else:
+    code = 0
+print(json.dumps({"code": code, "calls": calls, "enabled_at_end": gc.isenabled(),
+                  "frozen": gc.get_freeze_count()}))
+"""
+
+
+@pytest.mark.parametrize("command, imported", [
+    (["run", "{csv}", "--spec", "{spec}", "--out", "{out}", "--quiet"], True),
+    (["report", "{out}-none"], False),
+])
+def test_collection_is_paused_only_while_a_command_imports(tmp_path, demo_csv, spec_file, command,
+                                                           imported):
+    # the console entry point pauses garbage collection while the CLI and the command's
+    # libraries load; `run` resumes it once the pipeline is imported, other commands at once
+    args = [a.format(csv=demo_csv, spec=spec_file, out=tmp_path / "o") for a in command]
+    res = subprocess.run([sys.executable, "-c", GC_PROBE, *args], capture_output=True, text=True,
+                         check=True, cwd=tmp_path)
+    probe = json.loads(res.stdout.strip().splitlines()[-1])
+    assert probe["code"] == (0 if imported else 2), res.stderr
+    first = probe["calls"][0]
+    assert first == {"enabled_before": False, "imported": imported}
+    assert probe["enabled_at_end"] and probe["frozen"] > 0
+
+
+def test_a_failed_command_leaves_collection_on(tmp_path):
+    # `run` fails before its imports are done: main() still turns collection back on
+    res = subprocess.run([sys.executable, "-c", GC_PROBE, "run", str(tmp_path / "missing.csv"),
+                          "--quiet"], capture_output=True, text=True, check=True, cwd=tmp_path)
+    probe = json.loads(res.stdout.strip().splitlines()[-1])
+    assert probe["code"] == 2 and probe["enabled_at_end"]
