@@ -13,6 +13,7 @@ the figures itself.
 
 from __future__ import annotations
 
+import gc
 import json
 import os
 import sys
@@ -27,9 +28,14 @@ def main() -> int:
     # the parent's own imports down by a third).
     if hasattr(os, "nice"):
         os.nice(_NICENESS)
+    # as the CLI does (custseg._entry): no collection while matplotlib loads, and its
+    # objects frozen out of the collections that drawing triggers
+    gc.disable()
     from .figures import _warm_matplotlib, draw_figure
 
     _warm_matplotlib()
+    gc.freeze()
+    gc.enable()
     job = json.load(sys.stdin.buffer)
     out_dir = Path(job["out_dir"])
     for name in job["names"]:
