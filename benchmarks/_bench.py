@@ -199,6 +199,24 @@ def wait_for_quiet(poll: float = 15.0, settle: float = 5.0) -> float:
 
 
 # ------------------------------------------------------------------ measuring
+def speed_probe() -> float:
+    """Seconds this machine takes right now for a fixed one-core workload (about 0.3 s).
+
+    A numpy sort of 2M floats and a pure-Python loop of 2M steps: on a shared
+    machine the same run takes longer when the host is busy even at the same
+    load average, and this says how fast the CPU was just before a measurement.
+    """
+    import numpy as np
+
+    x = np.random.default_rng(0).random(2_000_000)
+    t0 = time.perf_counter()
+    np.sort(x)
+    total = 0
+    for i in range(2_000_000):
+        total += i & 7
+    return time.perf_counter() - t0
+
+
 def run_measured(mode: str, args: list[str], *, timeout: float | None = None,
                  wait: bool = True, cwd: Path | None = None,
                  timed: dict[str, str] | None = None,
@@ -208,12 +226,14 @@ def run_measured(mode: str, args: list[str], *, timeout: float | None = None,
     Returns wall seconds, exit code, peak RSS (bytes), VmHWM, CPU seconds, the
     seconds before the command's main() started (interpreter start-up and the
     imports it needs) and after it ended (exit), the load average before and
-    after, whether another benchmark appeared meanwhile, the tail of stderr and
-    stdout, and ``timed_out`` when the cap was hit.
+    after, :func:`speed_probe` just before, whether another benchmark appeared
+    meanwhile, the tail of stderr and stdout, and ``timed_out`` when the cap was
+    hit.
     ``timed`` maps ``"module:function"`` to a key: the seconds spent in each
     such function inside the run come back under ``in_run``.
     """
     waited = wait_for_quiet() if wait else 0.0
+    probe = speed_probe()
     with tempfile.NamedTemporaryFile(suffix=".json", delete=False) as handle:
         usage_file = Path(handle.name)
     cmd = [sys.executable, "-c", WRAPPER, str(usage_file), mode, *args]
@@ -242,6 +262,7 @@ def run_measured(mode: str, args: list[str], *, timeout: float | None = None,
     result: dict[str, Any] = {
         "wall_s": wall, "returncode": proc.returncode, "timed_out": timed_out,
         "loadavg_1min_before": load_before, "loadavg_1min_after": os.getloadavg()[0],
+        "speed_probe_s": probe,
         "waited_for_other_benchmark_s": round(waited, 1),
         "other_benchmark_after": other_benchmarks(),
         "stdout_tail": stdout[-3000:], "stderr_tail": stderr[-3000:],

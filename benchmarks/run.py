@@ -206,7 +206,7 @@ def run_custseg(data: Path, spec: Path, run_dir: Path, extra: list[str], *, wait
         "command": ["custseg", *args], "end_to_end": r["wall_s"], "returncode": r["returncode"],
         "peak_bytes": r.get("vmhwm_bytes"), "ru_maxrss_bytes": r.get("peak_rss_bytes"),
         "cpu_seconds": r.get("cpu_s"), "loadavg_1min_before": r["loadavg_1min_before"],
-        "loadavg_1min_after": r["loadavg_1min_after"],
+        "loadavg_1min_after": r["loadavg_1min_after"], "speed_probe_s": r.get("speed_probe_s"),
         "other_benchmark_after": r["other_benchmark_after"], "in_run": r.get("in_run", {}),
         "startup_separate": startup, "startup": r.get("startup_in_run_s"),
         "exit": r.get("exit_in_run_s"), "file_bytes": data.stat().st_size,
@@ -388,7 +388,7 @@ def summarise(records: list[dict[str, Any]]) -> dict[str, Any]:
     if not ok:
         return s
     for key in ("end_to_end", "cpu_seconds", "peak_bytes", "loadavg_1min_before", "startup",
-                "startup_separate", "exit", "other"):
+                "startup_separate", "exit", "other", "speed_probe_s"):
         s[key] = _med([r.get(key) for r in ok])
     stages = list(dict.fromkeys(k for r in ok for k in r["timings"]))
     s["timings"] = {k: _med([r["timings"].get(k) for r in ok]) for k in stages}
@@ -436,6 +436,8 @@ def run_table(summaries: list[dict[str, Any]], gen: dict[int, dict[str, Any]]) -
     row("exit (after `main()` returned)", lambda s: _cell(s.get("exit")))
     row("other (remainder: CLI glue, lazy imports, summary)", lambda s: _cell(s.get("other")))
     row("load average (1 min) before", lambda s: _cell(s.get("loadavg_1min_before")))
+    row("speed probe before (s; the same work, lower = faster CPU)",
+        lambda s: _cell(s.get("speed_probe_s")))
     row("k", lambda s: str(s.get("k", "-")))
     row("selection / silhouette sample",
         lambda s: f"{s.get('selection_sample_size') or 0:,} / "
