@@ -200,17 +200,25 @@ def wait_for_quiet(poll: float = 15.0, settle: float = 5.0) -> float:
 
 # ------------------------------------------------------------------ measuring
 def speed_probe() -> float:
-    """Seconds this machine takes right now for a fixed one-core workload (about 0.3 s).
+    """Seconds this machine takes right now for a fixed workload on both cores (about 0.1 s).
 
-    A numpy sort of 2M floats and a pure-Python loop of 2M steps: on a shared
-    machine the same run takes longer when the host is busy even at the same
-    load average, and this says how fast the CPU was just before a measurement.
+    Two numpy sorts of 3M floats in two threads at once (the sort releases the
+    GIL), then a pure-Python loop of 2M steps: on a shared machine the same run
+    takes longer when the host is busy even at the same load average, and this
+    says how fast the CPUs were just before a measurement (a snapshot: it cannot
+    see what happens during the run).
     """
+    import threading
+
     import numpy as np
 
-    x = np.random.default_rng(0).random(2_000_000)
+    arrays = [np.random.default_rng(i).random(3_000_000) for i in range(2)]
     t0 = time.perf_counter()
-    np.sort(x)
+    sorts = [threading.Thread(target=np.sort, args=(a,)) for a in arrays]
+    for t in sorts:
+        t.start()
+    for t in sorts:
+        t.join()
     total = 0
     for i in range(2_000_000):
         total += i & 7
