@@ -200,7 +200,7 @@ def wait_for_quiet(poll: float = 15.0, settle: float = 5.0) -> float:
 
 # ------------------------------------------------------------------ measuring
 def speed_probe() -> float:
-    """Seconds this machine takes right now for a fixed workload on both cores (about 0.1 s).
+    """Seconds this machine takes right now for a fixed workload on both cores (0.12 s or more).
 
     Two numpy sorts of 3M floats in two threads at once (the sort releases the
     GIL), then a pure-Python loop of 2M steps: on a shared machine the same run

@@ -21,9 +21,9 @@ What it measures, for every size given with ``--rows`` and every ``--format``:
    one (``custseg.datasets.demo_spec_text()``), ``OUT/data/spec.toml``.
 2. **End to end** (custseg's modules compiled to bytecode first, as an install
    does; see ``_bench.compile_bytecode``): ``custseg run DATA --spec SPEC --out
-   OUT/runs/FORMAT-N --quiet --overwrite`` in a fresh Python subprocess; ``time.perf_counter()`` around it,
-   so interpreter start-up, imports, reading, the pipeline, writing and the
-   report are all in it. The subprocess is the wrapper of ``_bench.py``, which
+   OUT/runs/FORMAT-N --quiet --overwrite`` in a fresh Python subprocess, with
+   ``time.perf_counter()`` around it, so interpreter start-up, imports, reading,
+   the pipeline, writing and the report are all in it. The subprocess is the wrapper of ``_bench.py``, which
    runs ``custseg._entry.main()`` in-process, as the console script does.
 3. **Peak memory**: ``VmHWM`` of that process (its own resident high-water
    mark, Linux), with ``ru_maxrss`` beside it in the JSON. ``ru_maxrss`` is not
