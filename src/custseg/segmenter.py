@@ -18,7 +18,7 @@ from ._background import in_background
 from ._timing import StageClock
 from .cluster.algorithms import get_algorithm
 from .cluster.hierarchy import ward_tree
-from .cluster.selection import choose_k, starts_then_polish, sweep
+from .cluster.selection import choose_k, forced_k, starts_then_polish, sweep
 from .compare import reference_distributions
 from .errors import ParameterError, ValidationError
 from .features import FeatureSpace
@@ -284,12 +284,8 @@ class CustomerSegmenter(TransformerMixin, ClusterMixin, BaseEstimator):
         best_k, reason, picks = choose_k(rows, note)
         if algo.chooses_k:
             k = None
-        elif self.k is not None:
-            k = int(self.k)
-            reason = (f"k = {k} was set by the user; left to the criteria, "
-                      + reason[0].lower() + reason[1:])
         else:
-            k = best_k
+            k, reason = forced_k(self.k, best_k, reason)
         self.selection_ = rows
         self.criteria_picks_ = picks
         lap("choose_k")

@@ -32,7 +32,7 @@ import numpy as np
 from .algorithms import ClusterFit, get_algorithm, one_thread
 from .hierarchy import WardTree
 
-__all__ = ["sweep", "silhouettes", "ch_db", "ari", "knee_point", "choose_k", "CRITERIA"]
+__all__ = ["sweep", "forced_k", "silhouettes", "ch_db", "ari", "knee_point", "choose_k", "CRITERIA"]
 
 CRITERIA = ("elbow", "silhouette", "calinski_harabasz", "davies_bouldin", "gap", "stability",
             "bic")
@@ -303,6 +303,16 @@ def sweep(
             for row in rows:
                 row.update(extra[row["k"]])
     return rows, fits
+
+
+def forced_k(k: int | None, best_k: int, reason: str) -> tuple[int, str]:
+    """The k to fit and its reason: the user's ``k`` if given (the criteria's vote kept in
+    the reason, so a disagreement stays visible), else the criteria's ``best_k``."""
+    if k is None:
+        return best_k, reason
+    k = int(k)
+    return k, (f"k = {k} was set by the user; left to the criteria, "
+               + reason[0].lower() + reason[1:])
 
 
 def _fmt(v: float) -> str:

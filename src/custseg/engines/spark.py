@@ -44,7 +44,7 @@ import pandas as pd
 from .. import __version__
 from .._timing import StageClock
 from ..cluster.hierarchy import ward_tree
-from ..cluster.selection import ari, ch_db, choose_k, gap_and_stability
+from ..cluster.selection import ari, ch_db, choose_k, forced_k, gap_and_stability
 from ..errors import InputError, ParameterError, Problem, ValidationError
 from ..features import SKEW_THRESHOLD, FeatureSpace, _natural_key
 from ..model import SegmentModel, nearest_centroid
@@ -671,12 +671,7 @@ def _segment(df, spec, options, *, progress, input_info, source, master, spark) 
             row.update(extra[row["k"]])
     note = (f"Chosen on a fixed-seed sample of {m:,} of {n:,} customers" if m < n else "")
     best_k, reason, picks = choose_k(rows, note)
-    if est.k is not None:
-        k = int(est.k)
-        reason = (f"k = {k} was set by the user; left to the criteria, "
-                  + reason[0].lower() + reason[1:])
-    else:
-        k = best_k
+    k, reason = forced_k(est.k, best_k, reason)
     lap("choose_k")
 
     say("fit", f"final MLlib k-means on {n:,} customers, k = {k}")
