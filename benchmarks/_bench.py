@@ -370,14 +370,23 @@ def make_data(n: int, formats: list[str], data_dir: Path) -> tuple[dict[str, Pat
     return paths, info
 
 
-def mem_available_bytes() -> int | None:
-    """``MemAvailable`` of ``/proc/meminfo`` (Linux), else None."""
+def proc_kib_bytes(path: str, key: str) -> int | None:
+    """The ``KEY:   N kB`` line of a ``/proc`` file (Linux) in bytes, else None."""
     try:
-        found = re.search(r"^MemAvailable:\s*(\d+) kB", Path("/proc/meminfo").read_text(),
-                          re.MULTILINE)
+        found = re.search(rf"^{key}:\s*(\d+) kB", Path(path).read_text(), re.MULTILINE)
     except OSError:
         return None
     return int(found.group(1)) * 1024 if found else None
+
+
+def mem_available_bytes() -> int | None:
+    """``MemAvailable`` of ``/proc/meminfo`` (Linux), else None."""
+    return proc_kib_bytes("/proc/meminfo", "MemAvailable")
+
+
+def vmhwm_bytes() -> int | None:
+    """This process's resident high-water mark, ``VmHWM`` of ``/proc/self/status``, else None."""
+    return proc_kib_bytes("/proc/self/status", "VmHWM")
 
 
 # ------------------------------------------------------------------ descriptions

@@ -69,21 +69,22 @@ SKIPPED = 3  # exit status when the machine has too little free memory
 OVERHEAD = 2**30  # interpreter, libraries, data and the k-means work, generously
 
 
-def _meminfo(key: str) -> int | None:
+def _proc_kib(path: str, key: str) -> int | None:
+    # as _bench.proc_kib_bytes; not imported from there, so that the notebook's timed
+    # imports stay the notebook's own
     try:
-        found = re.search(rf"^{key}:\s*(\d+) kB", Path("/proc/meminfo").read_text(), re.MULTILINE)
+        found = re.search(rf"^{key}:\s*(\d+) kB", Path(path).read_text(), re.MULTILINE)
     except OSError:
         return None
     return int(found.group(1)) * 1024 if found else None
+
+
+def _meminfo(key: str) -> int | None:
+    return _proc_kib("/proc/meminfo", key)
 
 
 def _vmhwm() -> int | None:
-    try:
-        found = re.search(r"^VmHWM:\s*(\d+) kB", Path("/proc/self/status").read_text(),
-                          re.MULTILINE)
-    except OSError:
-        return None
-    return int(found.group(1)) * 1024 if found else None
+    return _proc_kib("/proc/self/status", "VmHWM")
 
 
 def count_rows(path: Path) -> int:

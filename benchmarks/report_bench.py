@@ -112,16 +112,6 @@ def _reset_peak() -> bool:
         return False
 
 
-def _vmhwm() -> int | None:
-    try:
-        for line in Path("/proc/self/status").read_text().splitlines():
-            if line.startswith("VmHWM:"):
-                return int(line.split()[1]) * 1024
-    except OSError:
-        pass
-    return None
-
-
 def _capture_build_analysis(captured: dict[str, Any], run: bool) -> Any:
     """Wrap ``build_analysis`` wherever the pipeline looks it up; return an undo function.
 
@@ -184,7 +174,7 @@ def child(rows: int, repeat: int, work: Path, result_file: Path) -> None:
     del text
     if _reset_peak():
         real_build(*captured["args"], **captured["kwargs"])
-        out["analysis_peak_rss_bytes"] = _vmhwm()
+        out["analysis_peak_rss_bytes"] = _bench.vmhwm_bytes()
 
     times = []
     for i in range(1 + repeat):
@@ -196,7 +186,7 @@ def child(rows: int, repeat: int, work: Path, result_file: Path) -> None:
         files = write_report(analysis, d)
         times.append(time.perf_counter() - t0)
         if reset:
-            out["report_peak_rss_bytes"] = _vmhwm()
+            out["report_peak_rss_bytes"] = _bench.vmhwm_bytes()
         if i == 0:
             out["files"] = files
             out["html_bytes"] = (d / "report.html").stat().st_size
