@@ -141,8 +141,10 @@ finally:
         hwm = [int(l.split()[1]) * 1024 for l in open("/proc/self/status") if l.startswith("VmHWM:")]
     except OSError:
         hwm = []
+    kids = resource.getrusage(resource.RUSAGE_CHILDREN)  # every child waited for by now
     with open(out, "w") as f:
         json.dump({"maxrss": me.ru_maxrss, "cpu": me.ru_utime + me.ru_stime,
+                   "children_cpu": kids.ru_utime + kids.ru_stime,
                    "vmhwm": hwm[0] if hwm else None, "in_run": spent, "clock": clock}, f)
 """
 
@@ -254,6 +256,7 @@ def run_measured(mode: str, args: list[str], *, timeout: float | None = None,
     t0 = time.perf_counter()
     proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
                             env=run_env, cwd=cwd, start_new_session=True)
+    tree = TreeMemory(proc.pid)
     timed_out = False
     try:
         stdout, stderr = proc.communicate(timeout=timeout)
@@ -262,6 +265,7 @@ def run_measured(mode: str, args: list[str], *, timeout: float | None = None,
         os.killpg(proc.pid, signal.SIGKILL)  # the group this call started, and only it
         stdout, stderr = proc.communicate()
     wall = time.perf_counter() - t0
+    tree_peak = tree.stop()
     ended = time.time()
     try:
         usage = json.loads(usage_file.read_text()) if usage_file.stat().st_size else {}
@@ -279,14 +283,68 @@ def run_measured(mode: str, args: list[str], *, timeout: float | None = None,
         result["peak_rss_bytes"] = usage["maxrss"] * MAXRSS_UNIT
         result["vmhwm_bytes"] = usage["vmhwm"]
         result["cpu_s"] = usage["cpu"]
+        result["children_cpu_s"] = usage.get("children_cpu")
         result["in_run"] = usage.get("in_run", {})
         clock = usage.get("clock", {})
         if "main_start" in clock:  # start-up: interpreter and the imports before main()
             result["startup_in_run_s"] = clock["main_start"] - spawned
         if "main_end" in clock:  # after main(): writing the usage file and interpreter exit
             result["exit_in_run_s"] = ended - clock["main_end"]
+    result["tree_peak_pss_bytes"] = tree_peak
     result["harness_peak_rss_bytes"] = harness_peak_rss()
     return result
+
+
+class TreeMemory:
+    """Peak memory of a process and every process it starts, sampled in a thread.
+
+    The measured command runs in a session of its own (``start_new_session``), so
+    its processes are those whose session id is its pid: the figure helpers and
+    the children it forks as well as itself. Every ``interval`` seconds the
+    proportional set sizes (``Pss`` of ``/proc/PID/smaps_rollup``: a page shared by
+    n processes counts 1/n in each, so forked children's shared pages count once)
+    are summed over them; :meth:`stop` returns the largest sum, or None where
+    ``/proc`` cannot tell (not Linux). A peak shorter than the interval can be
+    missed: ``VmHWM`` stays the exact figure for the main process.
+    """
+
+    def __init__(self, session: int, interval: float = 0.1) -> None:
+        import threading
+
+        self.session, self.interval = session, interval
+        self.peak: int | None = None
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._sample, daemon=True)
+        self._thread.start()
+
+    def _members(self) -> list[int]:
+        pids = []
+        for entry in os.scandir("/proc"):
+            if not entry.name.isdigit():
+                continue
+            try:
+                stat = Path(f"/proc/{entry.name}/stat").read_text()
+            except OSError:
+                continue
+            # fields after the parenthesised command: state ppid pgrp session ...
+            fields = stat[stat.rfind(")") + 2:].split()
+            if len(fields) > 3 and int(fields[3]) == self.session:
+                pids.append(int(entry.name))
+        return pids
+
+    def _sample(self) -> None:
+        if not Path("/proc/self/smaps_rollup").exists():
+            return
+        while not self._stop.wait(self.interval):
+            total = sum(proc_kib_bytes(f"/proc/{pid}/smaps_rollup", "Pss") or 0
+                        for pid in self._members())
+            if total and (self.peak is None or total > self.peak):
+                self.peak = total
+
+    def stop(self) -> int | None:
+        self._stop.set()
+        self._thread.join()
+        return self.peak
 
 
 def harness_peak_rss() -> int:

@@ -15,11 +15,12 @@ import numpy as np
 import pandas as pd
 from scipy.cluster.hierarchy import dendrogram
 
-from . import __version__, explore
+from . import __version__, _forked, explore
 from .recommend import NOTE, cell_recommendations, rules_from_spec, segment_recommendations
 from .segmenter import CustomerSegmenter
+from .spec import Spec
 
-__all__ = ["build_analysis", "SCATTER_MAX", "PCA_MAX"]
+__all__ = ["answer_questions", "build_analysis", "SCATTER_MAX", "PCA_MAX"]
 
 SCATTER_MAX = 50_000
 TESTS_MAX = 1_000_000  # customers the statistical tests use at most (a fixed-seed sample)
@@ -149,36 +150,35 @@ def _num(x: float) -> str:
     return f"{x:,.0f}" if abs(x) >= 100 else f"{x:,.2f}".rstrip("0").rstrip(".")
 
 
-def build_analysis(seg: CustomerSegmenter, data: pd.DataFrame, Z: np.ndarray, manifest: dict, *,
-                   aggregate_only: bool = False, synthetic: bool = False,
-                   title: str = "Customer segmentation") -> dict:
-    """The analysis of a fitted run.
+def answer_questions(spec: Spec, data: pd.DataFrame, seed: int) -> dict:
+    """The answers that need only the data, not the segments.
+
+    The column summary, the associations, questions 1 and 2, the overall medians
+    and the crosstab chart. :func:`build_analysis` computes them itself unless it
+    is given them; a run starts them beside the clustering, in a forked child
+    (:mod:`custseg._forked`), as soon as the data is validated and filled in.
 
     Parameters
     ----------
-    seg : CustomerSegmenter
-        Fitted.
+    spec : Spec
+        The data dictionary the run used.
     data : DataFrame
-        The used columns with empty cells filled, rows as segmented (same order as
-        ``seg.labels_``).
-    Z : ndarray
-        The feature matrix the clustering saw.
-    manifest : dict
-        The run's manifest (warnings, selection sample sizes).
-    aggregate_only : bool
-        Leave every customer-level value out (no scatter or projection points, no
-        example rows).
+        The used columns with empty cells filled, rows as segmented.
+    seed : int
+        The run's seed (the tests' bootstrap draws and sample).
+
+    Returns
+    -------
+    dict
+        ``summary``, ``associations``, ``question1``, ``question2``,
+        ``tests_sample``, ``overall`` (median of every numeric column) and
+        ``crosstab`` (chart data, or None).
     """
-    spec = seg.spec_
-    seed = int(seg.random_state)
-    labels = seg.labels_
     numeric = spec.numeric(spec.used)
     cats = spec.categorical(spec.used)
     attributes = [c for c in cats if spec.columns[c].role == "attribute"]
     targets = [c for c in numeric if spec.columns[c].role in ("value", "engagement")]
-    value_cols = spec.numeric(spec.with_role("value"))
-    value_cols = [c for c in value_cols if c in numeric]
-    eng_cols = [c for c in spec.numeric(spec.with_role("engagement")) if c in numeric]
+    value_cols = [c for c in spec.numeric(spec.with_role("value")) if c in numeric]
     label_maps = {c: dict(spec.columns[c].labels) for c in cats}
 
     # Every column is converted, factorized and sorted once, for all the calls below;
@@ -223,9 +223,49 @@ def build_analysis(seg: CustomerSegmenter, data: pd.DataFrame, Z: np.ndarray, ma
                 q2.append(explore.group_share(frame, a, member, group_name=gname,
                                               value=value_cols[0] if value_cols else None,
                                               labels=label_maps[a]))
+    return {"summary": summary, "associations": assoc, "question1": q1, "question2": q2,
+            "tests_sample": tests_sample,
+            "overall": {c: _median_of_sorted(full.sorted(c)) for c in numeric},
+            "crosstab": _crosstab_chart(frame, spec, attributes)}
+
+
+def build_analysis(seg: CustomerSegmenter, data: pd.DataFrame, Z: np.ndarray, manifest: dict, *,
+                   aggregate_only: bool = False, synthetic: bool = False,
+                   title: str = "Customer segmentation", questions: dict | None = None) -> dict:
+    """The analysis of a fitted run.
+
+    Parameters
+    ----------
+    seg : CustomerSegmenter
+        Fitted.
+    data : DataFrame
+        The used columns with empty cells filled, rows as segmented (same order as
+        ``seg.labels_``).
+    Z : ndarray
+        The feature matrix the clustering saw.
+    manifest : dict
+        The run's manifest (warnings, selection sample sizes).
+    aggregate_only : bool
+        Leave every customer-level value out (no scatter or projection points, no
+        example rows).
+    questions : dict, optional
+        :func:`answer_questions` of the same spec, data and seed, if already
+        computed; else it is computed here (with one BLAS thread, as a child
+        process computes it, so the numbers are the same either way).
+    """
+    spec = seg.spec_
+    seed = int(seg.random_state)
+    labels = seg.labels_
+    numeric = spec.numeric(spec.used)
+    value_cols = [c for c in spec.numeric(spec.with_role("value")) if c in numeric]
+    eng_cols = [c for c in spec.numeric(spec.with_role("engagement")) if c in numeric]
+    if questions is None:
+        questions = _forked.computed_here(answer_questions, spec, data, seed)
+    q1, q2 = questions["question1"], questions["question2"]
+    assoc, summary = questions["associations"], questions["summary"]
+    tests_sample, overall = questions["tests_sample"], questions["overall"]
 
     rules = rules_from_spec(spec.recommendations)
-    overall = {c: _median_of_sorted(full.sorted(c)) for c in numeric}
     segments = []
     for p in seg.profiles_:
         s = dict(p)
@@ -275,7 +315,7 @@ def build_analysis(seg: CustomerSegmenter, data: pd.DataFrame, Z: np.ndarray, ma
     charts["dendrogram"] = _dendrogram_chart(seg)
     charts["pca"] = _pca_chart(Z, labels, seg.cluster_centers_, seed, aggregate_only)
     charts["profile"] = _profile_chart(segments)
-    charts["crosstab"] = _crosstab_chart(frame, spec, attributes)
+    charts["crosstab"] = questions["crosstab"]
 
     problems = [dict(p) for p in seg.problems_]
     if aggregate_only:

@@ -25,6 +25,7 @@ from rich.table import Table
 from . import __version__
 from ._background import in_background
 from ._entry import resume_gc
+from ._forked import finish_before_fork
 from .errors import CustsegError, ParameterError
 
 app = typer.Typer(
@@ -331,7 +332,8 @@ def run(
     # same time.
     _import_all(("pyarrow", "pyarrow.compute", "pyarrow.csv", "pyarrow.parquet",
                  "custseg.report.figures"))
-    in_background(_import_all, _RUN_MODULES)
+    # (a process forked later waits for these imports: see custseg._forked)
+    finish_before_fork(in_background(_import_all, _RUN_MODULES))
 
     if transform is not None and transform not in TRANSFORMS:
         raise ParameterError(f"--transform must be one of {', '.join(TRANSFORMS)}, "

@@ -14,7 +14,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from . import __version__
+from . import __version__, _forked
 from .segmenter import CustomerSegmenter, Progress
 from .spec import Spec
 
@@ -135,7 +135,21 @@ def segment(df: pd.DataFrame, spec: Spec | None, options: RunOptions | None = No
     """
     options = options or RunOptions()
     est = options.estimator(spec)
-    est.fit(df, progress=progress)
+    questions: list[_forked.Forked] = []
+
+    def start_questions(spec_used: Spec, data: pd.DataFrame) -> None:
+        # the statistical questions need only the data: answered beside the clustering
+        from .analysis import answer_questions
+
+        questions.append(_forked.start(answer_questions, spec_used, data,
+                                       int(est.random_state)))
+
+    try:
+        est.fit(df, progress=progress, on_prepared=start_questions if options.analysis else None)
+    except BaseException:
+        for job in questions:
+            job.cancel()
+        raise
     data, Z = est.__dict__.pop("_data"), est.__dict__.pop("_Z")
     spec_used = est.spec_
     n_total = len(df)
@@ -198,7 +212,8 @@ def segment(df: pd.DataFrame, spec: Spec | None, options: RunOptions | None = No
 
         analysis = build_analysis(est, data, Z, manifest, aggregate_only=options.aggregate_only,
                                   synthetic=bool((input_info or {}).get("synthetic")),
-                                  title=options.title)
+                                  title=options.title,
+                                  questions=questions[0].result() if questions else None)
         manifest["timings"]["analysis"] = round(time.perf_counter() - t0, 4)
     return RunResult(segmenter=est, segments=seg, profiles=est.profiles_, selection=selection,
                      manifest=manifest, spec_inferred=spec is None, analysis=analysis)

@@ -197,10 +197,16 @@ class CustomerSegmenter(TransformerMixin, ClusterMixin, BaseEstimator):
         return spec, notes
 
     # ------------------------------------------------------------------ fit
-    def fit(self, X, y=None, *, progress: Progress | None = None):
+    def fit(self, X, y=None, *, progress: Progress | None = None,
+            on_prepared: Callable[[Spec, pd.DataFrame], object] | None = None):
         """Segment the customers in ``X`` (a DataFrame of raw data).
 
         ``progress(stage, detail)`` is called as stages start, if given.
+        ``on_prepared(spec, data)`` is called once, if given, as soon as the data is
+        validated and its empty cells are filled (``data``: the used columns, rows
+        as segmented, what the profiles describe), before any clustering: a run
+        starts the work that needs only the data there, beside the clustering.
+        Neither argument may be changed by it.
         """
         say = progress or (lambda stage, detail="": None)
         clock = StageClock()
@@ -242,7 +248,10 @@ class CustomerSegmenter(TransformerMixin, ClusterMixin, BaseEstimator):
         fast = n > FAST_MIN_ROWS if self.fast is None else bool(self.fast)
         self.fast_ = fast
         Z = self.features_.transform(frame, dtype=np.float32 if fast else np.float64)
+        data = self.features_.impute(frame)
         lap("preprocess")
+        if on_prepared is not None:
+            on_prepared(spec, data)
 
         seed = int(self.random_state)
         rng = np.random.default_rng(seed)
@@ -367,7 +376,6 @@ class CustomerSegmenter(TransformerMixin, ClusterMixin, BaseEstimator):
         lap("stability")
 
         say("profile", "profiling and naming segments")
-        data = self.features_.impute(frame)
         # the model's reference distributions (sorts, which release the GIL) are
         # computed in a second thread while the profiles are
         reference = in_background(reference_distributions, data, spec)

@@ -29,6 +29,7 @@ from collections.abc import Callable
 
 import numpy as np
 
+from .. import _forked as forked
 from .algorithms import ClusterFit, get_algorithm, one_thread
 from .hierarchy import WardTree
 
@@ -274,7 +275,10 @@ def sweep(
     # otherwise restore each other's values out of order.
     with one_thread(), ThreadPoolExecutor(max_workers=1) as pool:
         if consensus_max and len(ks) > 1:
-            consensus = pool.submit(gap_and_stability, X, ks, seed=seed, max_rows=consensus_max)
+            # in a forked child where possible: its hundreds of small fits are mostly
+            # Python, which a thread would run in turns with the sweep's own
+            run = forked.start if forked.fork_available() else pool.submit
+            consensus = run(gap_and_stability, X, ks, seed=seed, max_rows=consensus_max)
         rows, fits = [], {}
         for k in ks:
             if progress:
