@@ -168,3 +168,22 @@ def test_a_run_gives_the_same_results_with_and_without_child_processes(monkeypat
     monkeypatch.setenv(_forked.ENV, "0")
     assert _analysis_and_selection(6_000) == forked
     assert [job.forked for job in jobs[2:]] == [False]  # the sweep uses a thread instead
+
+
+def test_the_partial_analysis_holds_the_values_of_the_whole_one():
+    from custseg.analysis import answer_questions, partial_analysis
+
+    parts = []
+    df = make_customers(6_000, seed=3)
+    result = segment(df, parse_spec(demo_spec_text()), RunOptions(k_range=(2, 5)),
+                     on_partial_analysis=parts.append)
+    assert len(parts) == 1  # once, after the final fit
+    whole = result.analysis
+    for part in (parts[0], partial_analysis(result.segmenter, answer_questions(
+            result.spec, result.segmenter.features_.impute(df), int(result.segmenter.random_state)))):
+        assert part["selection"] == whole["selection"]
+        assert part["charts"]["dendrogram"] == whole["charts"]["dendrogram"]
+        if "associations" in part:  # the questions were answered by then
+            assert part["associations"] == whole["associations"]
+            assert part["charts"]["crosstab"] == whole["charts"]["crosstab"]
+    assert "associations" in part

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 import re
 from html.parser import HTMLParser
 from pathlib import Path
@@ -340,10 +341,17 @@ def test_warmed_up_helpers_draw_every_figure_identically(tmp_path, analysis, mon
     assert len(helpers) == figures._WARM_HELPERS == 2
     assert all(h.proc.poll() is None for h in helpers)
     order = []
+    claimers = {}
+    real_claimer = figures._claimer
+    monkeypatch.setattr(figures, "_claimer", lambda claims, name: claimers.setdefault(
+        name, real_claimer(claims, name)))
     written = write_figures(analysis, tmp_path / "warm", meanwhile=lambda: order.append("meanwhile"))
-    # both helpers were used (and are gone); they drew every figure, this process none
+    # both helpers were used (and are gone); between them they drew every figure (each
+    # the next one nobody had claimed), this process none
     assert figures._warm == [] and [h.proc.returncode for h in helpers] == [0, 0]
-    assert sorted(helpers[0].names + helpers[1].names) == sorted(ALL_FIGURES)
+    assert helpers[0].names == helpers[1].names and sorted(helpers[0].names) == sorted(ALL_FIGURES)
+    assert sorted(claimers) == sorted(ALL_FIGURES)
+    assert set(claimers.values()) <= {h.proc.pid for h in helpers}
     assert here == [] and order == ["meanwhile"]
     write_figures(analysis, tmp_path / "here", processes=1)
     assert written == ALL_FIGURES and sorted(here) == sorted(ALL_FIGURES)
@@ -380,6 +388,92 @@ def test_cool_down_stops_unused_helpers(monkeypatch):
     figures.cool_down()
     assert figures._warm == [] and all(h.proc.poll() is not None for h in helpers)
     figures.cool_down()  # nothing left to stop
+
+
+EARLY = ["associations.png", "dendrogram.png", "selection.png", "crosstab.png"]
+
+
+def _part(analysis: dict) -> dict:
+    """What custseg.analysis.partial_analysis gives after the final fit, from a whole analysis."""
+    charts = analysis["charts"]
+    return {"selection": analysis["selection"], "associations": analysis["associations"],
+            "charts": {"dendrogram": charts["dendrogram"], "crosstab": charts["crosstab"]}}
+
+
+def _wait_for_claims(claims: Path, names: list[str], seconds: float = 120.0) -> None:
+    import time
+
+    deadline = time.monotonic() + seconds
+    while not all((claims / n).is_file() for n in names):
+        assert time.monotonic() < deadline, "the helpers never claimed the early figures"
+        time.sleep(0.05)
+
+
+def test_early_figures_are_drawn_by_the_helpers_and_moved_in(tmp_path, analysis, monkeypatch):
+    from custseg.report import figures
+
+    monkeypatch.setattr(figures, "_idle_cpu", lambda: True)
+    monkeypatch.setattr(figures, "draw_figure", _count_here(figures.draw_figure, here := []))
+    figures.warm_up()
+    helpers = list(figures._warm)
+    figures.draw_early(_part(analysis))
+    early_dir = figures._early["dir"]
+    assert figures._early["names"] == EARLY  # what the part has data for, in file order
+    _wait_for_claims(early_dir / "claims", EARLY)
+    pids = {n: int((early_dir / "claims" / n).read_text()) for n in EARLY}
+    assert set(pids.values()) <= {h.proc.pid for h in helpers}
+    written = write_figures(analysis, tmp_path / "warm")
+    assert written == ALL_FIGURES and here == []
+    assert not early_dir.exists() and figures._early == {}
+    write_figures(analysis, tmp_path / "here", processes=1)
+    for name in ALL_FIGURES:
+        assert (tmp_path / "warm" / name).read_bytes() == (tmp_path / "here" / name).read_bytes()
+
+
+def test_early_figures_not_started_are_drawn_with_the_rest(tmp_path, analysis, monkeypatch):
+    from custseg.report import figures
+
+    monkeypatch.setattr(figures, "_idle_cpu", lambda: True)
+    figures.warm_up()
+    figures.draw_early(_part(analysis))
+    early_claims = figures._early["dir"] / "claims"
+    for name in EARLY[1:]:  # as if this process took them back before any helper started
+        assert figures.claim(early_claims, name)
+    assert write_figures(analysis, tmp_path / "warm") == ALL_FIGURES
+    write_figures(analysis, tmp_path / "here", processes=1)
+    for name in ALL_FIGURES:
+        assert (tmp_path / "warm" / name).read_bytes() == (tmp_path / "here" / name).read_bytes()
+
+
+def test_early_figures_of_a_helper_that_died_are_drawn_here(tmp_path, analysis, monkeypatch):
+    from custseg.report import figures
+
+    monkeypatch.setattr(figures, "_idle_cpu", lambda: True)
+    monkeypatch.setattr(figures, "draw_figure", _count_here(figures.draw_figure, here := []))
+    figures.warm_up()
+    helpers = list(figures._warm)
+    figures.draw_early(_part(analysis))
+    early_dir = figures._early["dir"]
+    _wait_for_claims(early_dir / "claims", EARLY)
+    first = int((early_dir / "claims" / EARLY[0]).read_text())
+    victim = next(h for h in helpers if h.proc.pid == first)  # one that drew early figures
+    victim.proc.kill()
+    victim.proc.wait()
+    lost = [n for n in EARLY if int((early_dir / "claims" / n).read_text()) == victim.proc.pid]
+    assert write_figures(analysis, tmp_path / "warm") == ALL_FIGURES
+    # drawn here: the lost early figures (and, with one helper left, some of the rest)
+    assert lost and set(lost) <= set(here) and not set(EARLY) - set(lost) & set(here)
+    write_figures(analysis, tmp_path / "here", processes=1)
+    for name in ALL_FIGURES:
+        assert (tmp_path / "warm" / name).read_bytes() == (tmp_path / "here" / name).read_bytes()
+
+
+def test_claims_give_each_figure_to_one_process(tmp_path):
+    from custseg.report.figures import claim
+
+    assert claim(None, "a.png")  # no claims directory: always drawn
+    assert claim(tmp_path, "a.png") and not claim(tmp_path, "a.png")
+    assert (tmp_path / "a.png").read_text() == str(os.getpid())
 
 
 def test_no_helper_on_a_busy_machine(monkeypatch):

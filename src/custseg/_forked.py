@@ -98,8 +98,9 @@ class Forked:
     Do not build one directly: use :func:`start`.
     """
 
-    def __init__(self, fn: Callable[..., Any], args: tuple, kwargs: dict) -> None:
+    def __init__(self, fn: Callable[..., Any], args: tuple, kwargs: dict, nice: int = 0) -> None:
         self._call = (fn, args, kwargs)
+        self._nice = nice
         self._pid: int | None = None
         self._payload: bytes | None = None
         self._ok = False
@@ -116,6 +117,8 @@ class Forked:
             code = 1
             try:
                 os.close(read_fd)
+                if self._nice > 0:
+                    os.nice(self._nice)
                 _one_thread()  # for the child's whole life
                 fn, args, kwargs = self._call
                 payload = pickle.dumps(fn(*args, **kwargs), protocol=pickle.HIGHEST_PROTOCOL)
@@ -144,6 +147,12 @@ class Forked:
         """Is the value being computed in a child process?"""
         return self._pid is not None
 
+    def peek(self) -> Any:
+        """The child's value if it has already delivered it, else None (never waits)."""
+        if self._reader is not None and not self._reader.is_alive() and self._ok:
+            return pickle.loads(self._payload)
+        return None
+
     def result(self, timeout: float | None = DEFAULT_TIMEOUT_S) -> Any:
         """The value of the call: the child's, or computed here if the child failed.
 
@@ -170,15 +179,17 @@ class Forked:
         self._reader = None
 
 
-def start(fn: Callable[..., Any], *args: Any, **kwargs: Any) -> Forked:
+def start(fn: Callable[..., Any], *args: Any, nice: int = 0, **kwargs: Any) -> Forked:
     """Start ``fn(*args, **kwargs)`` in a forked child when :func:`fork_available`.
 
     Without a child (another platform, one CPU, ``CUSTSEG_FORK=0``, or the fork
     failed) :meth:`Forked.result` computes the value when it is asked for. ``fn``
     and its arguments must not be changed by this process until then, and its
-    value must be picklable.
+    value must be picklable. ``nice`` (not passed to ``fn``) lowers the child's
+    priority by that much: work that is needed later than this process's own
+    then takes the CPU time this process leaves.
     """
-    job = Forked(fn, args, kwargs)
+    job = Forked(fn, args, kwargs, nice)
     if fork_available():
         _settle()
         try:

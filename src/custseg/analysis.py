@@ -20,7 +20,7 @@ from .recommend import NOTE, cell_recommendations, rules_from_spec, segment_reco
 from .segmenter import CustomerSegmenter
 from .spec import Spec
 
-__all__ = ["answer_questions", "build_analysis", "SCATTER_MAX", "PCA_MAX"]
+__all__ = ["answer_questions", "build_analysis", "partial_analysis", "SCATTER_MAX", "PCA_MAX"]
 
 SCATTER_MAX = 50_000
 TESTS_MAX = 1_000_000  # customers the statistical tests use at most (a fixed-seed sample)
@@ -51,6 +51,30 @@ def _dendrogram_chart(seg: CustomerSegmenter) -> dict | None:
             "dcoord": [[float(x) for x in row] for row in d["dcoord"]],
             "leaf_labels": [str(x) for x in d["ivl"]], "cut_height": cut,
             "method": seg.ward_.method}
+
+
+def _selection_section(seg: CustomerSegmenter) -> dict:
+    return {"rows": [{**r, "chosen": r["k"] == seg.k_} for r in seg.selection_],
+            "k": int(seg.k_), "k_reason": seg.k_reason_,
+            "picks": dict(seg.criteria_picks_),
+            "sample_size": int(seg.selection_sample_size_),
+            "silhouette_sample_size": int(seg.silhouette_sample_size_),
+            "ward_method": seg.ward_.method}
+
+
+def partial_analysis(seg: CustomerSegmenter, questions: dict | None = None) -> dict:
+    """The parts of :func:`build_analysis`'s dict known once the final fit is done.
+
+    ``selection`` and the dendrogram chart, and, given the :func:`answer_questions`
+    of the run, ``associations`` and the crosstab chart: the same keys and values
+    the whole analysis will hold, so their figures can be drawn before it is built.
+    """
+    part: dict = {"selection": _selection_section(seg),
+                  "charts": {"dendrogram": _dendrogram_chart(seg)}}
+    if questions is not None:
+        part["associations"] = questions["associations"]
+        part["charts"]["crosstab"] = questions["crosstab"]
+    return part
 
 
 def _pca_chart(Z: np.ndarray, labels: np.ndarray, centers: np.ndarray, seed: int,
@@ -375,12 +399,7 @@ def build_analysis(seg: CustomerSegmenter, data: pd.DataFrame, Z: np.ndarray, ma
         "tests_sample": tests_sample,
         "question1": q1,
         "question2": q2,
-        "selection": {"rows": [{**r, "chosen": r["k"] == seg.k_} for r in seg.selection_],
-                      "k": int(seg.k_), "k_reason": seg.k_reason_,
-                      "picks": dict(seg.criteria_picks_),
-                      "sample_size": int(seg.selection_sample_size_),
-                      "silhouette_sample_size": int(seg.silhouette_sample_size_),
-                      "ward_method": seg.ward_.method},
+        "selection": _selection_section(seg),
         "segments": segments,
         "recommendations": {"note": NOTE, "segments": seg_recs, "cells": cell_recs},
         "warnings": warnings,

@@ -133,6 +133,13 @@ def _figure_helpers() -> Iterator[None]:
         figures.cool_down()
 
 
+def _draw_early(part: dict) -> None:
+    """Let the warm figure helpers draw what ``part`` of the analysis allows, now."""
+    from .report.figures import draw_early
+
+    draw_early(part)
+
+
 def _import_all(names) -> None:
     import importlib
 
@@ -392,7 +399,8 @@ def run(
         if sql:
             info["sql"] = sql
         if engine == "local" and master is None:
-            result = segment(df, spec_obj, options, progress=progress, input_info=info)
+            result = segment(df, spec_obj, options, progress=progress, input_info=info,
+                             on_partial_analysis=_draw_early)
         else:  # the engine registry; Spark reads a CSV/Parquet input itself
             from .engines import run_engine
 
@@ -521,7 +529,8 @@ def demo(
                 "sha256": hashlib.sha256(data).hexdigest(), "synthetic": True}
         options = RunOptions(seed=seed, aggregate_only=aggregate_only,
                              title="Customer segmentation (synthetic demo data)")
-        result = segment(df, spec, options, progress=progress, input_info=info)
+        result = segment(df, spec, options, progress=progress, input_info=info,
+                         on_partial_analysis=_draw_early)
         if rfm_part is not None:
             _attach_rfm(result, rfm_part)
         progress("write", str(out))

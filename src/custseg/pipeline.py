@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import platform
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
@@ -19,6 +20,11 @@ from .segmenter import CustomerSegmenter, Progress
 from .spec import Spec
 
 __all__ = ["RunOptions", "RunResult", "segment", "profiles_table"]
+
+#: The statistical questions (needed only after the profiles) run in a child at
+#: this lower priority, so that the k sweep and the consensus beside it, which the
+#: run waits for first, keep their CPUs.
+QUESTIONS_NICE = 10
 
 
 @dataclass
@@ -117,7 +123,8 @@ def _versions() -> dict[str, str]:
 
 
 def segment(df: pd.DataFrame, spec: Spec | None, options: RunOptions | None = None, *,
-            progress: Progress | None = None, input_info: dict | None = None) -> RunResult:
+            progress: Progress | None = None, input_info: dict | None = None,
+            on_partial_analysis: Callable[[dict], object] | None = None) -> RunResult:
     """Run the whole segmentation on a DataFrame.
 
     Parameters
@@ -132,20 +139,28 @@ def segment(df: pd.DataFrame, spec: Spec | None, options: RunOptions | None = No
         ``progress(stage, detail)``.
     input_info : dict, optional
         Recorded in the manifest (e.g. path and sha256 of the input file).
+    on_partial_analysis : callable, optional
+        Called once, right after the final fit, with the parts of the analysis
+        known by then (:func:`custseg.analysis.partial_analysis`: the same keys
+        and values the final ``RunResult.analysis`` will hold), so that their
+        figures can be drawn while the run goes on. It must not change them.
     """
     options = options or RunOptions()
     est = options.estimator(spec)
     questions: list[_forked.Forked] = []
 
-    def start_questions(spec_used: Spec, data: pd.DataFrame) -> None:
-        # the statistical questions need only the data: answered beside the clustering
-        from .analysis import answer_questions
+    def on_stage(name: str) -> None:
+        from .analysis import answer_questions, partial_analysis
 
-        questions.append(_forked.start(answer_questions, spec_used, data,
-                                       int(est.random_state)))
+        if name == "preprocess":
+            # the statistical questions need only the data: answered beside the clustering
+            questions.append(_forked.start(answer_questions, est.spec_, est._data,
+                                           int(est.random_state), nice=QUESTIONS_NICE))
+        elif name == "final_fit" and on_partial_analysis is not None:
+            on_partial_analysis(partial_analysis(est, questions[0].peek()))
 
     try:
-        est.fit(df, progress=progress, on_prepared=start_questions if options.analysis else None)
+        est.fit(df, progress=progress, on_stage=on_stage if options.analysis else None)
     except BaseException:
         for job in questions:
             job.cancel()

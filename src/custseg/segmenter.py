@@ -18,7 +18,7 @@ from ._background import in_background
 from ._timing import StageClock
 from .cluster.algorithms import get_algorithm
 from .cluster.hierarchy import ward_tree
-from .cluster.selection import choose_k, forced_k, starts_then_polish, sweep
+from .cluster.selection import choose_k, forced_k, start_consensus, starts_then_polish, sweep
 from .compare import reference_distributions
 from .errors import ParameterError, ValidationError
 from .features import FeatureSpace
@@ -198,19 +198,24 @@ class CustomerSegmenter(TransformerMixin, ClusterMixin, BaseEstimator):
 
     # ------------------------------------------------------------------ fit
     def fit(self, X, y=None, *, progress: Progress | None = None,
-            on_prepared: Callable[[Spec, pd.DataFrame], object] | None = None):
+            on_stage: Callable[[str], object] | None = None):
         """Segment the customers in ``X`` (a DataFrame of raw data).
 
         ``progress(stage, detail)`` is called as stages start, if given.
-        ``on_prepared(spec, data)`` is called once, if given, as soon as the data is
-        validated and its empty cells are filled (``data``: the used columns, rows
-        as segmented, what the profiles describe), before any clustering: a run
-        starts the work that needs only the data there, beside the clustering.
-        Neither argument may be changed by it.
+        ``on_stage(name)`` is called as each stage ends (``validate``,
+        ``preprocess``, ``ward``, ``choose_k``, ``final_fit``, ``stability``,
+        ``profiles``), if given, with what that stage learnt already set: a run
+        starts the work that needs only that there, beside the rest of the fit
+        (from ``preprocess`` on, ``_data`` holds the used columns with empty cells
+        filled, rows as segmented). It must not change the estimator or its data.
         """
         say = progress or (lambda stage, detail="": None)
         clock = StageClock()
-        lap = clock.lap
+
+        def lap(name: str) -> None:
+            clock.lap(name)
+            if on_stage is not None:
+                on_stage(name)
 
         ks = self._check_params()
         df = _array_frame(self, X, reset=True)
@@ -249,9 +254,9 @@ class CustomerSegmenter(TransformerMixin, ClusterMixin, BaseEstimator):
         self.fast_ = fast
         Z = self.features_.transform(frame, dtype=np.float32 if fast else np.float64)
         data = self.features_.impute(frame)
+        # kept for the analysis of a run (custseg.pipeline), which takes them away
+        self._data, self._Z = data, Z
         lap("preprocess")
-        if on_prepared is not None:
-            on_prepared(spec, data)
 
         seed = int(self.random_state)
         rng = np.random.default_rng(seed)
@@ -268,20 +273,28 @@ class CustomerSegmenter(TransformerMixin, ClusterMixin, BaseEstimator):
         self.silhouette_sample_size_ = int(
             Zs.shape[0] if Zs.shape[0] <= self.silhouette_max
             else min(self.silhouette_sample, self.silhouette_max))
-        say("ward", "building the Ward hierarchy")
-        self.ward_ = ward_tree(Zs, exact_max=self.ward_exact_max, seed=seed)
-        lap("ward")
+        # the gap statistic and stability need only the sample: started first, beside the rest
+        consensus = start_consensus(Zs, ks, seed=seed)
+        try:
+            say("ward", "building the Ward hierarchy")
+            self.ward_ = ward_tree(Zs, exact_max=self.ward_exact_max, seed=seed)
+            lap("ward")
 
-        algo = get_algorithm(self.algorithm)
-        sweep_algo = "kmeans" if algo.chooses_k else self.algorithm
-        say("choose_k", f"trying k = {ks[0]}..{ks[-1]}")
-        extra_kw = ({"layout": self.features_.layout()}
-                    if get_algorithm(sweep_algo).needs_layout else {})
-        rows, fits = sweep(Zs, ks, algorithm=sweep_algo, n_init=int(self.n_init), seed=seed,
-                           ward=self.ward_, silhouette_max=self.silhouette_max,
-                           silhouette_sample=self.silhouette_sample,
-                           start_max=START_MAX if fast else None,
-                           progress=lambda d: say("choose_k", d), fit_kwargs=extra_kw)
+            algo = get_algorithm(self.algorithm)
+            sweep_algo = "kmeans" if algo.chooses_k else self.algorithm
+            say("choose_k", f"trying k = {ks[0]}..{ks[-1]}")
+            extra_kw = ({"layout": self.features_.layout()}
+                        if get_algorithm(sweep_algo).needs_layout else {})
+            rows, fits = sweep(Zs, ks, algorithm=sweep_algo, n_init=int(self.n_init), seed=seed,
+                               ward=self.ward_, silhouette_max=self.silhouette_max,
+                               silhouette_sample=self.silhouette_sample,
+                               start_max=START_MAX if fast else None,
+                               progress=lambda d: say("choose_k", d), fit_kwargs=extra_kw,
+                               consensus=consensus)
+        except BaseException:
+            if consensus is not None:
+                consensus.cancel()  # a child still computing for a failed fit
+            raise
         note = (f"Chosen on a fixed-seed sample of {Zs.shape[0]:,} of {n:,} customers"
                 if sample is not None else "")
         self.start_sample_size_ = None
@@ -410,8 +423,6 @@ class CustomerSegmenter(TransformerMixin, ClusterMixin, BaseEstimator):
             },
         )
         self.timings_ = clock.timings
-        # kept for the analysis of a run (custseg.pipeline), which takes them away
-        self._data, self._Z = data, Z
         return self
 
     def __sklearn_tags__(self):

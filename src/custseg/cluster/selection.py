@@ -33,7 +33,8 @@ from .. import _forked as forked
 from .algorithms import ClusterFit, get_algorithm, one_thread
 from .hierarchy import WardTree
 
-__all__ = ["sweep", "forced_k", "silhouettes", "ch_db", "ari", "knee_point", "choose_k", "CRITERIA"]
+__all__ = ["sweep", "start_consensus", "forced_k", "silhouettes", "ch_db", "ari", "knee_point",
+           "choose_k", "CRITERIA"]
 
 CRITERIA = ("elbow", "silhouette", "calinski_harabasz", "davies_bouldin", "gap", "stability",
             "bic")
@@ -245,6 +246,7 @@ def sweep(
     start_max: int | None = None,
     progress: Callable[[str], None] | None = None,
     fit_kwargs: dict | None = None,
+    consensus: forked.Forked | None = None,
 ) -> tuple[list[dict], dict[int, ClusterFit]]:
     """Fit every k in ``ks`` and compute the selection metrics.
 
@@ -252,8 +254,10 @@ def sweep(
     k-means++ starts run on a fixed-seed subsample of ``start_max`` rows and the
     best is then refined by Lloyd iterations on every row, so the metrics and
     centroids describe all of ``X`` at a fraction of the cost. The gap statistic
-    and bootstrap stability (on their own subsample) run in a second thread
-    while the sweep runs: scikit-learn's k-means releases the GIL.
+    and bootstrap stability (on their own subsample) run beside the sweep: in a
+    forked child (:mod:`custseg._forked`; already started by
+    :func:`start_consensus` if ``consensus`` is given), else in a second thread
+    (scikit-learn's k-means releases the GIL).
 
     Returns the metric rows (one dict per k) and the fits by k.
     """
@@ -269,12 +273,11 @@ def sweep(
     if start_max is not None and algorithm == "kmeans" and n > start_max:
         start_rows = np.sort(np.random.default_rng(seed + 7).choice(n, size=start_max,
                                                                      replace=False))
-    consensus = None
     # Two Python threads, one core each: the limit is set once around both, as
     # thread limits are process-wide and nested limits from two threads could
     # otherwise restore each other's values out of order.
     with one_thread(), ThreadPoolExecutor(max_workers=1) as pool:
-        if consensus_max and len(ks) > 1:
+        if consensus is None and consensus_max and len(ks) > 1:
             # in a forked child where possible: its hundreds of small fits are mostly
             # Python, which a thread would run in turns with the sweep's own
             run = forked.start if forked.fork_available() else pool.submit
@@ -307,6 +310,19 @@ def sweep(
             for row in rows:
                 row.update(extra[row["k"]])
     return rows, fits
+
+
+def start_consensus(X: np.ndarray, ks: list[int], *, seed: int = 0,
+                    consensus_max: int | None = 5_000) -> forked.Forked | None:
+    """Start :func:`gap_and_stability` of ``X`` in a forked child now, for :func:`sweep`.
+
+    Started before other work (the Ward tree), the child has that time too. None
+    when there is nothing to compute or no child can be forked (:func:`sweep` then
+    computes it beside itself). ``X`` must not change until the sweep.
+    """
+    if not consensus_max or len(ks) < 2 or not forked.fork_available():
+        return None
+    return forked.start(gap_and_stability, X, ks, seed=seed, max_rows=consensus_max)
 
 
 def forced_k(k: int | None, best_k: int, reason: str) -> tuple[int, str]:

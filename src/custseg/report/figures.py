@@ -13,8 +13,10 @@ metadata, a fixed SVG hash salt).
 Speed: :func:`write_figures` draws some figures in a helper Python process while
 this one draws the rest (``processes=2``, the default unless every CPU is busy),
 which nearly halves its time. A command that will write a report starts two
-helpers early with :func:`warm_up`: they import matplotlib while it works, then
-share every figure out while this process renders the HTML report (``meanwhile``).
+helpers early with :func:`warm_up`: they import matplotlib while it works, draw
+the figures whose data is known before the run ends (:func:`draw_early`: the
+choice of k and the dendrogram after the final fit), then share the others out
+while this process renders the HTML report (``meanwhile``).
 Point clouds are handed to matplotlib as numpy arrays (never as Python lists of
 points).
 """
@@ -495,41 +497,60 @@ def _idle_cpu() -> bool:
 
 
 class _Helper:
-    """A second Python process drawing some of the figures while this one draws the rest.
+    """A second Python process drawing figures while this one goes on.
 
-    It starts (and imports matplotlib) at once; :meth:`send` gives it its job.
+    It starts (and imports matplotlib) at once; :meth:`send` gives it jobs, one
+    JSON line each, written in order by a feeder thread; after the ``last`` one its
+    stdin is closed and it exits once every job is done.
     """
 
     def __init__(self) -> None:
+        import queue
+
         import custseg
 
         env = dict(os.environ)
         # the helper imports this very copy of custseg, however the parent found it
         root = str(Path(custseg.__file__).resolve().parent.parent)
         env["PYTHONPATH"] = os.pathsep.join(p for p in (root, env.get("PYTHONPATH")) if p)
-        self.names: list[str] = []
+        self.names: list[str] = []  # every figure it was given (or may claim)
+        self._queue: queue.SimpleQueue = queue.SimpleQueue()
         self.feeder: threading.Thread | None = None
         self.proc = subprocess.Popen(
             [sys.executable, "-m", "custseg.report._figure_helper"], stdin=subprocess.PIPE,
             stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, env=env)
 
-    def send(self, analysis_json: bytes, out_dir: Path, names: list[str]) -> None:
-        """Give the helper its job; ``analysis_json`` is the analysis as UTF-8 JSON."""
-        head = json.dumps({"out_dir": str(out_dir), "names": names}, ensure_ascii=False)
-        payload = head[:-1].encode("utf-8") + b', "analysis": ' + analysis_json + b"}"
-        self.names = names
-        self.feeder = threading.Thread(target=self._feed, args=(payload,), daemon=True)
-        self.feeder.start()
+    def send(self, analysis_json: bytes, out_dir: Path, names: list[str], *,
+             claims: Path | None = None, last: bool = True) -> None:
+        """Queue a job: draw ``names`` (those it can :func:`claim` in ``claims``, if given).
 
-    def _feed(self, payload: bytes) -> None:
+        ``analysis_json`` is the analysis, or the part of it those figures need, as
+        compact UTF-8 JSON.
+        """
+        if names:
+            head = json.dumps({"out_dir": str(out_dir), "names": names,
+                               "claims": None if claims is None else str(claims)},
+                              ensure_ascii=False)
+            self.names += names
+            self._queue.put(head[:-1].encode("utf-8") + b', "analysis": ' + analysis_json
+                            + b"}\n")
+        if last:
+            self._queue.put(None)
+        if self.feeder is None:
+            self.feeder = threading.Thread(target=self._feed, daemon=True)
+            self.feeder.start()
+
+    def _feed(self) -> None:
         try:
             with self.proc.stdin:
-                self.proc.stdin.write(payload)
+                while (payload := self._queue.get()) is not None:
+                    self.proc.stdin.write(payload)
+                    self.proc.stdin.flush()
         except (BrokenPipeError, OSError):
             pass  # the helper died; finish() sees its exit code
 
     def finish(self) -> bool:
-        """Wait for the helper; True if it drew every figure it was given."""
+        """Wait for the helper (its last job sent); True if it did every job it was given."""
         try:
             return self.proc.wait(_HELPER_TIMEOUT_S) == 0
         except subprocess.TimeoutExpired:
@@ -542,12 +563,46 @@ class _Helper:
             self.proc.kill()
             self.proc.wait()
         if self.feeder is not None:
+            self._queue.put(None)
             self.feeder.join()
         elif self.proc.stdin is not None:
             self.proc.stdin.close()
 
 
+def claim(claims: Path | None, name: str) -> bool:
+    """Take figure ``name`` for this process, if no other process has (None: always).
+
+    Warm helpers get the same list of figures and each draws those it claims
+    first, so the work shares itself out as they go (heaviest first), whatever
+    each one's speed. A claim is a file ``claims/name`` created exclusively
+    (``O_EXCL``, atomic), holding the claimer's process id.
+    """
+    if claims is None:
+        return True
+    try:
+        fd = os.open(Path(claims) / name, os.O_CREAT | os.O_EXCL | os.O_WRONLY, 0o600)
+    except FileExistsError:
+        return False
+    with os.fdopen(fd, "w") as f:
+        f.write(str(os.getpid()))
+    return True
+
+
+def _claimer(claims: Path, name: str) -> int | None:
+    try:
+        return int((claims / name).read_text())
+    except (OSError, ValueError):
+        return None
+
+
+def _by_cost(names: list[str]) -> list[str]:
+    """Heaviest first (the order that shares a queue out most evenly); stable."""
+    return sorted(names, key=lambda n: -_FIGURE_COST.get(n, 0.25))
+
+
 _warm: list[_Helper] = []
+#: What :func:`draw_early` gave the warm helpers: {"dir": Path, "names": [...]}.
+_early: dict[str, Any] = {}
 
 
 def warm_up() -> None:
@@ -567,17 +622,56 @@ def warm_up() -> None:
             break
 
 
+def draw_early(part: dict) -> None:
+    """Have the warm helpers draw, now, the figures a part of the analysis has data for.
+
+    ``part`` holds some keys of the analysis dict with their final values (see
+    :func:`custseg.analysis.partial_analysis`: the choice of k, the dendrogram,
+    the associations...). The figures it allows are drawn into a temporary
+    directory while the run goes on; :func:`write_figures`, given the whole
+    analysis, moves them into place (byte-identical to drawing them then), takes
+    back those no helper has started, and draws the rest. Without warm helpers
+    (see :func:`warm_up`) this does nothing.
+    """
+    helpers = [h for h in _warm if h.proc.poll() is None]
+    if not helpers or _early:
+        return
+    names = [name for name, (_, available) in FIGURE_FILES.items() if available(part)]
+    if not names:
+        return
+    try:
+        encoded = json.dumps(part, ensure_ascii=False).encode("utf-8")
+    except (TypeError, ValueError):  # not JSON: they are drawn with the rest
+        return
+    import tempfile
+
+    early_dir = Path(tempfile.mkdtemp(prefix="custseg-figures-"))
+    (early_dir / "claims").mkdir()
+    _early.update(dir=early_dir, names=names)
+    for helper in helpers:
+        helper.send(encoded, early_dir, _by_cost(names), claims=early_dir / "claims", last=False)
+
+
+def _forget_early() -> None:
+    import shutil
+
+    if "dir" in _early:
+        shutil.rmtree(_early["dir"], ignore_errors=True)
+    _early.clear()
+
+
 def cool_down() -> None:
     """Stop the helpers started by :func:`warm_up` that no figure used."""
     while _warm:
         _warm.pop().stop()
+    _forget_early()
 
 
 def _share(names: list[str], n: int) -> list[list[str]]:
     """``names`` in ``n`` groups of about equal drawing time (largest first; stable)."""
     groups: list[list[str]] = [[] for _ in range(n)]
     load = [0.0] * n
-    for name in sorted(names, key=lambda x: -_FIGURE_COST.get(x, 0.25)):
+    for name in _by_cost(names):
         i = load.index(min(load))
         groups[i].append(name)
         load[i] += _FIGURE_COST.get(name, 0.25)
@@ -617,12 +711,14 @@ def write_figures(analysis: dict, out_dir: Path, *, processes: int | None = None
         others, which nearly halves the time on two or more cores; ``1`` draws
         everything here. None (default): 2 when at least two CPUs are available
         and the 1-minute load average leaves one of them idle, else 1.
-        The files are byte-identical either way; if the helper cannot start or
+        The files are byte-identical either way; if a helper cannot start or
         fails, its figures are drawn here. Helpers started by :func:`warm_up`
-        are used when there are any, and share every figure out between them.
+        are used when there are any: each takes the next figure no other has
+        taken (:func:`claim`), and the figures :func:`draw_early` gave them are
+        moved in.
     meanwhile : callable, optional
         Called with no argument once this process has drawn its figures and
-        before it waits for the helper's (e.g. to render the HTML report).
+        before it waits for the helpers' (e.g. to render the HTML report).
 
     Returns
     -------
@@ -638,45 +734,92 @@ def write_figures(analysis: dict, out_dir: Path, *, processes: int | None = None
     out_dir.mkdir(parents=True, exist_ok=True)
     names = [name for name, (_, available) in FIGURE_FILES.items() if available(analysis)]
     helpers = [h for h in _warm if h.proc.poll() is None]  # warmed up, still alive
+    _stop_all([h for h in _warm if h not in helpers])
     _warm.clear()
-    if processes == 1 or len(names) < 2:
-        helpers = _stop_all(helpers)
-    if processes is None:
-        processes = 2 if helpers or _idle_cpu() else 1
-    if helpers:  # warm: the helpers share every figure out (one helper: this process helps)
-        shares = _share(names, len(helpers) + (len(helpers) == 1))
-    elif processes == 2 and len(names) > len(_HELPER_FIGURES_COLD):
-        shares = [[n for n in names if n in _HELPER_FIGURES_COLD]]
-        with contextlib.suppress(OSError, ValueError):
-            helpers = [_Helper()]
-    else:
-        shares = []
-    working = []
-    encoded: bytes | None = None
+    early_dir = _early.get("dir")
     try:
-        for helper, share in zip(helpers, shares, strict=False):
-            try:
-                if share:
-                    if encoded is None:  # once for every helper
-                        encoded = json.dumps(analysis, ensure_ascii=False).encode("utf-8")
-                    helper.send(encoded, out_dir, share)
-                    working.append(helper)
-                    continue
-            except (ValueError, TypeError):  # an analysis JSON cannot hold: draw all here
-                pass
-            helper.stop()
-        for helper in helpers[len(shares):]:
-            helper.stop()
-        theirs = {n for helper in working for n in helper.names}
+        if processes == 1 or len(names) < 2:
+            helpers = _stop_all(helpers)
+        if helpers:
+            _warm_figures(analysis, out_dir, names, helpers, early_dir, meanwhile)
+        else:
+            _cold_figures(analysis, out_dir, names, processes, early_dir, meanwhile)
+    finally:
+        _forget_early()
+    return names
+
+
+def _cold_figures(analysis: dict, out_dir: Path, names: list[str], processes: int | None,
+                  early_dir: Path | None, meanwhile: Callable[[], Any] | None) -> None:
+    """No warm helper: the two most text-heavy figures in a helper started now, if worth it."""
+    del early_dir  # an early job's helpers were stopped: write_figures removes its files
+    if processes is None:
+        processes = 2 if _idle_cpu() else 1
+    helper = None
+    theirs: list[str] = []
+    if processes == 2 and len(names) > len(_HELPER_FIGURES_COLD):
+        theirs = [n for n in names if n in _HELPER_FIGURES_COLD]
+        try:
+            helper = _Helper()
+            helper.send(json.dumps(analysis, ensure_ascii=False).encode("utf-8"), out_dir, theirs)
+        except (OSError, ValueError, TypeError):  # no helper, or an analysis JSON cannot hold
+            if helper is not None:
+                helper.stop()
+            helper, theirs = None, []
+    try:
         for name in names:
             if name not in theirs:
                 draw_figure(analysis, out_dir, name)
         if meanwhile is not None:
             meanwhile()
-        for helper in working:
-            if not helper.finish():
-                for name in helper.names:
-                    draw_figure(analysis, out_dir, name)
+        if helper is not None and not helper.finish():
+            for name in theirs:
+                draw_figure(analysis, out_dir, name)
+    finally:
+        if helper is not None:
+            helper.stop()
+
+
+def _warm_figures(analysis: dict, out_dir: Path, names: list[str], helpers: list[_Helper],
+                  early_dir: Path | None, meanwhile: Callable[[], Any] | None) -> None:
+    """Warm helpers share the figures out by claiming them; early ones are moved in."""
+    import shutil
+    import tempfile
+
+    scratch = Path(tempfile.mkdtemp(prefix="custseg-claims-")) if early_dir is None else early_dir
+    claims = scratch / "claims-final"
+    claims.mkdir()
+    early_claims = scratch / "claims"
+    early = [n for n in _early.get("names", []) if n in names] if early_dir is not None else []
+    # an early figure no helper has started yet is taken back and drawn with the rest
+    taken_back = [n for n in early if claim(early_claims, n)]
+    early = [n for n in early if n not in taken_back]
+    rest = [n for n in names if n not in early]
+    try:
+        encoded = json.dumps(analysis, ensure_ascii=False).encode("utf-8") if rest else b""
+    except (TypeError, ValueError):  # an analysis JSON cannot hold: drawn here
+        encoded = b""
+    for helper in helpers:
+        helper.send(encoded, out_dir, _by_cost(rest) if encoded else [], claims=claims)
+    here = []
+    try:
+        # one helper: this process takes figures too (the same way); none sent: all here
+        for name in _by_cost(rest) if len(helpers) == 1 or not encoded else []:
+            if not encoded or claim(claims, name):
+                draw_figure(analysis, out_dir, name)
+                here.append(name)
+        if meanwhile is not None:
+            meanwhile()
+        done = {h.proc.pid for h in helpers if h.finish()}
+        for name in early:
+            if _claimer(early_claims, name) in done:
+                shutil.move(early_dir / name, out_dir / name)
+            else:  # its helper failed
+                draw_figure(analysis, out_dir, name)
+        for name in rest:
+            if name not in here and _claimer(claims, name) not in done:
+                draw_figure(analysis, out_dir, name)  # its helper failed
     finally:
         _stop_all(helpers)
-    return names
+        if early_dir is None:
+            shutil.rmtree(scratch, ignore_errors=True)
