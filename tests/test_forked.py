@@ -114,6 +114,36 @@ def test_a_child_that_does_not_answer_in_time_is_killed_and_the_value_computed_h
         os.kill(child, 0)
 
 
+def _busy_then_stuck_in_the_child(parent):
+    if os.getpid() != parent:
+        deadline = time.monotonic() + 0.5
+        while time.monotonic() < deadline:  # computes for a while...
+            pass
+        time.sleep(60)  # ...then waits on something that never comes (as a lock would)
+    return os.getpid()
+
+
+@linux_two_cpus
+def test_a_child_that_stops_using_the_cpu_is_taken_for_hung():
+    job = _forked.start(_busy_then_stuck_in_the_child, os.getpid())
+    started = time.monotonic()
+    assert job.result(timeout=60, stall=1.0) == os.getpid()  # computed here
+    assert 1.0 <= time.monotonic() - started < 30
+
+
+def _computes(cpu_seconds):
+    start = time.process_time()
+    while time.process_time() - start < cpu_seconds:
+        pass
+    return os.getpid()
+
+
+@linux_two_cpus
+def test_a_child_that_computes_is_not_taken_for_hung():
+    job = _forked.start(_computes, 3.0)
+    assert job.result(timeout=120, stall=1.0) != os.getpid()  # three stall windows, never idle
+
+
 def test_without_fork_the_value_is_computed_when_asked(monkeypatch):
     monkeypatch.setenv(_forked.ENV, "0")
     assert not _forked.fork_available()

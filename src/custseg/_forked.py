@@ -43,6 +43,10 @@ ENV = "CUSTSEG_FORK"
 #: Seconds :meth:`Forked.result` waits for a child by default before computing the
 #: value itself (a safety net: a child only stops answering if it hangs).
 DEFAULT_TIMEOUT_S = 600.0
+#: Seconds a child may go without using any CPU while :meth:`Forked.result` waits
+#: before it is taken for hung (it computes and never waits on anything but the
+#: CPU), killed, and the value computed here.
+STALL_S = 10.0
 
 
 def fork_available() -> bool:
@@ -158,20 +162,39 @@ class Forked:
             return pickle.loads(self._payload)
         return None
 
-    def result(self, timeout: float | None = DEFAULT_TIMEOUT_S) -> Any:
+    def result(self, timeout: float | None = DEFAULT_TIMEOUT_S, stall: float = STALL_S) -> Any:
         """The value of the call: the child's, or computed here if the child failed.
 
-        Waits at most ``timeout`` seconds (None: as long as it takes) for the child;
-        a child still running then is killed and the value computed here.
+        Waits at most ``timeout`` seconds (None: as long as it takes) for the child,
+        and at most ``stall`` seconds during which it used no CPU at all (it would be
+        stuck: it only computes); a child still running then is killed and the value
+        computed here.
         """
         if self._reader is not None:
-            self._reader.join(timeout)
+            self._wait(timeout, stall)
             if self._reader.is_alive():
                 self.cancel()
             elif self._ok:
                 return pickle.loads(self._payload)
         fn, args, kwargs = self._call
         return computed_here(fn, *args, **kwargs)
+
+    def _wait(self, timeout: float | None, stall: float) -> None:
+        import time
+
+        end = None if timeout is None else time.monotonic() + timeout
+        used, since = _cpu_ticks(self._pid), time.monotonic()
+        while self._reader.is_alive():
+            now = time.monotonic()
+            if end is not None and now >= end:
+                return
+            self._reader.join(min(0.25, stall) if end is None else
+                              max(0.0, min(0.25, stall, end - now)))
+            ticks = _cpu_ticks(self._pid)
+            if ticks is None or ticks != used:
+                used, since = ticks, time.monotonic()
+            elif time.monotonic() - since >= stall:
+                return
 
     def cancel(self) -> None:
         """Stop the child if it still runs (its value is then computed by :meth:`result`)."""
@@ -182,6 +205,16 @@ class Forked:
                 pass
             self._reader.join()
         self._reader = None
+
+
+def _cpu_ticks(pid: int | None) -> int | None:
+    """User + system CPU ticks of a process so far (``/proc/PID/stat``), else None."""
+    try:
+        with open(f"/proc/{pid}/stat", "rb") as f:
+            fields = f.read().rsplit(b")", 1)[1].split()
+        return int(fields[11]) + int(fields[12])
+    except (OSError, IndexError, ValueError):
+        return None
 
 
 def start(fn: Callable[..., Any], *args: Any, nice: int = 0, **kwargs: Any) -> Forked:
