@@ -207,9 +207,9 @@ def test_the_partial_analysis_holds_the_values_of_the_whole_one():
     df = make_customers(6_000, seed=3)
     result = segment(df, parse_spec(demo_spec_text()), RunOptions(k_range=(2, 5)),
                      on_partial_analysis=parts.append)
-    assert len(parts) == 1  # once, after the final fit
+    assert len(parts) == 3  # after the final fit, the stability refits and the profiles
     whole = result.analysis
-    for part in (parts[0], partial_analysis(result.segmenter, answer_questions(
+    for part in (*parts, partial_analysis(result.segmenter, answer_questions(
             result.spec, result.segmenter.features_.impute(df), int(result.segmenter.random_state)))):
         assert part["selection"] == whole["selection"]
         assert part["charts"]["dendrogram"] == whole["charts"]["dendrogram"]

@@ -430,6 +430,26 @@ def test_early_figures_are_drawn_by_the_helpers_and_moved_in(tmp_path, analysis,
         assert (tmp_path / "warm" / name).read_bytes() == (tmp_path / "here" / name).read_bytes()
 
 
+def test_a_larger_part_adds_its_figures(tmp_path, analysis, monkeypatch):
+    from custseg.report import figures
+
+    monkeypatch.setattr(figures, "_idle_cpu", lambda: True)
+    figures.warm_up()
+    part = _part(analysis)
+    first = {"selection": part["selection"], "charts": {"dendrogram": part["charts"]["dendrogram"]}}
+    figures.draw_early(first)
+    assert figures._early["names"] == ["dendrogram.png", "selection.png"]
+    figures.draw_early(first)  # nothing new: nothing sent
+    assert figures._early["names"] == ["dendrogram.png", "selection.png"]
+    figures.draw_early(part)  # the questions' answers came in
+    assert figures._early["names"] == ["dendrogram.png", "selection.png", "associations.png",
+                                       "crosstab.png"]
+    assert write_figures(analysis, tmp_path / "warm") == ALL_FIGURES
+    write_figures(analysis, tmp_path / "here", processes=1)
+    for name in ALL_FIGURES:
+        assert (tmp_path / "warm" / name).read_bytes() == (tmp_path / "here" / name).read_bytes()
+
+
 def test_early_figures_not_started_are_drawn_with_the_rest(tmp_path, analysis, monkeypatch):
     from custseg.report import figures
 

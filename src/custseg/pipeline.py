@@ -25,6 +25,10 @@ __all__ = ["RunOptions", "RunResult", "segment", "profiles_table"]
 #: this lower priority, so that the k sweep and the consensus beside it, which the
 #: run waits for first, keep their CPUs.
 QUESTIONS_NICE = 10
+#: The stages after which the part of the analysis known so far is handed out
+#: (``on_partial_analysis``): from the final fit on, and again as the questions'
+#: answers may have come in meanwhile.
+EARLY_STAGES = ("final_fit", "stability", "profiles")
 
 
 @dataclass
@@ -140,10 +144,11 @@ def segment(df: pd.DataFrame, spec: Spec | None, options: RunOptions | None = No
     input_info : dict, optional
         Recorded in the manifest (e.g. path and sha256 of the input file).
     on_partial_analysis : callable, optional
-        Called once, right after the final fit, with the parts of the analysis
-        known by then (:func:`custseg.analysis.partial_analysis`: the same keys
-        and values the final ``RunResult.analysis`` will hold), so that their
-        figures can be drawn while the run goes on. It must not change them.
+        Called after the final fit, and again after each later stage of
+        :data:`EARLY_STAGES`, with the parts of the analysis known by then
+        (:func:`custseg.analysis.partial_analysis`: the same keys and values the
+        final ``RunResult.analysis`` will hold), so that their figures can be
+        drawn while the run goes on. It must not change them.
     """
     options = options or RunOptions()
     est = options.estimator(spec)
@@ -156,7 +161,7 @@ def segment(df: pd.DataFrame, spec: Spec | None, options: RunOptions | None = No
             # the statistical questions need only the data: answered beside the clustering
             questions.append(_forked.start(answer_questions, est.spec_, est._data,
                                            int(est.random_state), nice=QUESTIONS_NICE))
-        elif name == "final_fit" and on_partial_analysis is not None:
+        elif name in EARLY_STAGES and on_partial_analysis is not None:
             on_partial_analysis(partial_analysis(est, questions[0].peek()))
 
     try:

@@ -630,26 +630,31 @@ def draw_early(part: dict) -> None:
     the associations...). The figures it allows are drawn into a temporary
     directory while the run goes on; :func:`write_figures`, given the whole
     analysis, moves them into place (byte-identical to drawing them then), takes
-    back those no helper has started, and draws the rest. Without warm helpers
-    (see :func:`warm_up`) this does nothing.
+    back those no helper has started, and draws the rest. Called again with a
+    larger part, it draws the figures that part adds. Without warm helpers (see
+    :func:`warm_up`) this does nothing.
     """
     helpers = [h for h in _warm if h.proc.poll() is None]
-    if not helpers or _early:
+    if not helpers:
         return
-    names = [name for name, (_, available) in FIGURE_FILES.items() if available(part)]
+    names = [name for name, (_, available) in FIGURE_FILES.items()
+             if available(part) and name not in _early.get("names", [])]
     if not names:
         return
     try:
         encoded = json.dumps(part, ensure_ascii=False).encode("utf-8")
     except (TypeError, ValueError):  # not JSON: they are drawn with the rest
         return
-    import tempfile
+    if "dir" not in _early:
+        import tempfile
 
-    early_dir = Path(tempfile.mkdtemp(prefix="custseg-figures-"))
-    (early_dir / "claims").mkdir()
-    _early.update(dir=early_dir, names=names)
+        _early["dir"] = Path(tempfile.mkdtemp(prefix="custseg-figures-"))
+        (_early["dir"] / "claims").mkdir()
+        _early["names"] = []
+    _early["names"] += names
     for helper in helpers:
-        helper.send(encoded, early_dir, _by_cost(names), claims=early_dir / "claims", last=False)
+        helper.send(encoded, _early["dir"], _by_cost(names), claims=_early["dir"] / "claims",
+                    last=False)
 
 
 def _forget_early() -> None:
@@ -790,7 +795,8 @@ def _warm_figures(analysis: dict, out_dir: Path, names: list[str], helpers: list
     claims = scratch / "claims-final"
     claims.mkdir()
     early_claims = scratch / "claims"
-    early = [n for n in _early.get("names", []) if n in names] if early_dir is not None else []
+    early = ([n for n in names if n in _early.get("names", [])]  # file order
+             if early_dir is not None else [])
     # an early figure no helper has started yet is taken back and drawn with the rest
     taken_back = [n for n in early if claim(early_claims, n)]
     early = [n for n in early if n not in taken_back]
