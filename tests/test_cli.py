@@ -296,3 +296,38 @@ def test_a_failed_command_leaves_collection_on(tmp_path):
                           "--quiet"], capture_output=True, text=True, check=True, cwd=tmp_path)
     probe = json.loads(res.stdout.strip().splitlines()[-1])
     assert probe["code"] == 2 and probe["enabled_at_end"]
+
+
+@pytest.mark.skipif(not Path("/proc/stat").exists(), reason="reads /proc/stat (Linux)")
+def test_idle_cpus_since_start_counts_this_process_as_busy(monkeypatch):
+    import os
+    import time
+
+    import custseg._entry as entry
+
+    cpus = os.cpu_count()
+    monkeypatch.setattr(entry, "_STARTED", (time.monotonic(), entry._cpu_jiffies()))
+    assert entry.idle_cpus_since_start() is None  # too short a window to tell
+    end = time.monotonic() + 0.6
+    while time.monotonic() < end:  # one CPU busy for the whole window
+        pass
+    idle = entry.idle_cpus_since_start()
+    assert idle is not None and 0 <= idle <= cpus - 0.7
+    monkeypatch.setattr(entry, "_STARTED", (time.monotonic() - 10, entry._cpu_jiffies()))
+    assert entry.idle_cpus_since_start() is None  # no longer about the start
+
+
+def test_helpers_follow_the_idle_time_since_the_start(monkeypatch):
+    import custseg._entry as entry
+    from custseg.report import figures
+
+    monkeypatch.setattr(figures.os, "sched_getaffinity", lambda pid: {0, 1}, raising=False)
+    monkeypatch.setattr(entry, "idle_cpus_since_start", lambda: 0.9)
+    assert figures._idle_cpu()
+    monkeypatch.setattr(entry, "idle_cpus_since_start", lambda: 0.2)
+    assert not figures._idle_cpu()
+    monkeypatch.setattr(entry, "idle_cpus_since_start", lambda: None)  # the load average then
+    monkeypatch.setattr(figures.os, "getloadavg", lambda: (5.0, 5.0, 5.0))
+    assert not figures._idle_cpu()
+    monkeypatch.setattr(figures.os, "getloadavg", lambda: (0.5, 0.5, 0.5))
+    assert figures._idle_cpu()

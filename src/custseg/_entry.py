@@ -2,6 +2,44 @@
 
 import gc
 import sys
+import time
+
+
+def _cpu_jiffies() -> tuple[int, int, int] | None:
+    """(idle, total, number of CPUs) from the first lines of ``/proc/stat`` (Linux), else None."""
+    try:
+        with open("/proc/stat", "rb") as f:
+            lines = f.read(65536).split(b"\n")
+        fields = [int(x) for x in lines[0].split()[1:]]
+        cpus = sum(1 for line in lines[1:] if line.startswith(b"cpu"))
+    except (OSError, ValueError, IndexError):
+        return None
+    return fields[3] + (fields[4] if len(fields) > 4 else 0), sum(fields), cpus
+
+
+# when this module was first imported: the start of the command, for the console script
+_STARTED = (time.monotonic(), _cpu_jiffies())
+
+
+def idle_cpus_since_start(min_seconds: float = 0.2,
+                          max_seconds: float = 5.0) -> float | None:
+    """How many CPUs were idle, on average, since the command started (Linux).
+
+    Counts the whole machine's idle time (``/proc/stat``) between the import of
+    this module (the console script's first step) and now; this process's own
+    work counts as busy. None when it cannot tell: no ``/proc/stat``, or a window
+    under ``min_seconds`` (too few clock ticks) or over ``max_seconds`` (no longer
+    about the start).
+    """
+    began, first = _STARTED
+    elapsed = time.monotonic() - began
+    if first is None or not min_seconds <= elapsed <= max_seconds:
+        return None
+    now = _cpu_jiffies()
+    if now is None or now[1] <= first[1]:
+        return None
+    return (now[0] - first[0]) / (now[1] - first[1]) * now[2]
+
 
 _gc_paused = False
 

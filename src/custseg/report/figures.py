@@ -484,16 +484,26 @@ def _idle_cpu() -> bool:
     """Is there a CPU a helper process could use? (At least two, and not all busy.)
 
     A helper only pays for its start (a Python with matplotlib) when it runs
-    beside this process; on a saturated machine it would only add work. The
-    1-minute load average lags: right after a large run it still counts that run
-    (about one CPU), so the test is "below the CPU count", not "one CPU idle".
+    beside this process; on a saturated machine it would only add work. Early in
+    a command (the console script started less than 5 s ago) the answer is what
+    the machine did since then: at least half a CPU idle on average
+    (:func:`custseg._entry.idle_cpus_since_start`). Otherwise it is the 1-minute
+    load average, which lags: right after a large run it still counts that run
+    (about one CPU, and up to two after runs back to back, when helpers would in
+    fact have had a free CPU), so the test is "below the CPU count".
     """
     cpus = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count() or 1
+    if cpus < 2:
+        return False
+    entry = sys.modules.get("custseg._entry")
+    idle = entry.idle_cpus_since_start() if entry is not None else None
+    if idle is not None:
+        return idle >= 0.5
     try:
         load = os.getloadavg()[0]
     except OSError:  # pragma: no cover - not available on this platform
         load = 0.0
-    return cpus >= 2 and load < cpus
+    return load < cpus
 
 
 class _Helper:
