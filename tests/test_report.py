@@ -409,72 +409,69 @@ def _wait_for_claims(claims: Path, names: list[str], seconds: float = 120.0) -> 
         time.sleep(0.05)
 
 
-def test_early_figures_are_drawn_by_the_helpers_and_moved_in(tmp_path, analysis, monkeypatch):
+@pytest.fixture
+def warm(monkeypatch):
+    """The figures module with its two helpers started (as on an idle machine)."""
     from custseg.report import figures
 
     monkeypatch.setattr(figures, "_idle_cpu", lambda: True)
-    monkeypatch.setattr(figures, "draw_figure", _count_here(figures.draw_figure, here := []))
     figures.warm_up()
-    helpers = list(figures._warm)
-    figures.draw_early(_part(analysis))
-    early_dir = figures._early["dir"]
-    assert figures._early["names"] == EARLY  # what the part has data for, in file order
-    _wait_for_claims(early_dir / "claims", EARLY)
+    yield figures
+    figures.cool_down()
+
+
+def _same_as_drawn_here(analysis: dict, tmp_path: Path, drawn: Path) -> None:
+    write_figures(analysis, tmp_path / "here", processes=1)
+    for name in ALL_FIGURES:
+        assert (drawn / name).read_bytes() == (tmp_path / "here" / name).read_bytes(), name
+
+
+def _drawn_early(warm, analysis: dict, monkeypatch) -> tuple[list, list, Path]:
+    """Early figures handed to the helpers and claimed: (drawn here, helpers, early dir)."""
+    monkeypatch.setattr(warm, "draw_figure", _count_here(warm.draw_figure, here := []))
+    helpers = list(warm._warm)
+    warm.draw_early(_part(analysis))
+    assert warm._early["names"] == EARLY  # what the part has data for, in file order
+    _wait_for_claims(warm._early["dir"] / "claims", EARLY)
+    return here, helpers, warm._early["dir"]
+
+
+def test_early_figures_are_drawn_by_the_helpers_and_moved_in(tmp_path, analysis, warm,
+                                                             monkeypatch):
+    here, helpers, early_dir = _drawn_early(warm, analysis, monkeypatch)
     pids = {n: int((early_dir / "claims" / n).read_text()) for n in EARLY}
     assert set(pids.values()) <= {h.proc.pid for h in helpers}
-    written = write_figures(analysis, tmp_path / "warm")
-    assert written == ALL_FIGURES and here == []
-    assert not early_dir.exists() and figures._early == {}
-    write_figures(analysis, tmp_path / "here", processes=1)
-    for name in ALL_FIGURES:
-        assert (tmp_path / "warm" / name).read_bytes() == (tmp_path / "here" / name).read_bytes()
+    assert write_figures(analysis, tmp_path / "warm") == ALL_FIGURES and here == []
+    assert not early_dir.exists() and warm._early == {}
+    _same_as_drawn_here(analysis, tmp_path, tmp_path / "warm")
 
 
-def test_a_larger_part_adds_its_figures(tmp_path, analysis, monkeypatch):
-    from custseg.report import figures
-
-    monkeypatch.setattr(figures, "_idle_cpu", lambda: True)
-    figures.warm_up()
+def test_a_larger_part_adds_its_figures(tmp_path, analysis, warm):
     part = _part(analysis)
     first = {"selection": part["selection"], "charts": {"dendrogram": part["charts"]["dendrogram"]}}
-    figures.draw_early(first)
-    assert figures._early["names"] == ["dendrogram.png", "selection.png"]
-    figures.draw_early(first)  # nothing new: nothing sent
-    assert figures._early["names"] == ["dendrogram.png", "selection.png"]
-    figures.draw_early(part)  # the questions' answers came in
-    assert figures._early["names"] == ["dendrogram.png", "selection.png", "associations.png",
-                                       "crosstab.png"]
+    warm.draw_early(first)
+    assert warm._early["names"] == ["dendrogram.png", "selection.png"]
+    warm.draw_early(first)  # nothing new: nothing sent
+    assert warm._early["names"] == ["dendrogram.png", "selection.png"]
+    warm.draw_early(part)  # the questions' answers came in
+    assert warm._early["names"] == ["dendrogram.png", "selection.png", "associations.png",
+                                    "crosstab.png"]
     assert write_figures(analysis, tmp_path / "warm") == ALL_FIGURES
-    write_figures(analysis, tmp_path / "here", processes=1)
-    for name in ALL_FIGURES:
-        assert (tmp_path / "warm" / name).read_bytes() == (tmp_path / "here" / name).read_bytes()
+    _same_as_drawn_here(analysis, tmp_path, tmp_path / "warm")
 
 
-def test_early_figures_not_started_are_drawn_with_the_rest(tmp_path, analysis, monkeypatch):
-    from custseg.report import figures
-
-    monkeypatch.setattr(figures, "_idle_cpu", lambda: True)
-    figures.warm_up()
-    figures.draw_early(_part(analysis))
-    early_claims = figures._early["dir"] / "claims"
+def test_early_figures_not_started_are_drawn_with_the_rest(tmp_path, analysis, warm):
+    warm.draw_early(_part(analysis))
+    early_claims = warm._early["dir"] / "claims"
     for name in EARLY[1:]:  # as if this process took them back before any helper started
-        assert figures.claim(early_claims, name)
+        assert warm.claim(early_claims, name)
     assert write_figures(analysis, tmp_path / "warm") == ALL_FIGURES
-    write_figures(analysis, tmp_path / "here", processes=1)
-    for name in ALL_FIGURES:
-        assert (tmp_path / "warm" / name).read_bytes() == (tmp_path / "here" / name).read_bytes()
+    _same_as_drawn_here(analysis, tmp_path, tmp_path / "warm")
 
 
-def test_early_figures_of_a_helper_that_died_are_drawn_here(tmp_path, analysis, monkeypatch):
-    from custseg.report import figures
-
-    monkeypatch.setattr(figures, "_idle_cpu", lambda: True)
-    monkeypatch.setattr(figures, "draw_figure", _count_here(figures.draw_figure, here := []))
-    figures.warm_up()
-    helpers = list(figures._warm)
-    figures.draw_early(_part(analysis))
-    early_dir = figures._early["dir"]
-    _wait_for_claims(early_dir / "claims", EARLY)
+def test_early_figures_of_a_helper_that_died_are_drawn_here(tmp_path, analysis, warm,
+                                                            monkeypatch):
+    here, helpers, early_dir = _drawn_early(warm, analysis, monkeypatch)
     first = int((early_dir / "claims" / EARLY[0]).read_text())
     victim = next(h for h in helpers if h.proc.pid == first)  # one that drew early figures
     victim.proc.kill()
@@ -483,9 +480,7 @@ def test_early_figures_of_a_helper_that_died_are_drawn_here(tmp_path, analysis, 
     assert write_figures(analysis, tmp_path / "warm") == ALL_FIGURES
     # drawn here: the lost early figures (and, with one helper left, some of the rest)
     assert lost and set(lost) <= set(here) and not set(EARLY) - set(lost) & set(here)
-    write_figures(analysis, tmp_path / "here", processes=1)
-    for name in ALL_FIGURES:
-        assert (tmp_path / "warm" / name).read_bytes() == (tmp_path / "here" / name).read_bytes()
+    _same_as_drawn_here(analysis, tmp_path, tmp_path / "warm")
 
 
 def test_claims_give_each_figure_to_one_process(tmp_path):
