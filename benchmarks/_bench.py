@@ -299,8 +299,10 @@ class TreeMemory:
     """Peak memory of a process and every process it starts, sampled in a thread.
 
     The measured command runs in a session of its own (``start_new_session``), so
-    its processes are those whose session id is its pid: the figure helpers and
-    the children it forks as well as itself. Every ``interval`` seconds the
+    its processes are its descendants (or, where ``/proc/PID/task/TID/children``
+    is missing, those whose session id is its pid): the figure helpers and the
+    children it forks as well as itself. Every ``interval`` seconds (a sample
+    costs 1-3 ms of CPU, 1-2 % of one core) the
     proportional set sizes (``Pss`` of ``/proc/PID/smaps_rollup``: a page shared by
     n processes counts 1/n in each, so forked children's shared pages count once)
     are summed over them; :meth:`stop` returns the largest sum, or None where
@@ -308,7 +310,7 @@ class TreeMemory:
     missed: ``VmHWM`` stays the exact figure for the main process.
     """
 
-    def __init__(self, session: int, interval: float = 0.1) -> None:
+    def __init__(self, session: int, interval: float = 0.2) -> None:
         import threading
 
         self.session, self.interval = session, interval
@@ -318,6 +320,20 @@ class TreeMemory:
         self._thread.start()
 
     def _members(self) -> list[int]:
+        # the process and its descendants, from each thread's list of children
+        # (cheap); where that list is missing, the session's members from a scan
+        if Path(f"/proc/{self.session}/task/{self.session}/children").exists():
+            found, todo = [], [self.session]
+            while todo:
+                pid = todo.pop()
+                found.append(pid)
+                try:
+                    for task in os.scandir(f"/proc/{pid}/task"):
+                        todo += [int(c) for c in
+                                 Path(f"{task.path}/children").read_text().split()]
+                except OSError:  # it ended meanwhile
+                    continue
+            return found
         pids = []
         for entry in os.scandir("/proc"):
             if not entry.name.isdigit():

@@ -30,7 +30,7 @@ What it measures, for every size given with ``--rows`` and every ``--format``:
    used for the table because on Linux a child's starts from its parent's peak.
    Beside it, the peak of all the run's processes (itself, its figure helpers and
    the children it forks): the sum of their proportional set sizes, sampled
-   every 0.1 s (``_bench.TreeMemory``). The memory target is checked against
+   every 0.2 s (``_bench.TreeMemory``). The memory target is checked against
    the larger of the two. CPU time is shown for the process and, separately, for
    its child processes.
 4. **Per stage**: every key of the run's ``manifest.json`` ``timings``, in the
@@ -434,7 +434,7 @@ def run_table(summaries: list[dict[str, Any]], gen: dict[int, dict[str, Any]]) -
         lambda s: _cell(s.get("children_cpu_seconds")))
     row("**peak memory** (VmHWM, MiB)",
         lambda s: _cell(s.get("peak_bytes"), "{:,.0f}", 2**20))
-    row("**peak memory, all its processes** (sum of PSS, sampled every 0.1 s; MiB)",
+    row("**peak memory, all its processes** (sum of PSS, sampled every 0.2 s; MiB)",
         lambda s: _cell(s.get("tree_peak_bytes"), "{:,.0f}", 2**20))
     row("interpreter start-up (in run)", lambda s: _cell(s.get("startup")))
     row("start-up and `custseg run`'s imports, separate process (median of 3)",
