@@ -277,11 +277,12 @@ def sweep(
     # thread limits are process-wide and nested limits from two threads could
     # otherwise restore each other's values out of order.
     with one_thread(), ThreadPoolExecutor(max_workers=1) as pool:
-        if consensus is None and consensus_max and len(ks) > 1:
+        if consensus is None:
             # in a forked child where possible: its hundreds of small fits are mostly
             # Python, which a thread would run in turns with the sweep's own
-            run = forked.start if forked.fork_available() else pool.submit
-            consensus = run(gap_and_stability, X, ks, seed=seed, max_rows=consensus_max)
+            consensus = start_consensus(X, ks, seed=seed, consensus_max=consensus_max)
+        if consensus is None and consensus_max and len(ks) > 1:
+            consensus = pool.submit(gap_and_stability, X, ks, seed=seed, max_rows=consensus_max)
         rows, fits = [], {}
         for k in ks:
             if progress:
