@@ -366,16 +366,17 @@ def _count_here(draw, calls: list):
     return counted
 
 
-def test_figures_are_shared_out_by_drawing_time():
-    from custseg.report.figures import _FIGURE_COST, _share
+def test_figures_are_handed_out_heaviest_first():
+    from custseg.report.figures import _FIGURE_COST, _by_cost
 
     names = list(_FIGURE_COST)
-    halves = _share(names, 2)
-    assert sorted(halves[0] + halves[1]) == sorted(names)
-    loads = [sum(_FIGURE_COST[n] for n in half) for half in halves]
-    assert abs(loads[0] - loads[1]) <= min(_FIGURE_COST.values())  # as even as one figure allows
-    assert all(half == [n for n in names if n in half] for half in halves)  # file order kept
-    assert _share(["a.png"], 3) == [["a.png"], [], []]
+    ordered = _by_cost(names)
+    assert sorted(ordered) == sorted(names)
+    costs = [_FIGURE_COST[n] for n in ordered]
+    assert costs == sorted(costs, reverse=True)  # the order that shares a queue out evenly
+    ties = [n for n in names if _FIGURE_COST[n] == costs[-1]]
+    assert [n for n in ordered if n in ties] == ties  # stable among equal costs
+    assert _by_cost(["unknown.png", "selection.png"]) == ["selection.png", "unknown.png"]
 
 
 def test_cool_down_stops_unused_helpers(monkeypatch):

@@ -458,7 +458,7 @@ FIGURE_FILES: dict[str, tuple[Callable[..., Figure], Callable[[dict], bool]]] = 
 
 
 #: Seconds each figure takes to draw at 1M customers (measured, warm matplotlib):
-#: how :func:`write_figures` shares them out between warmed-up helper processes.
+#: the order in which warm helpers take them (heaviest first, :func:`_by_cost`).
 _FIGURE_COST = {"associations.png": 0.20, "scatter.png": 0.24, "dendrogram.png": 0.21,
                 "selection.png": 0.45, "segments.png": 0.17, "profile_heatmap.png": 0.37,
                 "pca.png": 0.22, "crosstab.png": 0.26}
@@ -682,17 +682,6 @@ def cool_down() -> None:
     _forget_early()
 
 
-def _share(names: list[str], n: int) -> list[list[str]]:
-    """``names`` in ``n`` groups of about equal drawing time (largest first; stable)."""
-    groups: list[list[str]] = [[] for _ in range(n)]
-    load = [0.0] * n
-    for name in _by_cost(names):
-        i = load.index(min(load))
-        groups[i].append(name)
-        load[i] += _FIGURE_COST.get(name, 0.25)
-    return [[x for x in names if x in g] for g in groups]
-
-
 def _warm_matplotlib() -> None:
     """Import matplotlib's Agg canvas and load the fonts by drawing a tiny figure."""
     import io
@@ -725,7 +714,7 @@ def write_figures(analysis: dict, out_dir: Path, *, processes: int | None = None
         (``python -m custseg.report._figure_helper``) while this process draws the
         others, which nearly halves the time on two or more cores; ``1`` draws
         everything here. None (default): 2 when at least two CPUs are available
-        and the 1-minute load average leaves one of them idle, else 1.
+        and one of them is idle (see :func:`_idle_cpu`), else 1.
         The files are byte-identical either way; if a helper cannot start or
         fails, its figures are drawn here. Helpers started by :func:`warm_up`
         are used when there are any: each takes the next figure no other has
@@ -757,17 +746,16 @@ def write_figures(analysis: dict, out_dir: Path, *, processes: int | None = None
             helpers = _stop_all(helpers)
         if helpers:
             _warm_figures(analysis, out_dir, names, helpers, early_dir, meanwhile)
-        else:
-            _cold_figures(analysis, out_dir, names, processes, early_dir, meanwhile)
+        else:  # (early figures of stopped helpers: their files go with _forget_early)
+            _cold_figures(analysis, out_dir, names, processes, meanwhile)
     finally:
         _forget_early()
     return names
 
 
 def _cold_figures(analysis: dict, out_dir: Path, names: list[str], processes: int | None,
-                  early_dir: Path | None, meanwhile: Callable[[], Any] | None) -> None:
+                  meanwhile: Callable[[], Any] | None) -> None:
     """No warm helper: the two most text-heavy figures in a helper started now, if worth it."""
-    del early_dir  # an early job's helpers were stopped: write_figures removes its files
     if processes is None:
         processes = 2 if _idle_cpu() else 1
     helper = None
