@@ -214,3 +214,153 @@ def test_spec_inference_sees_numbers_in_text_columns_as_the_csv_reader_does():
     assert head["c"].tolist() == [1.5, 2.0, 3.0]
     assert head["d"].dtype == np.int64 and head["d"].tolist() == [1, 2, 3]
     assert head["b"].tolist() == ["x", "y", "z"]
+
+
+# ------------------------------------------------------------------ how Spark gets the input
+READS_NOTHING_HERE = r"""
+import sys
+import custseg.io as io
+
+def refuse(*args, **kwargs):
+    raise AssertionError("the whole input was read with pandas")
+
+io.read_table = refuse
+from custseg._entry import main
+
+sys.argv = ["custseg", *sys.argv[1:]]
+main()
+"""
+
+
+def test_spark_run_reads_the_input_itself_and_keeps_the_terminal_quiet(tmp_path):
+    """``custseg run DATA --engine spark -q``: no pandas read of the whole file, the
+    JVM's start-up chatter goes to its log file, and the terminal shows nothing."""
+    import hashlib
+    import json
+    import os
+    import subprocess
+
+    require_or_skip(_spark_available(), "pyspark or java is not installed")
+    data = tmp_path / "customers.parquet"
+    make_customers(1_500, seed=4).to_parquet(data)
+    log = tmp_path / "jvm.log"
+    out = tmp_path / "run"
+    done = subprocess.run(
+        [sys.executable, "-c", READS_NOTHING_HERE, "run", str(data), "--engine", "spark",
+         "--master", "local[1]", "--k", "3", "--k-range", "3-3", "--out", str(out), "-q"],
+        capture_output=True, text=True, timeout=600,
+        env={**os.environ, "CUSTSEG_SPARK_LOG": str(log)})
+    assert done.returncode == 0, done.stderr[-2000:]
+    assert done.stderr == ""
+    assert "log4j" in log.read_text()  # what the JVM printed went to its log
+    manifest = json.loads((out / "manifest.json").read_text())
+    assert manifest["engine"]["name"] == "spark"
+    assert manifest["input"]["rows"] == 1_500
+    assert manifest["input"]["sha256"] == hashlib.sha256(data.read_bytes()).hexdigest()
+
+
+@pytest.fixture(scope="module")
+def id_spec(tmp_path_factory):
+    path = tmp_path_factory.mktemp("idspec") / "spec.toml"
+    path.write_text(demo_spec_text().replace('kind = "customers"',
+                                             'kind = "customers"\nid = "customer_id"'))
+    return path
+
+
+def _customers_with_ids(n: int, seed: int) -> pd.DataFrame:
+    df = make_customers(n, seed=seed)
+    df.insert(0, "customer_id", [f"c{i:05d}" for i in range(n)])
+    return df
+
+
+def _spark_cli(args) -> None:
+    res = CliRunner().invoke(app, ["run", *map(str, args), "--engine", "spark", "--k", "3",
+                                   "--k-range", "3-3", "--quiet"])
+    assert res.exit_code == 0, res.output
+
+
+def test_a_parquet_folder_and_a_file_url_are_read_as_the_file(spark, id_spec, tmp_path):
+    import hashlib
+    import json
+
+    df = _customers_with_ids(2_400, seed=5)
+    single = tmp_path / "customers.parquet"
+    df.to_parquet(single, index=False)
+    folder = tmp_path / "customers"
+    folder.mkdir()
+    for i, part in enumerate(np.array_split(np.arange(len(df)), 3)):
+        df.iloc[part].to_parquet(folder / f"part-{i}.parquet", index=False)
+    (folder / "_SUCCESS").write_text("")  # marker files are neither data nor digested
+    for name, source in (("file", single), ("url", single.as_uri()), ("folder", folder)):
+        _spark_cli([source, "--spec", id_spec, "--out", tmp_path / name])
+
+    # the URL names the same file: the same segments, byte for byte
+    assert ((tmp_path / "url" / "segments.csv").read_bytes()
+            == (tmp_path / "file" / "segments.csv").read_bytes())
+    url_manifest = json.loads((tmp_path / "url" / "manifest.json").read_text())
+    assert url_manifest["input"]["path"] == single.as_uri()
+    assert url_manifest["input"]["sha256"] is None  # not computed for a remote input
+    # the folder holds the same customers in three parts (read in Spark's order)
+    by_file = pd.read_csv(tmp_path / "file" / "segments.csv").set_index("customer_id")
+    by_folder = pd.read_csv(tmp_path / "folder" / "segments.csv").set_index("customer_id")
+    assert sorted(by_folder.index) == sorted(df["customer_id"])
+    assert adjusted_rand_score(by_file["segment"], by_folder.loc[by_file.index, "segment"]) >= 0.95
+    digest = hashlib.sha256()
+    for i in range(3):
+        part = folder / f"part-{i}.parquet"
+        digest.update(f"part-{i}.parquet".encode() + b"\0"
+                      + hashlib.sha256(part.read_bytes()).hexdigest().encode() + b"\n")
+    manifest = json.loads((tmp_path / "folder" / "manifest.json").read_text())
+    assert manifest["input"]["sha256"] == digest.hexdigest()
+
+
+def test_a_malformed_csv_row_is_one_line_naming_the_record(spark, spec365, tmp_path):
+    # (with --spec nothing is read here first: Spark's reader meets the row)
+    data = tmp_path / "customers.csv"
+    lines = make_customers(500, seed=6).to_csv(index=False).splitlines()
+    lines[301] += ",99"  # a fifth field
+    data.write_text("\n".join(lines) + "\n")
+    res = CliRunner().invoke(app, ["run", str(data), "--spec", str(spec365), "--engine", "spark",
+                                   "--k", "3", "--k-range", "3-3", "--out", str(tmp_path / "run"),
+                                   "-q"])
+    assert res.exit_code == 2, res.output
+    message = res.output.strip()
+    assert "\n" not in message
+    assert "does not split into the header's fields" in message
+    assert repr(lines[301]) in message
+    assert not (tmp_path / "run").exists()
+
+
+@pytest.mark.parametrize("args, message", [
+    (["--compare-algorithms", "kmeans,gmm"], "--compare-algorithms runs with the local engine"),
+    (["--engine", "local"], "is a URL, which only --engine spark reads"),
+])
+def test_options_the_engine_cannot_honour_are_refused_before_any_work(tmp_path, args, message):
+    source = "s3a://bucket/customers.parquet"
+    if "--compare-algorithms" in args:
+        args = [*args, "--engine", "spark"]
+    res = CliRunner().invoke(app, ["run", source, *args, "--out", str(tmp_path / "run")])
+    assert res.exit_code == 2
+    assert message in res.output and res.output.count("\n") == 1
+
+
+@pytest.mark.parametrize("text, expected", [
+    ("An error occurred while calling o160.collectToPython.\n: org.apache.spark.SparkException:"
+     " [FAILED_READ_FILE.NO_HINT] ...\nCaused by: org.apache.spark.SparkRuntimeException: "
+     "[MALFORMED_CSV_RECORD] Malformed CSV record: 1,2,3,4,5 SQLSTATE: KD000\n\tat org...",
+     "a row of data.csv does not split into the header's fields: '1,2,3,4,5'"),
+    ("[PATH_NOT_FOUND] Path does not exist: hdfs://nn/x.parquet. SQLSTATE: 42K03",
+     "'hdfs://nn/x.parquet' does not exist"),
+    ('org.apache.hadoop.fs.UnsupportedFileSystemException: No FileSystem for scheme "s3a"\n\tat',
+     "Spark has no file system for s3a:// URLs (data.csv)"),
+])
+def test_spark_input_failures_become_one_line_input_errors(text, expected):
+    from custseg.engines.spark import _spark_input_error
+    from custseg.errors import InputError
+
+    SparkFailure = type("SparkFailure", (Exception,), {"__module__": "py4j.protocol"})
+    err = _spark_input_error(SparkFailure(text), "data.csv")
+    assert isinstance(err, InputError)
+    assert str(err).startswith(expected) and "\n" not in str(err)
+    assert _spark_input_error(ValueError(text), "data.csv") is None  # not from Spark
+    assert _spark_input_error(SparkFailure("Java heap space"), "data.csv") is None

@@ -64,7 +64,8 @@ def handle_errors(fn):
         except Exception as exc:  # a bug: say so in one line, traceback on request
             if os.environ.get("CUSTSEG_DEBUG"):
                 raise
-            _fail([f"internal error ({type(exc).__name__}: {exc}); this is a bug in custseg, "
+            first = (str(exc).strip().splitlines() or [""])[0][:300]  # (Java errors run on)
+            _fail([f"internal error ({type(exc).__name__}: {first}); this is a bug in custseg, "
                    "please report it (set CUSTSEG_DEBUG=1 for the traceback)"], code=1)
 
     return wrapper
@@ -288,7 +289,10 @@ AggregateOpt = Annotated[bool, typer.Option("--aggregate-only", help="Leave ever
 @app.command()
 @handle_errors
 def run(
-    data: DataArg,
+    data: Annotated[str, typer.Argument(
+        help="Customer data: CSV, Parquet, Excel, JSON lines, or a DuckDB/SQLite file with "
+             "--sql; with --engine spark also a Parquet folder or a URL (hdfs://, s3a://, "
+             "file://, ...).")],
     spec: Annotated[Path | None, typer.Option("--spec", help="Data dictionary (TOML); "
                                               "inferred and printed when omitted.")] = None,
     out: OutOpt = None,
@@ -365,6 +369,25 @@ def run(
     spec_obj = None
     if spec is not None:
         spec_obj = parse_spec(io.read_text(spec), source=str(spec))
+    # an engine that reads the input itself (Spark: CSV, Parquet, folders, URLs)
+    # gets it unread: only a head is read here, to recognise an order log
+    remote = io.is_url(data)
+    engine_reads = False
+    if engine != "local" and sql is None:  # (the local run imports no engine module here)
+        from .engines import reads_itself
+
+        engine_reads = reads_itself(engine, data)
+    if remote and not engine_reads:
+        raise ParameterError(f"{data!r} is a URL, which only --engine spark reads",
+                             fix="add --engine spark, or copy the file here first")
+    if remote and spec_obj is not None and spec_obj.kind == "transactions":
+        raise ParameterError("an order log is aggregated here (with DuckDB), so it cannot "
+                             "be a URL", fix="copy the file here first")
+    if compare_list and engine != "local":
+        raise ParameterError("--compare-algorithms runs with the local engine only",
+                             fix="leave it out, or use --engine local")
+    if not remote:
+        data = Path(data)
     out = out or default_out()
     io.check_output_dir(out, overwrite=overwrite)
     with _figure_helpers(), _Progress(quiet) as progress:
@@ -374,8 +397,17 @@ def run(
         t_read = time.perf_counter()
         # the input's checksum (for the manifest) is computed in a second thread
         # while the table is read: hashing releases the GIL
-        hashing = in_background(io.file_sha256, data) if Path(data).is_file() else None
-        if not tx_path:
+        hashing = in_background(io.source_sha256, data) if not remote and data.exists() else None
+        if not tx_path and engine_reads:
+            if spec_obj is None and not remote and data.is_file():
+                from .engines.spark import INFER_ROWS
+
+                df = io.read_head(data, INFER_ROWS, encoding=encoding)
+                spec_obj = _guess_transactions(df, quiet)
+                tx_path = spec_obj is not None
+                if tx_path:  # the whole log is aggregated from the file
+                    df = None
+        elif not tx_path:
             df = io.read_table(data, encoding=encoding, sql=sql)
             if spec_obj is None:
                 spec_obj = _guess_transactions(df, quiet)
@@ -394,8 +426,7 @@ def run(
                              log_transform=transform or "spec", cluster_on=columns,
                              ward_exact_max=ward_exact_max, aggregate_only=aggregate_only,
                              algorithm=algorithm, fast=fast, reference=reference_model)
-        info = {"path": str(data),
-                "sha256": hashing.result() if hashing else io.file_sha256(data)}
+        info = {"path": str(data), "sha256": hashing.result() if hashing else None}
         if sql:
             info["sql"] = sql
         if engine == "local" and master is None:
@@ -405,8 +436,8 @@ def run(
             from .engines import run_engine
 
             result = run_engine(engine, df, spec_obj, options, progress=progress,
-                                input_info=info, source=None if (sql or tx_path) else data,
-                                master=master)
+                                input_info=info, source=data if engine_reads and not tx_path
+                                else None, master=master)
         result.manifest["timings"] = {"read": round(t_read, 4), **result.manifest["timings"]}
         if rfm_part is not None:
             _attach_rfm(result, rfm_part)

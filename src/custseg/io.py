@@ -72,7 +72,10 @@ __all__ = [
     "atomic_file",
     "atomic_write_file",
     "file_sha256",
+    "source_sha256",
     "iter_table",
+    "read_head",
+    "is_url",
 ]
 
 PathLike = str | os.PathLike[str]
@@ -299,6 +302,24 @@ def iter_table(path: PathLike, *, chunksize: int = 500_000, encoding: str | None
     frame = read_table(p, encoding=encoding, sql=sql)
     for start in range(0, len(frame), chunksize):
         yield frame.iloc[start:start + chunksize].reset_index(drop=True)
+
+
+def is_url(source: PathLike) -> bool:
+    """Whether ``source`` is a URL with a scheme (``hdfs://``, ``s3a://``, ``file://``, ...)."""
+    return re.match(r"^[A-Za-z][A-Za-z0-9+.-]*://", str(source)) is not None
+
+
+def read_head(path: PathLike, rows: int, *, encoding: str | None = None) -> pd.DataFrame:
+    """The first ``rows`` rows of a table, with the checks of :func:`iter_table`.
+
+    Text and Parquet files are read only as far as needed (for inferring a spec
+    from a file too large to read whole, say); other types are read whole.
+    """
+    chunks = iter_table(path, chunksize=rows, encoding=encoding)
+    try:
+        return next(chunks)
+    finally:
+        chunks.close()
 
 
 def read_text(path: PathLike, *, encoding: str | None = None) -> str:
@@ -1860,3 +1881,21 @@ def file_sha256(path: PathLike) -> str:
     """
     with Path(path).open("rb") as handle:
         return hashlib.file_digest(handle, "sha256").hexdigest()
+
+
+def source_sha256(path: PathLike) -> str:
+    """The SHA-256 of a file, or of a folder's files (a partitioned Parquet data set).
+
+    For a folder, every file under it that Spark and Arrow read (not hidden, not
+    starting with ``_``) is taken in sorted order of its relative path; the digest
+    covers each path and its contents' digest, so renaming a part changes it too.
+    """
+    p = Path(path)
+    if not p.is_dir():
+        return file_sha256(p)
+    digest = hashlib.sha256()
+    for f in sorted(f for f in p.rglob("*") if f.is_file()
+                    and not any(part.startswith((".", "_")) for part in f.relative_to(p).parts)):
+        digest.update(f.relative_to(p).as_posix().encode("utf-8") + b"\0")
+        digest.update(file_sha256(f).encode("ascii") + b"\n")
+    return digest.hexdigest()

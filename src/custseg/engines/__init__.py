@@ -13,7 +13,9 @@ engine made the run:
 
 Every engine function has the signature ``engine(df, spec, options, *, progress,
 input_info, source, master)``; ``source`` is the input file when the engine can
-read it itself (``df`` may then be None), ``master`` a Spark master URL.
+read it itself (``df`` may then be None, or a head of the data for inferring a
+spec), ``master`` a Spark master URL. :func:`reads_itself` tells whether an
+engine reads a given source itself, so that the CLI does not read it first.
 """
 
 from __future__ import annotations
@@ -28,7 +30,7 @@ from ..errors import InputError, ParameterError
 from ..pipeline import RunOptions, RunResult
 from ..spec import Spec
 
-__all__ = ["ENGINES", "get_engine", "run_engine", "finish_run"]
+__all__ = ["ENGINES", "get_engine", "run_engine", "reads_itself", "finish_run"]
 
 
 def _local(df: pd.DataFrame | None, spec: Spec | None, options: RunOptions, *,
@@ -55,7 +57,15 @@ def _spark(df, spec, options, **kwargs) -> RunResult:
     return segment(df, spec, options, **kwargs)
 
 
+def _spark_reads(source: str | Path) -> bool:
+    from .spark import can_read
+
+    return can_read(source)
+
+
 ENGINES: dict[str, Callable[..., RunResult]] = {"local": _local, "spark": _spark}
+_READS: dict[str, Callable[[str | Path], bool]] = {"local": lambda source: False,
+                                                   "spark": _spark_reads}
 
 
 def get_engine(name: str) -> Callable[..., RunResult]:
@@ -71,6 +81,12 @@ def get_engine(name: str) -> Callable[..., RunResult]:
     except KeyError:
         raise ParameterError(f"unknown engine {name!r}",
                              fix=f"use one of {', '.join(ENGINES)}") from None
+
+
+def reads_itself(name: str, source: str | Path) -> bool:
+    """Whether the engine ``name`` reads ``source`` itself (the caller then need not)."""
+    get_engine(name)
+    return _READS[name](source)
 
 
 def run_engine(name: str, df: pd.DataFrame | None, spec: Spec | None,

@@ -28,10 +28,14 @@ pyspark is imported lazily: without it, :func:`segment` raises a one-line
 
 from __future__ import annotations
 
+import contextlib
 import copy
 import json
 import os
+import re
 import shutil
+import sys
+import tempfile
 import time
 import uuid
 import warnings
@@ -41,7 +45,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from .. import __version__
+from .. import __version__, io
 from .._timing import StageClock
 from ..cluster.hierarchy import ward_tree
 from ..cluster.selection import ari, ch_db, choose_k, forced_k, gap_and_stability
@@ -54,8 +58,8 @@ from ..quality import quality_warnings
 from ..spec import TRANSFORMS, UNKNOWN_LEVEL, Spec, infer_spec
 from ..validate import MAX_EXAMPLES, _n, _rows_text, _short, validate
 
-__all__ = ["segment", "get_session", "read_spark", "write_partitioned_segments",
-           "SparkSettings", "MAX_ITER", "TOL"]
+__all__ = ["segment", "get_session", "jvm_log_path", "read_spark", "can_read",
+           "write_partitioned_segments", "SparkSettings", "MAX_ITER", "TOL"]
 
 MAX_ITER = 300
 """Lloyd iterations allowed per MLlib k-means fit (MLlib's default of 20 stops early)."""
@@ -73,6 +77,8 @@ INFER_ROWS = 100_000
 """Rows read to the driver to infer a spec when none is given."""
 PROBE_ROWS = 1_000
 """Rows checked on the driver first, for the column-level errors (missing columns)."""
+TEXT_SUFFIXES = (".csv", ".tsv", ".txt")
+PARQUET_SUFFIXES = (".parquet", ".pq")
 _GLOBAL_CODES = {"duplicate-id", "empty-column", "constant-column", "too-few-rows",
                  "duplicate-rows", "no-rows"}
 _MID_BITS = 33  # monotonically_increasing_id: partition id << 33 | record number
@@ -126,10 +132,42 @@ def _pyspark():
     return SparkSession
 
 
-def get_session(master: str | None = None, *, settings: SparkSettings | None = None):
-    """The active Spark session, or a new quiet one (no UI, log level ERROR).
+def jvm_log_path() -> Path:
+    """Where the JVM that :func:`get_session` starts writes its own output (log, warnings).
 
-    An already running session is reused as it is (its master wins).
+    ``CUSTSEG_SPARK_LOG`` if set, else ``custseg-spark-UID.log`` in the temporary
+    directory; rewritten at each JVM start.
+    """
+    chosen = os.environ.get("CUSTSEG_SPARK_LOG")
+    uid = os.getuid() if hasattr(os, "getuid") else 0
+    return Path(chosen) if chosen else Path(tempfile.gettempdir()) / f"custseg-spark-{uid}.log"
+
+
+@contextlib.contextmanager
+def _stderr_to(path: Path):
+    """Point file descriptor 2 at ``path`` while the block runs.
+
+    A process started meanwhile (the JVM, and the Python workers it starts later)
+    keeps writing there; this process's stderr is restored afterwards.
+    """
+    sys.stderr.flush()
+    saved = os.dup(2)
+    try:
+        with open(path, "wb") as log:
+            os.dup2(log.fileno(), 2)
+        yield
+    finally:
+        sys.stderr.flush()
+        os.dup2(saved, 2)
+        os.close(saved)
+
+
+def get_session(master: str | None = None, *, settings: SparkSettings | None = None):
+    """The active Spark session, or a new quiet one (no UI, log level FATAL).
+
+    An already running session is reused as it is (its master wins). A new JVM
+    writes its start-up messages and logs to :func:`jvm_log_path`, not to the
+    terminal.
     """
     SparkSession = _pyspark()
     active = SparkSession.getActiveSession()
@@ -142,36 +180,65 @@ def get_session(master: str | None = None, *, settings: SparkSettings | None = N
     builder = SparkSession.builder
     for key, value in (settings or SparkSettings(master)).conf().items():
         builder = builder.config(key, value)
+    log = jvm_log_path()
     try:
-        spark = builder.getOrCreate()
+        with _stderr_to(log):
+            spark = builder.getOrCreate()
     except Exception as exc:  # JVM start-up problems: one line, with the fix
         raise ParameterError(f"cannot start Spark ({str(exc).splitlines()[0][:200]})",
-                             fix="check --master and the Java installation, or use "
-                                 "--engine local") from None
-    spark.sparkContext.setLogLevel("ERROR")
+                             fix=f"check --master and the Java installation (the JVM's "
+                                 f"messages are in {log}), or use --engine local") from None
+    # FATAL: failed tasks log their Java stack trace at ERROR; custseg reports the
+    # errors it knows in one line (_spark_input_error) and re-raises the others
+    spark.sparkContext.setLogLevel("FATAL")
     return spark
 
 
 # ------------------------------------------------------------------ reading
-def read_spark(spark, path: str | Path):
-    """Read a CSV/TSV (every cell as text, like the local reader) or Parquet file or folder."""
-    from .. import io
+def can_read(source: str | Path) -> bool:
+    """Whether :func:`read_spark` reads ``source`` itself: a CSV/TSV/TXT or Parquet file,
+    a folder (of Parquet parts), or any URL that Spark's file systems resolve."""
+    if io.is_url(source):
+        return True
+    p = Path(source)
+    return p.is_dir() or p.suffix.lower() in TEXT_SUFFIXES + PARQUET_SUFFIXES
 
-    p = Path(path)
-    if not p.exists():
+
+def _remote_delimiter(spark, url: str) -> str:
+    """The delimiter of a remote text file, sniffed from its first lines (read by Spark)."""
+    lines = [r[0] for r in spark.read.text(url).limit(50).collect()]
+    if not lines:
+        raise InputError(f"{url!r} is empty", fix="check the path")
+    return io._sniff_delimiter("\n".join(lines) + "\n", False)
+
+
+def read_spark(spark, path: str | Path):
+    """Read a CSV/TSV (every cell as text, like the local reader) or Parquet file or folder.
+
+    ``path`` may be a URL of any file system Spark knows (``hdfs://``, ``s3a://``,
+    ``file://``, ...): nothing is then checked or read on this machine, the format
+    comes from the suffix (none, or a trailing ``/``: a Parquet folder), text is
+    read as UTF-8 and its delimiter sniffed from its first lines.
+    """
+    remote = io.is_url(path)
+    p = Path(str(path).rstrip("/")) if remote else Path(path)
+    if not remote and not p.exists():
         raise InputError(f"{str(p)!r} does not exist", fix="check the path")
     suffix = p.suffix.lower()
-    if p.is_dir() or suffix in (".parquet", ".pq"):
-        return spark.read.parquet(str(p))
-    if suffix in (".csv", ".tsv", ".txt"):
-        encoding = io._resolve_encoding(p, None)
-        sample, complete = io._decode_text(p, encoding, limit=256 * 1024)
-        sep = io._sniff_delimiter(sample, complete)
+    if suffix in PARQUET_SUFFIXES or (p.is_dir() if not remote else suffix == ""):
+        return spark.read.parquet(str(path))
+    if suffix in TEXT_SUFFIXES:
+        if remote:
+            encoding, sep = "utf-8", _remote_delimiter(spark, str(path))
+        else:
+            encoding = io._resolve_encoding(p, None)
+            sample, complete = io._decode_text(p, encoding, limit=256 * 1024)
+            sep = io._sniff_delimiter(sample, complete)
         if len(sep) != 1:
-            raise InputError(f"{str(p)!r} is whitespace-aligned, which the Spark CSV reader "
+            raise InputError(f"{str(path)!r} is whitespace-aligned, which the Spark CSV reader "
                              "cannot split", fix="convert it to Parquet or CSV, or use "
                                                  "--engine local")
-        return spark.read.csv(str(p), header=True, sep=sep, inferSchema=False,
+        return spark.read.csv(str(path), header=True, sep=sep, inferSchema=False,
                               encoding=encoding, ignoreLeadingWhiteSpace=True,
                               ignoreTrailingWhiteSpace=True, mode="FAILFAST")
     raise InputError(f"the Spark engine reads CSV, TSV and Parquet, not {p.name!r}",
@@ -546,8 +613,59 @@ def segment(df: pd.DataFrame | None, spec: Spec | None, options: RunOptions | No
                                 category=FutureWarning)
         warnings.filterwarnings("ignore", message="The copy keyword is deprecated",
                                 module=r"pyspark\.")
-        return _segment(df, spec, options, progress=progress, input_info=input_info,
-                        source=source, master=master, spark=spark)
+        # a failed toPandas warns with the Java stack trace before raising: the error
+        # itself is what the user gets (_spark_input_error makes it one line)
+        warnings.filterwarnings("ignore", message="toPandas attempted Arrow optimization",
+                                category=UserWarning)
+        try:
+            return _segment(df, spec, options, progress=progress, input_info=input_info,
+                            source=source, master=master, spark=spark)
+        except Exception as exc:
+            known = _spark_input_error(exc, source)
+            if known is None:
+                raise
+            raise known from None
+
+
+_SPARK_INPUT_ERRORS = (  # (pattern in Spark's message, one-line error made from the match)
+    (re.compile(r"\[MALFORMED_CSV_RECORD\] Malformed CSV record: (.*?)(?: SQLSTATE|$)",
+                re.MULTILINE),
+     lambda m, src: InputError(
+         f"a row of {src} does not split into the header's fields: {_short(m.group(1))!r}",
+         fix="quote fields that contain the delimiter and give every row as many fields "
+             "as the header (--engine local names the line)")),
+    (re.compile(r"\[PATH_NOT_FOUND\] Path does not exist: (\S+?)\.?(?: SQLSTATE|$)",
+                re.MULTILINE),
+     lambda m, src: InputError(f"{m.group(1)!r} does not exist",
+                               fix="check the path; a URL must be reachable from every "
+                                   "Spark executor")),
+    (re.compile(r'No FileSystem for scheme "?([\w+.-]+)"?'),
+     lambda m, src: InputError(f"Spark has no file system for {m.group(1)}:// URLs ({src})",
+                               fix="add its connector to Spark (e.g. hadoop-aws for s3a://), "
+                                   "or copy the data to a path Spark reads")),
+    (re.compile(r"is not a Parquet file"),
+     lambda m, src: InputError(f"{src} is not a readable Parquet file (truncated or "
+                               "corrupted?)", fix="write it again, or check that it was "
+                                                  "copied completely")),
+)
+
+
+def _spark_input_error(exc: BaseException, source) -> InputError | None:
+    """The one-line :class:`InputError` for a Spark failure caused by the input, else None.
+
+    Spark reports a bad input (a malformed CSV row under ``FAILFAST``, a missing
+    path, a URL scheme with no file system) as a Java exception whose text runs
+    to a stack trace; only exceptions from pyspark or py4j are looked at.
+    """
+    if not type(exc).__module__.startswith(("pyspark", "py4j")):
+        return None
+    text = str(exc)
+    where = str(source) if source is not None else "the input"
+    for pattern, make in _SPARK_INPUT_ERRORS:
+        found = pattern.search(text)
+        if found:
+            return make(found, where)
+    return None
 
 
 def _segment(df, spec, options, *, progress, input_info, source, master, spark) -> RunResult:
@@ -571,11 +689,12 @@ def _segment(df, spec, options, *, progress, input_info, source, master, spark) 
     lap = clock.lap
     timings = clock.timings
 
+    if source is not None and not io.is_url(source) and not Path(source).exists():
+        raise InputError(f"{str(source)!r} does not exist", fix="check the path")
     spark = spark or get_session(master)
-    say("read", "reading with Spark")
-    if source is not None and Path(source).suffix.lower() in (".csv", ".tsv", ".txt", ".parquet",
-                                                               ".pq") or (
-            source is not None and Path(source).is_dir()):
+    say("read", f"reading with Spark ({spark.sparkContext.master}; the JVM's log: "
+                f"{jvm_log_path()})")
+    if source is not None and can_read(source):
         raw = read_spark(spark, source)
     elif df is not None:
         frame = df.copy()
