@@ -177,6 +177,54 @@ def test_large_runs_write_partitioned_segments(spark, tmp_path, monkeypatch):
     csv = pd.read_csv(out / "segments.csv")
     assert back["row"].tolist() == csv["row"].tolist() == list(range(1, 2_001))
     assert back["segment"].tolist() == csv["segment"].tolist()
+    # the commands that read a run's segments read the folder too
+    from custseg.rundir import read_segments
+    from custseg.scoring import export_segments
+
+    assert read_segments(out)["segment"].value_counts().sort_index().tolist() == \
+        csv["segment"].value_counts().sort_index().tolist()
+    done = export_segments(out, ["0"], tmp_path / "first.csv")
+    first = pd.read_csv(tmp_path / "first.csv")
+    assert done["rows"] == len(first) == int((csv["segment"] == 0).sum())
+    assert sorted(first["row"]) == csv.loc[csv["segment"] == 0, "row"].tolist()
+
+
+def test_above_the_driver_limit_the_segments_stay_on_the_executors(spark, tmp_path,
+                                                                    monkeypatch):
+    """Past ``DRIVER_SEGMENTS_MAX`` customers nothing per customer reaches the driver:
+    only the partitioned segments.parquet/ is written, and the model's distance
+    quantiles come from Spark; the run directory still works for ``assign``."""
+    import json
+
+    import custseg.engines.spark as engine
+    from custseg.engines import finish_run, run_engine
+    from custseg.model import DISTANCE_QUANTILES
+    from custseg.rundir import read_segments, write_run
+
+    monkeypatch.setattr(engine, "PARTITIONED_MIN", 1)
+    monkeypatch.setattr(engine, "DRIVER_SEGMENTS_MAX", 1_999)
+    data = tmp_path / "customers.parquet"
+    make_customers(2_000, seed=3).to_parquet(data)
+    result = run_engine("spark", None, parse_spec(demo_spec_text()),
+                        RunOptions(k=3, k_range=(3, 3), stability_runs=0, analysis=False),
+                        source=data)
+    assert result.segments is None and result.segmenter.labels_ is None
+    out = write_run(result, tmp_path / "run", finish=lambda tmp: finish_run(result, tmp))
+    assert not (out / "segments.csv").exists()
+    manifest = json.loads((out / "manifest.json").read_text())
+    assert manifest["segments_on_driver"] is False and manifest["segments_partitioned"]
+    seg = read_segments(out).sort_values("row").reset_index(drop=True)
+    assert seg["row"].tolist() == list(range(1, 2_001))
+    model = json.loads((out / "model.json").read_text())
+    for s, got in enumerate(model["distance_quantiles"]):
+        expected = np.quantile(seg.loc[seg["segment"] == s, "distance"], DISTANCE_QUANTILES)
+        np.testing.assert_allclose([got[f"{q:g}"] for q in DISTANCE_QUANTILES], expected,
+                                   atol=1e-6)  # (the table's distances are rounded to 1e-6)
+    res = CliRunner().invoke(app, ["assign", str(out / "model.json"), str(data),
+                                   "--output", str(tmp_path / "assigned.csv")])
+    assert res.exit_code == 0, res.output
+    assigned = pd.read_csv(tmp_path / "assigned.csv")
+    assert (assigned["segment"].to_numpy() == seg["segment"].to_numpy()).mean() >= 0.999
 
 
 def test_missing_pyspark_is_one_line_with_the_install_command(monkeypatch):

@@ -659,7 +659,6 @@ def compare(
     encoding: EncodingOpt = None,
 ):
     """Compare two runs (or a model and new data): matches, migration, drift, retrain advice."""
-    import pandas as pd
 
     from . import io
     from .compare import compare_models, compare_to_data
@@ -672,10 +671,10 @@ def compare(
     if new.is_dir() or new.name == "model.json":
         new_model = load_model(new)
 
+        from .rundir import read_segments
+
         def segments_of(path: Path):
-            run = path if path.is_dir() else path.parent
-            f = run / "segments.parquet"
-            return pd.read_parquet(f) if f.is_file() else None
+            return read_segments(path if path.is_dir() else path.parent, required=False)
 
         result = compare_models(old_model, new_model, segments_of(old), segments_of(new))
     else:

@@ -79,7 +79,7 @@ class RunResult:
     """Everything a run directory holds, as data."""
 
     segmenter: CustomerSegmenter
-    segments: pd.DataFrame
+    segments: pd.DataFrame | None  # None: too large for this process (a Spark run's stays there)
     profiles: list[dict]
     selection: pd.DataFrame
     manifest: dict[str, Any]

@@ -3,8 +3,10 @@
 Layout::
 
     segments.csv    id (or row, from 1), segment, segment_name, distance (text cells
-                    neutralised against spreadsheet formulas)
-    segments.parquet  the same with raw values
+                    neutralised against spreadsheet formulas); not written for a Spark
+                    run of more than 20 million customers
+    segments.parquet  the same with raw values (for a Spark run of a million customers
+                    or more: a partitioned folder written by Spark)
     profiles.csv    one row per segment
     profiles.json   the same, nested, with category shares and lifts
     selection.csv   one row per k: the metrics behind the choice of k
@@ -31,7 +33,7 @@ from .errors import InputError
 from .modelfile import load_model, model_to_json
 from .pipeline import RunResult, profiles_table
 
-__all__ = ["write_run", "read_run", "RUN_FILES"]
+__all__ = ["write_run", "read_run", "read_segments", "segments_path", "RUN_FILES"]
 
 RUN_FILES = ("segments.csv", "segments.parquet", "profiles.csv", "profiles.json", "selection.csv",
              "model.json", "spec.toml", "manifest.json")
@@ -55,8 +57,9 @@ def write_run(result: RunResult, out: str | Path, *, overwrite: bool = False,
         # The per-customer tables are written in two other threads while this one
         # writes the small files and renders the report: Arrow's writers release the
         # GIL, so on large runs the three overlap. Each writes its own file.
-        big = [pool.submit(io.write_csv, result.segments, tmp / "segments.csv"),
-               pool.submit(io.write_parquet, result.segments, tmp / "segments.parquet")]
+        big = [] if result.segments is None else [  # (None: the engine's finish writes it)
+            pool.submit(io.write_csv, result.segments, tmp / "segments.csv"),
+            pool.submit(io.write_parquet, result.segments, tmp / "segments.parquet")]
         failure: BaseException | None = None
         t1 = t2 = t0
         try:
@@ -141,6 +144,32 @@ def rerender_report(path: str | Path) -> Path:
     finally:
         shutil.rmtree(tmp, ignore_errors=True)
     return p / "report.html"
+
+
+def segments_path(run_dir: str | Path) -> Path:
+    """``segments.parquet`` of a run directory: a file or, for a large Spark run, a
+    partitioned folder (``pandas.read_parquet`` reads either).
+
+    Raises
+    ------
+    InputError
+        When there is none: ``run_dir`` is not a run directory.
+    """
+    path = Path(run_dir) / "segments.parquet"
+    if not path.exists():
+        raise InputError(f"{str(Path(run_dir))!r} is not a custseg run directory (no "
+                         "segments.parquet)", fix="pass the --out directory of custseg run")
+    return path
+
+
+def read_segments(run_dir: str | Path, *, required: bool = True):
+    """The segments table of a run directory (see :func:`segments_path`), or None when
+    it has none and not ``required``."""
+    import pandas as pd
+
+    if not required and not (Path(run_dir) / "segments.parquet").exists():
+        return None
+    return pd.read_parquet(segments_path(run_dir))
 
 
 def read_run(path: str | Path) -> dict:

@@ -594,11 +594,10 @@ def export_segments(run_dir: str | Path, segments: list[str], out: str | Path, *
     CSV output is neutralised against spreadsheet formula injection (as
     segments.csv is, so ids match between files); Parquet keeps raw values.
     """
+    from .rundir import segments_path
+
     run = Path(run_dir)
-    src = run / "segments.parquet"
-    if not src.is_file():
-        raise InputError(f"{str(run)!r} is not a custseg run directory (no segments.parquet)",
-                         fix="pass the --out directory of custseg run")
+    src = segments_path(run)
     if not segments:
         raise ParameterError("no --segment given", fix="pass --segment NAME, --segment ID or "
                                                        "--segment all")

@@ -20,7 +20,9 @@ driver
     ``silhouette_sample`` rows; Calinski-Harabasz, Davies-Bouldin, gap statistic
     and bootstrap stability on the collected sample), the Ward view and the
     stability refits on that sample, naming, the analysis and report on the
-    sample, and the segments table (collected: about 40 bytes a customer).
+    sample, and, up to ``DRIVER_SEGMENTS_MAX`` customers, the segments table
+    (collected: about 40 bytes a customer) for ``segments.csv``; above it the
+    executors write only the partitioned ``segments.parquet/``.
 
 pyspark is imported lazily: without it, :func:`segment` raises a one-line
 :class:`~custseg.errors.ParameterError` naming ``pip install "custseg[spark]"``.
@@ -76,6 +78,11 @@ EXACT_PERCENTILE_MAX = 10_000_000
 above it ``percentile_approx`` with relative error 1e-6."""
 PARTITIONED_MIN = 1_000_000
 """From this many customers, ``segments.parquet`` is a Spark-partitioned directory."""
+DRIVER_SEGMENTS_MAX = 20_000_000
+"""Up to this many customers the segments table is collected to the driver (about 40
+bytes a customer) and written as ``segments.csv`` too; above it only the partitioned
+``segments.parquet/`` is written (by the executors) and the model's distance quantiles
+come from ``percentile_approx``."""
 INFER_ROWS = 100_000
 """Rows read to the driver to infer a spec when none is given."""
 PROBE_ROWS = 1_000
@@ -839,10 +846,16 @@ def _segment(df, spec, options, *, progress, input_info, source, master, spark) 
                                           (F.lit(old), F.lit(int(new_of_old[old])))]),
                            F.col("_seg"))
     assigned = assigned.withColumn("segment", relabel.cast("long")).drop("_seg").cache()
-    seg_local = assigned.select(*keys, "_row", "segment", "_dist").toPandas()
-    seg_local = seg_local.sort_values("_row").reset_index(drop=True)
-    labels = seg_local["segment"].to_numpy(dtype=np.int64)
-    distances = seg_local["_dist"].to_numpy(dtype=np.float64)
+    collected = n <= DRIVER_SEGMENTS_MAX
+    if collected:  # the segments table on the driver, for segments.csv and the model
+        seg_local = assigned.select(*keys, "_row", "segment", "_dist").toPandas()
+        seg_local = seg_local.sort_values("_row").reset_index(drop=True)
+        labels = seg_local["segment"].to_numpy(dtype=np.int64)
+        distances = seg_local["_dist"].to_numpy(dtype=np.float64)
+        quantiles = SegmentModel.quantiles_of(distances, labels, k)
+    else:  # too many customers for the driver: quantiles by Spark, the table stays there
+        seg_local = labels = distances = None
+        quantiles = _distance_quantiles(assigned, k, n)
     labels_s = nearest_centroid(Zs, centers)[0]
     lap("fit")
 
@@ -875,7 +888,7 @@ def _segment(df, spec, options, *, progress, input_info, source, master, spark) 
 
     est.spec_, est.spec_notes_ = spec, list(spec_notes)
     est.problems_ = [p.to_dict() for p in problems]
-    est.rows_ = seg_local["_row"].to_numpy(dtype=np.int64) - 1
+    est.rows_ = seg_local["_row"].to_numpy(dtype=np.int64) - 1 if collected else None
     est.n_rows_in_ = int(n_in)
     est.n_features_in_ = n_columns
     est.feature_names_in_ = np.asarray(raw.columns, dtype=object)
@@ -903,20 +916,22 @@ def _segment(df, spec, options, *, progress, input_info, source, master, spark) 
                    "selection_starts": starts, "final_starts": final_starts,
                    "final_iterations": int(final.summary.numIter)}
     est.model_ = SegmentModel(
-        spec, fs, centers, names, SegmentModel.quantiles_of(distances, labels, k),
+        spec, fs, centers, names, quantiles,
         info={"algorithm": {"name": "kmeans", "params": {"k": int(k), "n_init": 1, "seed": seed}},
               "training": {"n_rows": int(n), "sizes": [p["size"] for p in profiles],
                            "inertia": inertia, "k_reason": reason, "engine": "spark"},
               "reference": reference})
 
-    segments = pd.DataFrame()
-    if spec.id:
-        segments[spec.id] = seg_local[spec.id].to_numpy()
-    else:
-        segments["row"] = seg_local["_row"].to_numpy(dtype=np.int64)
-    segments["segment"] = labels
-    segments["segment_name"] = np.asarray(names, dtype=object)[labels]
-    segments["distance"] = np.round(distances, 6)
+    segments = None
+    if collected:
+        segments = pd.DataFrame()
+        if spec.id:
+            segments[spec.id] = seg_local[spec.id].to_numpy()
+        else:
+            segments["row"] = seg_local["_row"].to_numpy(dtype=np.int64)
+        segments["segment"] = labels
+        segments["segment_name"] = np.asarray(names, dtype=object)[labels]
+        segments["distance"] = np.round(distances, 6)
     selection = pd.DataFrame(rows)
     selection.insert(1, "chosen", selection["k"] == k)
     manifest = {
@@ -933,6 +948,7 @@ def _segment(df, spec, options, *, progress, input_info, source, master, spark) 
         "selection_sample_size": est.selection_sample_size_,
         "silhouette_sample_size": est.silhouette_sample_size_,
         "silhouette_measure": "Spark ClusteringEvaluator (squared Euclidean)",
+        "segments_on_driver": collected,
         "ward_method": ward.method,
         "stability_adjusted_rand": [round(a, 6) for a in stability],
         "reference": None,
@@ -1025,6 +1041,20 @@ def _profiles(assigned, spec: Spec, k: int, n: int) -> tuple[list[dict], dict]:
                 counts[int(r["segment"]), index[r[name]]] += int(r["count"])
             add_category_shares(profiles, name, col, levels, counts, sizes, n)
     return profiles, z
+
+
+def _distance_quantiles(assigned, k: int, n: int) -> list[dict]:
+    """As :meth:`SegmentModel.quantiles_of`, from a Spark aggregation per segment."""
+    from pyspark.sql import functions as F
+
+    from ..model import DISTANCE_QUANTILES
+
+    qs = [float(q) for q in DISTANCE_QUANTILES]
+    got = {int(r["segment"]): r["q"] for r in
+           assigned.groupBy("segment").agg(_median_expr(F.col("_dist"), n, qs).alias("q"))
+           .collect()}
+    return [{f"{q:g}": float(v) for q, v in zip(DISTANCE_QUANTILES, got.get(s) or [0.0] * len(qs),
+                                                 strict=True)} for s in range(k)]
 
 
 def _reference_distributions(assigned, spec: Spec, n: int) -> dict:
