@@ -779,7 +779,11 @@ def _segment(df, spec, options, *, progress, input_info, source, master, spark) 
         sample = feats.sample(fraction=est.selection_max / n, seed=seed)
     else:
         sample = feats
-    sample = sample.cache()
+    # The sample's few MB in one partition, in input order: each of the sweep's
+    # hundreds of small Spark jobs is then one task (not one per input partition:
+    # thousands on a large input), and its results do not depend on the order in
+    # which the shuffle delivers rows.
+    sample = sample.repartition(1).sortWithinPartitions("_row").cache()
     local = sample.drop("features").toPandas().sort_values("_row").reset_index(drop=True)
     Zs = local[[f"f{j}" for j in range(d)]].to_numpy(dtype=np.float64)
     data_s = local[used].reset_index(drop=True)
