@@ -159,17 +159,27 @@ def test_spark_validation_finds_what_the_local_engine_finds(spark):
     assert ("not-numeric", "CLV", 3, (5, 151, 300)) in summary(spark_err)
 
 
-def test_large_runs_write_partitioned_segments(spark, tmp_path, monkeypatch):
+def _spark_run_of_2000(tmp_path, monkeypatch, **limits):
+    """The Spark engine on 2,000 synthetic customers (k = 3), with module constants
+    such as ``PARTITIONED_MIN`` lowered so that small data takes the large-data paths."""
     import custseg.engines.spark as engine
-    from custseg.engines import finish_run, run_engine
-    from custseg.rundir import write_run
+    from custseg.engines import run_engine
 
-    monkeypatch.setattr(engine, "PARTITIONED_MIN", 1)
+    for name, value in limits.items():
+        monkeypatch.setattr(engine, name, value)
     data = tmp_path / "customers.parquet"
     make_customers(2_000, seed=3).to_parquet(data)
     result = run_engine("spark", None, parse_spec(demo_spec_text()),
                         RunOptions(k=3, k_range=(3, 3), stability_runs=0, analysis=False),
                         source=data)
+    return data, result
+
+
+def test_large_runs_write_partitioned_segments(spark, tmp_path, monkeypatch):
+    from custseg.engines import finish_run
+    from custseg.rundir import write_run
+
+    _, result = _spark_run_of_2000(tmp_path, monkeypatch, PARTITIONED_MIN=1)
     out = write_run(result, tmp_path / "run")
     finish_run(result, out)
     assert (out / "segments.parquet").is_dir()
@@ -196,18 +206,12 @@ def test_above_the_driver_limit_the_segments_stay_on_the_executors(spark, tmp_pa
     quantiles come from Spark; the run directory still works for ``assign``."""
     import json
 
-    import custseg.engines.spark as engine
-    from custseg.engines import finish_run, run_engine
+    from custseg.engines import finish_run
     from custseg.model import DISTANCE_QUANTILES
     from custseg.rundir import read_segments, write_run
 
-    monkeypatch.setattr(engine, "PARTITIONED_MIN", 1)
-    monkeypatch.setattr(engine, "DRIVER_SEGMENTS_MAX", 1_999)
-    data = tmp_path / "customers.parquet"
-    make_customers(2_000, seed=3).to_parquet(data)
-    result = run_engine("spark", None, parse_spec(demo_spec_text()),
-                        RunOptions(k=3, k_range=(3, 3), stability_runs=0, analysis=False),
-                        source=data)
+    data, result = _spark_run_of_2000(tmp_path, monkeypatch, PARTITIONED_MIN=1,
+                                      DRIVER_SEGMENTS_MAX=1_999)
     assert result.segments is None and result.segmenter.labels_ is None
     out = write_run(result, tmp_path / "run", finish=lambda tmp: finish_run(result, tmp))
     assert not (out / "segments.csv").exists()

@@ -437,7 +437,7 @@ def run(
 
             result = run_engine(engine, df, spec_obj, options, progress=progress,
                                 input_info=info, source=data if engine_reads and not tx_path
-                                else None, master=master)
+                                else None, master=master, encoding=encoding)
         result.manifest["timings"] = {"read": round(t_read, 4), **result.manifest["timings"]}
         if rfm_part is not None:
             _attach_rfm(result, rfm_part)

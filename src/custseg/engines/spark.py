@@ -222,13 +222,15 @@ def _remote_delimiter(spark, url: str) -> str:
     return io._sniff_delimiter("\n".join(lines) + "\n", False)
 
 
-def read_spark(spark, path: str | Path):
+def read_spark(spark, path: str | Path, *, encoding: str | None = None):
     """Read a CSV/TSV (every cell as text, like the local reader) or Parquet file or folder.
 
     ``path`` may be a URL of any file system Spark knows (``hdfs://``, ``s3a://``,
     ``file://``, ...): nothing is then checked or read on this machine, the format
     comes from the suffix (none, or a trailing ``/``: a Parquet folder), text is
-    read as UTF-8 and its delimiter sniffed from its first lines.
+    read as UTF-8 (or ``encoding``) and its delimiter sniffed from its first lines.
+    A local text file's encoding is detected as the local reader detects it,
+    unless ``encoding`` is given.
     """
     remote = io.is_url(path)
     p = Path(str(path).rstrip("/")) if remote else Path(path)
@@ -239,9 +241,9 @@ def read_spark(spark, path: str | Path):
         return spark.read.parquet(str(path))
     if suffix in TEXT_SUFFIXES:
         if remote:
-            encoding, sep = "utf-8", _remote_delimiter(spark, str(path))
+            encoding, sep = encoding or "utf-8", _remote_delimiter(spark, str(path))
         else:
-            encoding = io._resolve_encoding(p, None)
+            encoding = io._resolve_encoding(p, encoding)
             sample, complete = io._decode_text(p, encoding, limit=256 * 1024)
             sep = io._sniff_delimiter(sample, complete)
         if len(sep) != 1:
@@ -604,7 +606,7 @@ def _silhouette(model, sample) -> float | None:
 # ------------------------------------------------------------------ the run
 def segment(df: pd.DataFrame | None, spec: Spec | None, options: RunOptions | None = None, *,
             progress=None, input_info: dict | None = None, source: str | Path | None = None,
-            master: str | None = None, spark=None) -> RunResult:
+            master: str | None = None, encoding: str | None = None, spark=None) -> RunResult:
     """Run the whole segmentation on Spark; the same result as :func:`custseg.pipeline.segment`.
 
     Parameters
@@ -625,6 +627,8 @@ def segment(df: pd.DataFrame | None, spec: Spec | None, options: RunOptions | No
         A CSV/TSV/Parquet file (or Parquet folder) for Spark to read.
     master : str, optional
         Spark master URL (default ``local[*]``).
+    encoding : str, optional
+        The text encoding of a CSV ``source`` (default: detected; UTF-8 for a URL).
     spark : SparkSession, optional
         A session to use instead of starting one.
 
@@ -647,7 +651,7 @@ def segment(df: pd.DataFrame | None, spec: Spec | None, options: RunOptions | No
                                 category=UserWarning)
         try:
             return _segment(df, spec, options, progress=progress, input_info=input_info,
-                            source=source, master=master, spark=spark)
+                            source=source, master=master, encoding=encoding, spark=spark)
         except Exception as exc:
             known = _spark_input_error(exc, source)
             if known is None:
@@ -696,7 +700,8 @@ def _spark_input_error(exc: BaseException, source) -> InputError | None:
     return None
 
 
-def _segment(df, spec, options, *, progress, input_info, source, master, spark) -> RunResult:
+def _segment(df, spec, options, *, progress, input_info, source, master, encoding,
+             spark) -> RunResult:
     _pyspark()
     from pyspark.ml.feature import VectorAssembler
     from pyspark.sql import functions as F
@@ -723,7 +728,7 @@ def _segment(df, spec, options, *, progress, input_info, source, master, spark) 
     say("read", f"reading with Spark ({spark.sparkContext.master}; the JVM's log: "
                 f"{jvm_log_path()})")
     if source is not None and can_read(source):
-        raw = read_spark(spark, source)
+        raw = read_spark(spark, source, encoding=encoding)
     elif df is not None:
         frame = df.copy()
         for c in frame.columns:
