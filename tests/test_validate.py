@@ -372,3 +372,14 @@ def test_coerce_numeric(values, dtype, numbers, bad):
     got, got_bad = coerce_numeric(pd.Series(values, dtype=dtype))
     np.testing.assert_array_equal(got, numbers)
     assert got_bad.tolist() == bad
+
+
+def test_large_counts_are_written_with_thousands_separators():
+    sp = parse_spec(
+        'cluster_on = ["x"]\n[columns.x]\nkind = "numeric"\nrole = "value"\n')
+    df = pd.DataFrame({"x": [1.0, 2.0] + [3.0] * 1_201})  # 1,200 rows repeat row 3
+    problem = next(p for p in validate(df, sp, min_rows=0).problems
+                   if p.code == "duplicate-rows")
+    assert problem.count == 1_200
+    assert problem.message.startswith("1,200 rows repeat an earlier row exactly (rows 4, 5, 6 "
+                                      "and 1,197 more)")

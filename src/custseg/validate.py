@@ -75,13 +75,13 @@ def _short(v) -> str:
 
 def _rows_text(rows: list[int], count: int) -> str:
     """``rows 3, 5 and 2 more``, or ``row 3`` for one."""
-    more = f" and {count - len(rows)} more" if count > len(rows) else ""
+    more = f" and {count - len(rows):,} more" if count > len(rows) else ""
     return ("row " if count == 1 else "rows ") + ", ".join(map(str, rows)) + more
 
 
 def _n(count: int, one: str, many: str) -> str:
-    """``1 value`` / ``3 values``."""
-    return f"{count} {one if count == 1 else many}"
+    """``1 value`` / ``3 values`` / ``30,658 values``."""
+    return f"{count:,} {one if count == 1 else many}"
 
 
 def coerce_numeric(s: pd.Series) -> tuple[np.ndarray, np.ndarray]:
