@@ -97,6 +97,24 @@ def test_run_with_spec_then_same_seed_is_byte_identical(tmp_path, demo_csv, spec
     assert m[0] == m[1]
 
 
+def test_a_folder_of_parquet_parts_runs_like_the_file(tmp_path, spec_file):
+    df = make_customers(600, seed=3)
+    df.to_parquet(tmp_path / "one.parquet", index=False)
+    folder = tmp_path / "parts.parquet"  # as Spark writes a table
+    folder.mkdir()
+    for i, part in enumerate((df.iloc[:250], df.iloc[250:])):
+        part.to_parquet(folder / f"part-{i:05d}.parquet", index=False)
+    (folder / "_SUCCESS").write_text("")
+    for source, name in ((tmp_path / "one.parquet", "file"), (folder, "folder")):
+        res = invoke("run", source, "--spec", spec_file, "--k", "3", "--out", tmp_path / name,
+                     "--quiet")
+        assert res.exit_code == 0, res.output
+    assert ((tmp_path / "folder" / "segments.csv").read_bytes()
+            == (tmp_path / "file" / "segments.csv").read_bytes())
+    manifest = json.loads((tmp_path / "folder" / "manifest.json").read_text())
+    assert manifest["input"]["rows"] == 600 and len(manifest["input"]["sha256"]) == 64
+
+
 def test_run_without_spec_infers_and_prints_it(tmp_path, demo_csv):
     out = tmp_path / "inferred"
     res = invoke("run", demo_csv, "--out", out, "--k-range", "2-4")

@@ -1000,3 +1000,58 @@ def test_format_floats_matches_numpy_for_any_float(values):
     x = np.array(values, dtype=float)
     want = [None if np.isnan(v) else s for v, s in zip(x, x.astype(str), strict=True)]
     assert cio.format_floats(x).to_pylist() == want
+
+
+# ------------------------------------------------------------------ folders of Parquet parts
+def _write_parts(folder: Path, df: pd.DataFrame, sizes: list[int]) -> None:
+    """``df`` as Parquet parts named as Spark names them, plus the files Spark leaves."""
+    folder.mkdir()
+    start = 0
+    for i, size in enumerate(sizes):
+        df.iloc[start:start + size].to_parquet(folder / f"part-{i:05d}-x.snappy.parquet",
+                                               index=False)
+        (folder / f".part-{i:05d}-x.snappy.parquet.crc").write_bytes(b"\0crc")
+        start += size
+    (folder / "_SUCCESS").write_text("")
+
+
+def test_a_folder_of_parquet_parts_reads_as_one_table_in_part_order(tmp_path):
+    df = pd.DataFrame({"id": [f"c{i}" for i in range(1_000)], "x": np.arange(1_000) * 0.5})
+    sizes = [7, 300, 1, 250, 442]  # uneven, so that out-of-order reading would show
+    _write_parts(tmp_path / "data.parquet", df, sizes)
+    back = read_table(tmp_path / "data.parquet")
+    pd.testing.assert_frame_equal(back, df)
+    chunks = list(cio.iter_table(tmp_path / "data.parquet", chunksize=100))
+    assert max(len(c) for c in chunks) <= 100
+    pd.testing.assert_frame_equal(pd.concat(chunks, ignore_index=True), df)
+    # the digest covers the parts (path and content), not Spark's marker and checksum files
+    expected = hashlib.sha256()
+    for i in range(len(sizes)):
+        name = f"part-{i:05d}-x.snappy.parquet"
+        expected.update(name.encode() + b"\0" + hashlib.sha256(
+            (tmp_path / "data.parquet" / name).read_bytes()).hexdigest().encode() + b"\n")
+    assert cio.source_sha256(tmp_path / "data.parquet") == expected.hexdigest()
+
+
+def test_hive_partition_folders_become_columns(tmp_path):
+    root = tmp_path / "customers"
+    for region, xs in ((0, [1.0, 2.0]), (1, [3.0])):
+        (root / f"region={region}").mkdir(parents=True)
+        pd.DataFrame({"x": xs}).to_parquet(root / f"region={region}" / "part-0.parquet")
+    back = read_table(root)
+    assert back["x"].tolist() == [1.0, 2.0, 3.0]
+    assert back["region"].astype(int).tolist() == [0, 0, 1]
+
+
+@pytest.mark.parametrize("make, message", [
+    (lambda d: None, "is a folder with no data files"),
+    (lambda d: (d / "notes.txt").write_text("not parquet"),
+     "is not a folder of readable Parquet parts"),
+])
+def test_a_folder_without_parquet_parts_is_one_clear_error(tmp_path, make, message):
+    folder = tmp_path / "folder"
+    folder.mkdir()
+    make(folder)
+    with pytest.raises(InputError, match=message) as err:
+        read_table(folder)
+    assert "\n" not in str(err.value) and "fix:" in str(err.value)

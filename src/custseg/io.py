@@ -73,6 +73,7 @@ __all__ = [
     "atomic_write_file",
     "file_sha256",
     "source_sha256",
+    "data_files",
     "iter_table",
     "read_head",
     "is_url",
@@ -123,7 +124,8 @@ def read_table(
     Parameters
     ----------
     path : str or os.PathLike
-        The file. Supported suffixes are the keys of :data:`READERS`.
+        The file. Supported suffixes are the keys of :data:`READERS`; a folder is
+        read as a Parquet data set (parts as Spark or Hive write them).
     encoding : str, optional
         Text and JSON files only: force this encoding instead of detecting it.
     sql : str, optional
@@ -145,7 +147,7 @@ def read_table(
     """
     path = Path(path).expanduser()
     suffix = path.suffix.lower()
-    reader = READERS.get(suffix)
+    reader = _read_parquet_folder if path.is_dir() else READERS.get(suffix)
     if reader is None:
         raise InputError(
             f"cannot read {path}: unsupported file type {suffix or '(no suffix)'!r}",
@@ -160,7 +162,7 @@ def read_table(
                 f"--{name} applies only to {', '.join(applies_to)} files, not to {path}",
                 fix=f"remove --{name}",
             )
-    if _check_readable(path) == 0:
+    if reader is not _read_parquet_folder and _check_readable(path) == 0:
         raise _empty_error(path)
     frame = reader(path, **given)
     _check_unique_columns(frame.columns, path)
@@ -256,6 +258,16 @@ def iter_table(path: PathLike, *, chunksize: int = 500_000, encoding: str | None
     """
     p = Path(path)
     suffix = p.suffix.lower()
+    if p.is_dir() and sql is None and encoding is None:
+        scanner = _parquet_folder(p).scanner(batch_size=chunksize, use_threads=False)
+        any_rows = False
+        for batch in scanner.to_batches():
+            if batch.num_rows:
+                any_rows = True
+                yield batch.to_pandas()
+        if not any_rows:
+            raise _no_rows_error(p)
+        return
     if suffix in (".csv", ".tsv", ".txt"):
         _check_readable(p)
         codec, sep, _ = sniff_text(p, encoding)
@@ -781,6 +793,51 @@ def _read_parquet(path: Path) -> pd.DataFrame:
     # A stored index: keep named levels (e.g. customer_id) as columns.
     named = [name for name in frame.index.names if name is not None]
     return frame.reset_index(level=named or None, drop=not named).reset_index(drop=True)
+
+
+def data_files(folder: Path) -> list[Path]:
+    """The data files of a folder data set, sorted by relative path: every file below
+    it but those whose name or folder starts with ``.`` or ``_`` (``_SUCCESS``,
+    ``.part-0.crc``), which Spark, Hive and Arrow also pass over."""
+    return sorted(f for f in folder.rglob("*") if f.is_file() and not any(
+        part.startswith((".", "_")) for part in f.relative_to(folder).parts))
+
+
+def _parquet_folder(path: Path):
+    """A pyarrow data set of the Parquet parts under ``path`` in sorted order, with
+    Hive-style partition folders (``region=1/``) as columns."""
+    import pyarrow as pa
+    import pyarrow.dataset as ds
+
+    parts = data_files(path)
+    if not parts:
+        raise InputError(f"{path} is a folder with no data files",
+                         fix="pass a data file, or a folder of Parquet parts")
+    try:
+        return ds.dataset([str(f) for f in parts], format="parquet", partitioning="hive",
+                          partition_base_dir=str(path))
+    except (pa.ArrowException, OSError, ValueError) as exc:
+        raise InputError(f"{path} is not a folder of readable Parquet parts ({exc})",
+                         fix="pass a data file, or a folder that holds only Parquet parts") \
+            from exc
+
+
+def _read_parquet_folder(path: Path) -> pd.DataFrame:
+    """Read a folder of Parquet parts (as Spark writes ``name.parquet/``) as one table."""
+    import pyarrow as pa
+
+    dataset = _parquet_folder(path)
+    try:
+        frame = dataset.to_table(use_threads=True).to_pandas()
+    except (pa.ArrowException, OSError, ValueError) as exc:
+        raise InputError(f"{path} holds a Parquet part that cannot be read (truncated or "
+                         "corrupted?)", fix="write it again, or check that it was copied "
+                                            "completely") from exc
+    if not len(frame.columns):
+        raise _empty_error(path)
+    if frame.empty:
+        raise _no_rows_error(path)
+    return frame
 
 
 def _read_excel(path: Path, *, sheet: str | int | None = None) -> pd.DataFrame:
@@ -1886,16 +1943,15 @@ def file_sha256(path: PathLike) -> str:
 def source_sha256(path: PathLike) -> str:
     """The SHA-256 of a file, or of a folder's files (a partitioned Parquet data set).
 
-    For a folder, every file under it that Spark and Arrow read (not hidden, not
-    starting with ``_``) is taken in sorted order of its relative path; the digest
-    covers each path and its contents' digest, so renaming a part changes it too.
+    For a folder, its :func:`data_files` are taken in sorted order of their
+    relative paths; the digest covers each path and its contents' digest, so
+    renaming a part changes it too.
     """
     p = Path(path)
     if not p.is_dir():
         return file_sha256(p)
     digest = hashlib.sha256()
-    for f in sorted(f for f in p.rglob("*") if f.is_file()
-                    and not any(part.startswith((".", "_")) for part in f.relative_to(p).parts)):
+    for f in data_files(p):
         digest.update(f.relative_to(p).as_posix().encode("utf-8") + b"\0")
         digest.update(file_sha256(f).encode("ascii") + b"\n")
     return digest.hexdigest()
