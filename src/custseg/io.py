@@ -124,8 +124,9 @@ def read_table(
     Parameters
     ----------
     path : str or os.PathLike
-        The file. Supported suffixes are the keys of :data:`READERS`; a folder is
-        read as a Parquet data set (parts as Spark or Hive write them).
+        The file. Supported suffixes are the keys of :data:`READERS`; a folder
+        with no suffix or ``.parquet`` is read as a Parquet data set (parts as
+        Spark or Hive write them).
     encoding : str, optional
         Text and JSON files only: force this encoding instead of detecting it.
     sql : str, optional
@@ -147,7 +148,7 @@ def read_table(
     """
     path = Path(path).expanduser()
     suffix = path.suffix.lower()
-    reader = _read_parquet_folder if path.is_dir() else READERS.get(suffix)
+    reader = _read_parquet_folder if _is_parquet_folder(path) else READERS.get(suffix)
     if reader is None:
         raise InputError(
             f"cannot read {path}: unsupported file type {suffix or '(no suffix)'!r}",
@@ -258,7 +259,7 @@ def iter_table(path: PathLike, *, chunksize: int = 500_000, encoding: str | None
     """
     p = Path(path)
     suffix = p.suffix.lower()
-    if p.is_dir() and sql is None and encoding is None:
+    if _is_parquet_folder(p) and sql is None and encoding is None:
         scanner = _parquet_folder(p).scanner(batch_size=chunksize, use_threads=False)
         any_rows = False
         for batch in scanner.to_batches():
@@ -801,6 +802,12 @@ def data_files(folder: Path) -> list[Path]:
     ``.part-0.crc``), which Spark, Hive and Arrow also pass over."""
     return sorted(f for f in folder.rglob("*") if f.is_file() and not any(
         part.startswith((".", "_")) for part in f.relative_to(folder).parts))
+
+
+def _is_parquet_folder(path: Path) -> bool:
+    """A folder named like a Parquet file or with no suffix (``customers/``,
+    ``segments.parquet/``); a folder named ``data.csv`` is taken for a mistake."""
+    return path.suffix.lower() in ("", ".parquet", ".pq") and path.is_dir()
 
 
 def _parquet_folder(path: Path):
