@@ -210,8 +210,8 @@ def test_above_the_driver_limit_the_segments_stay_on_the_executors(spark, tmp_pa
     from custseg.model import DISTANCE_QUANTILES
     from custseg.rundir import read_segments, write_run
 
-    data, result = _spark_run_of_2000(tmp_path, monkeypatch, PARTITIONED_MIN=1,
-                                      DRIVER_SEGMENTS_MAX=1_999)
+    # (PARTITIONED_MIN stays at a million: the executors' table is then the only one)
+    data, result = _spark_run_of_2000(tmp_path, monkeypatch, DRIVER_SEGMENTS_MAX=1_999)
     assert result.segments is None and result.segmenter.labels_ is None
     out = write_run(result, tmp_path / "run", finish=lambda tmp: finish_run(result, tmp))
     assert not (out / "segments.csv").exists()

@@ -986,7 +986,7 @@ def _segment(df, spec, options, *, progress, input_info, source, master, encodin
     result = RunResult(segmenter=est, segments=segments, profiles=profiles, selection=selection,
                        manifest=manifest, spec_inferred=inferred,
                        analysis=analysis)
-    if n >= PARTITIONED_MIN:
+    if n >= PARTITIONED_MIN or not collected:  # (not collected: the only copy)
         result.spark_segments = assigned.select(
             *(keys or [F.col("_row").alias("row")]), "segment",
             F.element_at(F.array(*[F.lit(x) for x in names]), (F.col("segment") + 1).cast("int"))
