@@ -1055,3 +1055,15 @@ def test_a_folder_without_parquet_parts_is_one_clear_error(tmp_path, make, messa
     with pytest.raises(InputError, match=message) as err:
         read_table(folder)
     assert "\n" not in str(err.value) and "fix:" in str(err.value)
+
+
+def test_a_stored_index_in_parquet_parts_becomes_a_column_as_for_a_file(tmp_path):
+    folder = tmp_path / "parts"
+    folder.mkdir()
+    for i, ids in enumerate((["a", "b"], ["c"])):
+        pd.DataFrame({"x": [float(len(i * "x"))] * len(ids)},
+                     index=pd.Index(ids, name="customer_id")).to_parquet(folder / f"p{i}.parquet")
+    back = read_table(folder)
+    assert back.columns.tolist() == ["customer_id", "x"]
+    assert back["customer_id"].tolist() == ["a", "b", "c"]
+    assert back.index.equals(pd.RangeIndex(3))

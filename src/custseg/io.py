@@ -785,6 +785,11 @@ def _read_parquet(path: Path) -> pd.DataFrame:
             f"{path} is not a readable Parquet file (truncated or corrupted?)",
             fix="write it again, or check that it was copied completely",
         ) from exc
+    return _checked_parquet_frame(frame, path)
+
+
+def _checked_parquet_frame(frame: pd.DataFrame, path: Path) -> pd.DataFrame:
+    """A table read from Parquet, refused when empty, with a stored index made plain."""
     if not len(frame.columns):
         raise _empty_error(path)
     if frame.empty:
@@ -840,11 +845,7 @@ def _read_parquet_folder(path: Path) -> pd.DataFrame:
         raise InputError(f"{path} holds a Parquet part that cannot be read (truncated or "
                          "corrupted?)", fix="write it again, or check that it was copied "
                                             "completely") from exc
-    if not len(frame.columns):
-        raise _empty_error(path)
-    if frame.empty:
-        raise _no_rows_error(path)
-    return frame
+    return _checked_parquet_frame(frame, path)
 
 
 def _read_excel(path: Path, *, sheet: str | int | None = None) -> pd.DataFrame:
