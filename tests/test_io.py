@@ -1067,3 +1067,16 @@ def test_a_stored_index_in_parquet_parts_becomes_a_column_as_for_a_file(tmp_path
     assert back.columns.tolist() == ["customer_id", "x"]
     assert back["customer_id"].tolist() == ["a", "b", "c"]
     assert back.index.equals(pd.RangeIndex(3))
+
+
+def test_a_truncated_parquet_part_is_one_clear_error_whole_or_in_chunks(tmp_path):
+    folder = tmp_path / "parts"
+    folder.mkdir()
+    for i in range(2):
+        pd.DataFrame({"x": np.arange(1_000.0)}).to_parquet(folder / f"part-{i}.parquet")
+    whole = (folder / "part-1.parquet").read_bytes()
+    (folder / "part-1.parquet").write_bytes(whole[:len(whole) // 2] + whole[-200:])
+    for read in (read_table, lambda p: list(cio.iter_table(p, chunksize=100))):
+        with pytest.raises(InputError, match="holds a Parquet part that cannot be read") as err:
+            read(folder)
+        assert "\n" not in str(err.value) and "fix:" in str(err.value)

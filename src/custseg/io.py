@@ -260,12 +260,17 @@ def iter_table(path: PathLike, *, chunksize: int = 500_000, encoding: str | None
     p = Path(path)
     suffix = p.suffix.lower()
     if _is_parquet_folder(p) and sql is None and encoding is None:
+        import pyarrow as pa
+
         scanner = _parquet_folder(p).scanner(batch_size=chunksize, use_threads=False)
         any_rows = False
-        for batch in scanner.to_batches():
-            if batch.num_rows:
-                any_rows = True
-                yield batch.to_pandas()
+        try:
+            for batch in scanner.to_batches():
+                if batch.num_rows:
+                    any_rows = True
+                    yield batch.to_pandas()
+        except (pa.ArrowException, OSError, ValueError) as exc:
+            raise _unreadable_part_error(p) from exc
         if not any_rows:
             raise _no_rows_error(p)
         return
@@ -842,10 +847,13 @@ def _read_parquet_folder(path: Path) -> pd.DataFrame:
     try:
         frame = dataset.to_table(use_threads=True).to_pandas()
     except (pa.ArrowException, OSError, ValueError) as exc:
-        raise InputError(f"{path} holds a Parquet part that cannot be read (truncated or "
-                         "corrupted?)", fix="write it again, or check that it was copied "
-                                            "completely") from exc
+        raise _unreadable_part_error(path) from exc
     return _checked_parquet_frame(frame, path)
+
+
+def _unreadable_part_error(path: Path) -> InputError:
+    return InputError(f"{path} holds a Parquet part that cannot be read (truncated or "
+                      "corrupted?)", fix="write it again, or check that it was copied completely")
 
 
 def _read_excel(path: Path, *, sheet: str | int | None = None) -> pd.DataFrame:
