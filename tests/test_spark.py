@@ -405,6 +405,9 @@ def test_options_the_engine_cannot_honour_are_refused_before_any_work(tmp_path, 
      "'hdfs://nn/x.parquet' does not exist"),
     ('org.apache.hadoop.fs.UnsupportedFileSystemException: No FileSystem for scheme "s3a"\n\tat',
      "Spark has no file system for s3a:// URLs (data.csv)"),
+    ("java.lang.RuntimeException: file:/x/part-0.parquet is not a Parquet file. Expected magic "
+     "number at tail, but found [1, 2, 3, 4]\n\tat org...",
+     "data.csv is not a readable Parquet file (truncated or corrupted?); fix: write it again"),
 ])
 def test_spark_input_failures_become_one_line_input_errors(text, expected):
     from custseg.engines.spark import _spark_input_error

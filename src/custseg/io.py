@@ -77,6 +77,7 @@ __all__ = [
     "iter_table",
     "read_head",
     "is_url",
+    "unreadable_parquet_error",
 ]
 
 PathLike = str | os.PathLike[str]
@@ -310,10 +311,7 @@ def iter_table(path: PathLike, *, chunksize: int = 500_000, encoding: str | None
                 any_rows = any_rows or batch.num_rows > 0
                 yield batch.to_pandas()
         except (pa.ArrowException, OSError, ValueError) as exc:
-            raise InputError(
-                f"{p} is not a readable Parquet file (truncated or corrupted?)",
-                fix="write it again, or check that it was copied completely",
-            ) from exc
+            raise unreadable_parquet_error(p) from exc
         if not any_rows:
             raise _no_rows_error(p)
         return
@@ -786,10 +784,7 @@ def _read_parquet(path: Path) -> pd.DataFrame:
     try:
         frame = pd.read_parquet(path)
     except (pa.ArrowException, OSError, ValueError) as exc:
-        raise InputError(
-            f"{path} is not a readable Parquet file (truncated or corrupted?)",
-            fix="write it again, or check that it was copied completely",
-        ) from exc
+        raise unreadable_parquet_error(path) from exc
     return _checked_parquet_frame(frame, path)
 
 
@@ -849,6 +844,12 @@ def _read_parquet_folder(path: Path) -> pd.DataFrame:
     except (pa.ArrowException, OSError, ValueError) as exc:
         raise _unreadable_part_error(path) from exc
     return _checked_parquet_frame(frame, path)
+
+
+def unreadable_parquet_error(path: object) -> InputError:
+    """The error for a Parquet file that cannot be read (every reader raises this one)."""
+    return InputError(f"{path} is not a readable Parquet file (truncated or corrupted?)",
+                      fix="write it again, or check that it was copied completely")
 
 
 def _unreadable_part_error(path: Path) -> InputError:

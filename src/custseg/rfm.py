@@ -916,8 +916,7 @@ def _open_path(path: Path) -> _Log:
         except Exception as exc:
             con.close()
             shutil.rmtree(scratch, ignore_errors=True)
-            raise InputError(f"{path} is not a readable Parquet file (truncated or corrupted?)",
-                             fix="write it again, or check that it was copied completely") from exc
+            raise io.unreadable_parquet_error(path) from exc
         return _Log(con, str(path), text_typed=False, scratch=scratch)
     if suffix in (".csv", ".tsv", ".txt"):
         io._check_readable(path)

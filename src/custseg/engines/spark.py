@@ -676,9 +676,7 @@ _SPARK_INPUT_ERRORS = (  # (pattern in Spark's message, one-line error made from
                                fix="add its connector to Spark (e.g. hadoop-aws for s3a://), "
                                    "or copy the data to a path Spark reads")),
     (re.compile(r"is not a Parquet file"),
-     lambda m, src: InputError(f"{src} is not a readable Parquet file (truncated or "
-                               "corrupted?)", fix="write it again, or check that it was "
-                                                  "copied completely")),
+     lambda m, src: io.unreadable_parquet_error(src)),
 )
 
 
