@@ -1080,3 +1080,13 @@ def test_a_truncated_parquet_part_is_one_clear_error_whole_or_in_chunks(tmp_path
         with pytest.raises(InputError, match="holds a Parquet part that cannot be read") as err:
             read(folder)
         assert "\n" not in str(err.value) and "fix:" in str(err.value)
+
+
+def test_an_empty_parquet_part_gives_no_empty_chunk(tmp_path):
+    folder = tmp_path / "parts"
+    folder.mkdir()
+    df = pd.DataFrame({"x": np.arange(250.0)})
+    df.to_parquet(folder / "part-0.parquet")
+    df.iloc[:0].to_parquet(folder / "part-1.parquet")  # an empty part, as Spark writes them
+    chunks = list(cio.iter_table(folder, chunksize=100))
+    assert [len(c) for c in chunks] == [100, 100, 50]

@@ -261,19 +261,10 @@ def iter_table(path: PathLike, *, chunksize: int = 500_000, encoding: str | None
     p = Path(path)
     suffix = p.suffix.lower()
     if _is_parquet_folder(p) and sql is None and encoding is None:
-        import pyarrow as pa
-
-        scanner = _parquet_folder(p).scanner(batch_size=chunksize, use_threads=False)
-        any_rows = False
-        try:
-            for batch in scanner.to_batches():
-                if batch.num_rows:
-                    any_rows = True
-                    yield batch.to_pandas()
-        except (pa.ArrowException, OSError, ValueError) as exc:
-            raise _unreadable_part_error(p) from exc
-        if not any_rows:
-            raise _no_rows_error(p)
+        dataset = _parquet_folder(p)
+        yield from _parquet_chunks(
+            p, lambda: dataset.scanner(batch_size=chunksize, use_threads=False).to_batches(),
+            _unreadable_part_error)
         return
     if suffix in (".csv", ".tsv", ".txt"):
         _check_readable(p)
@@ -299,21 +290,12 @@ def iter_table(path: PathLike, *, chunksize: int = 500_000, encoding: str | None
             raise _parser_error(p, exc, sep) from exc
         return
     if suffix in (".parquet", ".pq"):
-        import pyarrow as pa
         import pyarrow.parquet as pq
 
         _check_readable(p)
-        try:
-            pf = pq.ParquetFile(p)
-            batches = pf.iter_batches(batch_size=chunksize)
-            any_rows = False
-            for batch in batches:
-                any_rows = any_rows or batch.num_rows > 0
-                yield batch.to_pandas()
-        except (pa.ArrowException, OSError, ValueError) as exc:
-            raise unreadable_parquet_error(p) from exc
-        if not any_rows:
-            raise _no_rows_error(p)
+        yield from _parquet_chunks(
+            p, lambda: pq.ParquetFile(p).iter_batches(batch_size=chunksize),
+            unreadable_parquet_error)
         return
     frame = read_table(p, encoding=encoding, sql=sql)
     for start in range(0, len(frame), chunksize):
@@ -323,6 +305,27 @@ def iter_table(path: PathLike, *, chunksize: int = 500_000, encoding: str | None
 def is_url(source: PathLike) -> bool:
     """Whether ``source`` is a URL with a scheme (``hdfs://``, ``s3a://``, ``file://``, ...)."""
     return re.match(r"^[A-Za-z][A-Za-z0-9+.-]*://", str(source)) is not None
+
+
+def _parquet_chunks(path: Path, open_batches: Callable[[], Iterator[Any]],
+                    unreadable: Callable[[Path], InputError]) -> Iterator[pd.DataFrame]:
+    """The non-empty Arrow batches ``open_batches()`` gives (opened here, so that a
+    file that cannot be opened fails the same way as one that breaks midway) as
+    DataFrames; ``unreadable(path)`` is raised for a broken file, and a table with no
+    rows fails. (An empty chunk, from an empty part or row group, would fail a
+    consumer's per-chunk checks as "no rows".)"""
+    import pyarrow as pa
+
+    any_rows = False
+    try:
+        for batch in open_batches():
+            if batch.num_rows:
+                any_rows = True
+                yield batch.to_pandas()
+    except (pa.ArrowException, OSError, ValueError) as exc:
+        raise unreadable(path) from exc
+    if not any_rows:
+        raise _no_rows_error(path)
 
 
 def read_head(path: PathLike, rows: int, *, encoding: str | None = None) -> pd.DataFrame:
