@@ -1,0 +1,121 @@
+"""Parallelism by the caller's choice, as scikit-learn does it: ``n_jobs`` and joblib.
+
+Every function of custseg that can do work in parallel takes ``n_jobs``:
+``None`` (the default) or ``1`` means one job, and then custseg starts no
+process and no thread of its own; ``-1`` means all CPUs (``joblib.cpu_count``,
+which respects container limits), ``-2`` all but one, and so on. The work is
+handed to joblib: threads for work that releases the GIL (numpy, Arrow, file
+I/O), loky worker processes for work that is mostly Python or that must run
+beside the caller's own. Results never depend on ``n_jobs``: each call is
+deterministic and results come back in the order of the calls.
+"""
+
+from __future__ import annotations
+
+import numbers
+from collections.abc import Callable, Iterable, Sequence
+from typing import Any, Literal
+
+from .errors import ParameterError
+
+__all__ = ["check_n_jobs", "effective_n_jobs", "map_ordered", "Later", "beside"]
+
+Prefer = Literal["threads", "processes"]
+
+
+def check_n_jobs(n_jobs: Any, name: str = "n_jobs") -> int | None:
+    """``n_jobs`` if it is None or a non-zero integer, else a :class:`ParameterError`."""
+    if n_jobs is None:
+        return None
+    if isinstance(n_jobs, bool) or not isinstance(n_jobs, numbers.Integral) or n_jobs == 0:
+        raise ParameterError(f"The {name!r} parameter must be None or a non-zero integer "
+                             f"(-1 for all CPUs). Got {n_jobs!r} instead.",
+                             fix="pass e.g. 1, 2 or -1")
+    return int(n_jobs)
+
+
+def effective_n_jobs(n_jobs: int | None) -> int:
+    """How many jobs ``n_jobs`` means here: None -> 1; -1 -> every CPU; -2 -> all but one."""
+    n_jobs = check_n_jobs(n_jobs)
+    if n_jobs is None or n_jobs == 1:
+        return 1
+    import joblib
+
+    return max(1, int(joblib.effective_n_jobs(n_jobs)))
+
+
+def map_ordered(fn: Callable[..., Any], items: Iterable[Any], *, n_jobs: int | None = None,
+                prefer: Prefer = "threads") -> list[Any]:
+    """``[fn(item) for item in items]``, on up to ``n_jobs`` joblib workers.
+
+    With one job (or one item) it is exactly that list comprehension, in this
+    thread. ``prefer="threads"`` suits work that releases the GIL;
+    ``"processes"`` (loky) suits Python-heavy work on picklable arguments.
+    """
+    items = list(items)
+    jobs = min(effective_n_jobs(n_jobs), len(items))
+    if jobs <= 1:
+        return [fn(item) for item in items]
+    from joblib import Parallel, delayed
+
+    return Parallel(n_jobs=jobs, prefer=prefer)(delayed(fn)(item) for item in items)
+
+
+class Later:
+    """The value of one call: computed by a joblib worker meanwhile, or here when asked.
+
+    Made by :func:`beside`. :meth:`result` returns the value (or raises the call's
+    exception); :meth:`cancel` gives up on a value no longer wanted.
+    """
+
+    def __init__(self, fn: Callable[..., Any], args: Sequence[Any], kwargs: dict[str, Any],
+                 outputs: Any | None) -> None:
+        self._call = (fn, tuple(args), dict(kwargs))
+        self._outputs = outputs  # joblib's generator of one output, or None: computed here
+        self._done = False
+        self._value: Any = None
+
+    @property
+    def started(self) -> bool:
+        """Is a worker computing the value (rather than :meth:`result` when asked)?"""
+        return self._outputs is not None
+
+    def result(self) -> Any:
+        if not self._done:
+            if self._outputs is not None:
+                outputs, self._outputs = self._outputs, None
+                value = next(outputs)
+                outputs.close()
+            else:
+                fn, args, kwargs = self._call
+                value = fn(*args, **kwargs)
+            self._value, self._done = value, True
+            self._call = None
+        return self._value
+
+    def cancel(self) -> None:
+        if self._outputs is not None:
+            outputs, self._outputs = self._outputs, None
+            outputs.close()  # joblib stops the work it had not finished
+        self._call = None
+        self._done = True
+
+
+def beside(fn: Callable[..., Any], *args: Any, n_jobs: int | None = None,
+           **kwargs: Any) -> Later:
+    """Start ``fn(*args, **kwargs)`` in a joblib worker process when ``n_jobs`` allows two jobs.
+
+    The caller goes on with its own work (its own CPU) and collects the value
+    with :meth:`Later.result`. With one job nothing starts: the value is computed
+    in this thread when it is asked for. ``fn`` must be a module-level function
+    and the arguments picklable (large numpy arrays are memory-mapped by joblib,
+    not copied); neither may be changed by the caller until the result is taken.
+    """
+    jobs = effective_n_jobs(n_jobs)
+    if jobs < 2:
+        return Later(fn, args, kwargs, None)
+    from joblib import Parallel, delayed
+
+    outputs = Parallel(n_jobs=jobs, prefer="processes", return_as="generator")(
+        [delayed(fn)(*args, **kwargs)])
+    return Later(fn, args, kwargs, outputs)
