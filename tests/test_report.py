@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-import os
 import re
 from html.parser import HTMLParser
 from pathlib import Path
@@ -315,217 +314,42 @@ def test_write_figures_is_byte_identical(tmp_path, hostile):
         assert (tmp_path / "a" / name).read_bytes() == (tmp_path / "b" / name).read_bytes(), name
 
 
-def test_write_figures_in_two_processes_is_byte_identical(tmp_path, analysis):
-    one = write_figures(analysis, tmp_path / "one", processes=1)
-    two = write_figures(analysis, tmp_path / "two", processes=2)
-    assert one == two == ALL_FIGURES
+def test_write_figures_with_worker_processes_is_byte_identical(tmp_path, analysis):
+    order = []
+    one = write_figures(analysis, tmp_path / "one")
+    two = write_figures(analysis, tmp_path / "two", n_jobs=2,
+                        meanwhile=lambda: order.append("meanwhile"))
+    assert one == two == ALL_FIGURES and order == ["meanwhile"]
     for name in one:
         assert (tmp_path / "one" / name).read_bytes() == (tmp_path / "two" / name).read_bytes()
-
-
-def test_write_figures_draws_here_when_the_helper_fails(tmp_path, analysis, monkeypatch):
-    from custseg.report import figures
-
-    monkeypatch.setattr(figures.sys, "executable", str(tmp_path / "no-such-python"))
-    assert write_figures(analysis, tmp_path, processes=2) == ALL_FIGURES
-    assert sorted(p.name for p in tmp_path.iterdir()) == sorted(ALL_FIGURES)
-
-
-def test_warmed_up_helpers_draw_every_figure_identically(tmp_path, analysis, monkeypatch):
-    from custseg.report import figures
-
-    monkeypatch.setattr(figures, "_idle_cpu", lambda: True)
-    monkeypatch.setattr(figures, "draw_figure", _count_here(figures.draw_figure, here := []))
-    figures.warm_up()
-    helpers = list(figures._warm)
-    assert len(helpers) == figures._WARM_HELPERS == 2
-    assert all(h.proc.poll() is None for h in helpers)
-    order = []
-    claimers = {}
-    real_claimer = figures._claimer
-    monkeypatch.setattr(figures, "_claimer", lambda claims, name: claimers.setdefault(
-        name, real_claimer(claims, name)))
-    written = write_figures(analysis, tmp_path / "warm", meanwhile=lambda: order.append("meanwhile"))
-    # both helpers were used (and are gone); between them they drew every figure (each
-    # the next one nobody had claimed), this process none
-    assert figures._warm == [] and [h.proc.returncode for h in helpers] == [0, 0]
-    assert helpers[0].names == helpers[1].names and sorted(helpers[0].names) == sorted(ALL_FIGURES)
-    assert sorted(claimers) == sorted(ALL_FIGURES)
-    assert set(claimers.values()) <= {h.proc.pid for h in helpers}
-    assert here == [] and order == ["meanwhile"]
-    write_figures(analysis, tmp_path / "here", processes=1)
-    assert written == ALL_FIGURES and sorted(here) == sorted(ALL_FIGURES)
-    for name in written:
-        assert (tmp_path / "warm" / name).read_bytes() == (tmp_path / "here" / name).read_bytes()
-
-
-def _count_here(draw, calls: list):
-    def counted(analysis, out_dir, name):
-        calls.append(name)
-        draw(analysis, out_dir, name)
-    return counted
-
-
-def test_figures_are_handed_out_heaviest_first():
-    from custseg.report.figures import _FIGURE_COST, _by_cost
-
-    names = list(_FIGURE_COST)
-    ordered = _by_cost(names)
-    assert sorted(ordered) == sorted(names)
-    costs = [_FIGURE_COST[n] for n in ordered]
-    assert costs == sorted(costs, reverse=True)  # the order that shares a queue out evenly
-    ties = [n for n in names if _FIGURE_COST[n] == costs[-1]]
-    assert [n for n in ordered if n in ties] == ties  # stable among equal costs
-    assert _by_cost(["unknown.png", "selection.png"]) == ["selection.png", "unknown.png"]
-
-
-def test_cool_down_stops_unused_helpers(monkeypatch):
-    from custseg.report import figures
-
-    monkeypatch.setattr(figures, "_idle_cpu", lambda: True)
-    figures.warm_up()
-    helpers = list(figures._warm)
-    assert helpers
-    figures.cool_down()
-    assert figures._warm == [] and all(h.proc.poll() is not None for h in helpers)
-    figures.cool_down()  # nothing left to stop
 
 
 EARLY = ["associations.png", "dendrogram.png", "selection.png", "crosstab.png"]
 
 
 def _part(analysis: dict) -> dict:
-    """What custseg.analysis.partial_analysis gives after the final fit, from a whole analysis."""
+    """What custseg.analysis.partial_analysis gives after the profiles, from a whole analysis."""
     charts = analysis["charts"]
     return {"selection": analysis["selection"], "associations": analysis["associations"],
             "charts": {"dendrogram": charts["dendrogram"], "crosstab": charts["crosstab"]}}
 
 
-def _wait_for_claims(claims: Path, names: list[str], seconds: float = 120.0) -> None:
-    import time
+@pytest.mark.parametrize("n_jobs", [None, 2])
+def test_figures_started_from_a_part_are_the_figures_of_the_whole(tmp_path, analysis, n_jobs):
+    from custseg.report.figures import available_figures, start_figures
 
-    deadline = time.monotonic() + seconds
-    while not all((claims / n).is_file() for n in names):
-        assert time.monotonic() < deadline, "the helpers never claimed the early figures"
-        time.sleep(0.05)
-
-
-@pytest.fixture
-def warm(monkeypatch):
-    """The figures module with its two helpers started (as on an idle machine)."""
-    from custseg.report import figures
-
-    monkeypatch.setattr(figures, "_idle_cpu", lambda: True)
-    figures.warm_up()
-    yield figures
-    figures.cool_down()
-
-
-def _same_as_drawn_here(analysis: dict, tmp_path: Path, drawn: Path) -> None:
-    write_figures(analysis, tmp_path / "here", processes=1)
-    for name in ALL_FIGURES:
-        assert (drawn / name).read_bytes() == (tmp_path / "here" / name).read_bytes(), name
-
-
-def _drawn_early(warm, analysis: dict, monkeypatch) -> tuple[list, list, Path]:
-    """Early figures handed to the helpers and claimed: (drawn here, helpers, early dir)."""
-    monkeypatch.setattr(warm, "draw_figure", _count_here(warm.draw_figure, here := []))
-    helpers = list(warm._warm)
-    warm.draw_early(_part(analysis))
-    assert warm._early["names"] == EARLY  # what the part has data for, in file order
-    _wait_for_claims(warm._early["dir"] / "claims", EARLY)
-    return here, helpers, warm._early["dir"]
-
-
-def test_early_figures_are_drawn_by_the_helpers_and_moved_in(tmp_path, analysis, warm,
-                                                             monkeypatch):
-    here, helpers, early_dir = _drawn_early(warm, analysis, monkeypatch)
-    pids = {n: int((early_dir / "claims" / n).read_text()) for n in EARLY}
-    assert set(pids.values()) <= {h.proc.pid for h in helpers}
-    assert write_figures(analysis, tmp_path / "warm") == ALL_FIGURES and here == []
-    assert not early_dir.exists() and warm._early == {}
-    _same_as_drawn_here(analysis, tmp_path, tmp_path / "warm")
-
-
-def test_a_larger_part_adds_its_figures(tmp_path, analysis, warm):
     part = _part(analysis)
-    first = {"selection": part["selection"], "charts": {"dendrogram": part["charts"]["dendrogram"]}}
-    warm.draw_early(first)
-    assert warm._early["names"] == ["dendrogram.png", "selection.png"]
-    warm.draw_early(first)  # nothing new: nothing sent
-    assert warm._early["names"] == ["dendrogram.png", "selection.png"]
-    warm.draw_early(part)  # the questions' answers came in
-    assert warm._early["names"] == ["dendrogram.png", "selection.png", "associations.png",
-                                    "crosstab.png"]
-    assert write_figures(analysis, tmp_path / "warm") == ALL_FIGURES
-    _same_as_drawn_here(analysis, tmp_path, tmp_path / "warm")
-
-
-def test_early_figures_not_started_are_drawn_with_the_rest(tmp_path, analysis, warm):
-    warm.draw_early(_part(analysis))
-    early_claims = warm._early["dir"] / "claims"
-    for name in EARLY[1:]:  # as if this process took them back before any helper started
-        assert warm.claim(early_claims, name)
-    assert write_figures(analysis, tmp_path / "warm") == ALL_FIGURES
-    _same_as_drawn_here(analysis, tmp_path, tmp_path / "warm")
-
-
-def test_early_figures_of_a_helper_that_died_are_drawn_here(tmp_path, analysis, warm,
-                                                            monkeypatch):
-    here, helpers, early_dir = _drawn_early(warm, analysis, monkeypatch)
-    first = int((early_dir / "claims" / EARLY[0]).read_text())
-    victim = next(h for h in helpers if h.proc.pid == first)  # one that drew early figures
-    victim.proc.kill()
-    victim.proc.wait()
-    lost = [n for n in EARLY if int((early_dir / "claims" / n).read_text()) == victim.proc.pid]
-    assert write_figures(analysis, tmp_path / "warm") == ALL_FIGURES
-    # drawn here: the lost early figures (and, with one helper left, some of the rest)
-    assert lost and set(lost) <= set(here) and not set(EARLY) - set(lost) & set(here)
-    _same_as_drawn_here(analysis, tmp_path, tmp_path / "warm")
-
-
-def test_claims_give_each_figure_to_one_process(tmp_path):
-    from custseg.report.figures import claim
-
-    assert claim(None, "a.png")  # no claims directory: always drawn
-    assert claim(tmp_path, "a.png") and not claim(tmp_path, "a.png")
-    assert (tmp_path / "a.png").read_text() == str(os.getpid())
-
-
-def test_no_helper_on_a_busy_machine(monkeypatch):
-    from custseg.report import figures
-
-    monkeypatch.setattr(figures, "_idle_cpu", lambda: False)
-    figures.warm_up()
-    assert figures._warm == []
-
-
-def test_a_failed_run_leaves_no_helper_process(tmp_path, monkeypatch):
-    from typer.testing import CliRunner
-
-    from custseg.cli import app
-    from custseg.report import figures
-
-    started = []
-    real = figures._Helper.__init__
-
-    def spy(self):
-        real(self)
-        started.append(self)
-
-    monkeypatch.setattr(figures, "_idle_cpu", lambda: True)
-    monkeypatch.setattr(figures._Helper, "__init__", spy)
-    (tmp_path / "bad.csv").write_text("a,b\nx,y\n", encoding="utf-8")
-    res = CliRunner().invoke(app, ["run", str(tmp_path / "bad.csv"), "--out", str(tmp_path / "o"),
-                                   "--quiet"])
-    assert res.exit_code == 2, res.output
-    assert len(started) == 2 and all(h.proc.poll() is not None for h in started)
-    assert figures._warm == [] and not (tmp_path / "o").exists()
-
-
-def test_write_figures_refuses_a_bad_process_count(tmp_path, analysis):
-    with pytest.raises(ValueError, match="'processes' parameter of write_figures"):
-        write_figures(analysis, tmp_path, processes=3)
+    assert available_figures(part) == EARLY  # what the part has data for, in file order
+    early = start_figures(part, EARLY, n_jobs=n_jobs)
+    drawn = []
+    for name, later in early.items():  # spy: the early figures are not drawn again
+        real = later.result
+        later.result = lambda real=real, name=name: drawn.append(name) or real()
+    assert write_figures(analysis, tmp_path / "early", drawn=early, n_jobs=n_jobs) == ALL_FIGURES
+    assert drawn == EARLY
+    write_figures(analysis, tmp_path / "whole")
+    for name in ALL_FIGURES:
+        assert (tmp_path / "early" / name).read_bytes() == (tmp_path / "whole" / name).read_bytes()
 
 
 def test_plot_functions_draw_on_a_given_axes(analysis):

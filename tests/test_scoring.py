@@ -119,7 +119,7 @@ def test_export_by_name_and_bad_names(run_with_hostile_ids, tmp_path):
 # ------------------------------------------- nearest centroid in bounded memory (#7)
 @pytest.mark.parametrize("centres", [1, 5, 2_400, 10**6, 10**9])
 def test_nearest_chunk_rows_keep_the_distance_matrix_within_the_budget(centres):
-    from custseg.model import NEAREST_BUDGET_BYTES, nearest_chunk_rows
+    from custseg.cluster.assign import NEAREST_BUDGET_BYTES, nearest_chunk_rows
 
     rows = nearest_chunk_rows(centres)
     assert rows >= 1
@@ -130,7 +130,7 @@ def test_nearest_chunk_rows_keep_the_distance_matrix_within_the_budget(centres):
 def test_nearest_centroid_memory_is_bounded_by_the_budget_not_the_rows(monkeypatch):
     import tracemalloc
 
-    from custseg import model as model_module
+    from custseg.cluster import assign as model_module
 
     rng = np.random.default_rng(0)
     Z, E = rng.standard_normal((5_000, 3)), rng.standard_normal((2_400, 3))

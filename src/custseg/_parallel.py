@@ -18,7 +18,7 @@ from typing import Any, Literal
 
 from .errors import ParameterError
 
-__all__ = ["check_n_jobs", "effective_n_jobs", "map_ordered", "Later", "beside"]
+__all__ = ["check_n_jobs", "effective_n_jobs", "map_ordered", "Later", "beside", "beside_many"]
 
 Prefer = Literal["threads", "processes"]
 
@@ -61,17 +61,35 @@ def map_ordered(fn: Callable[..., Any], items: Iterable[Any], *, n_jobs: int | N
     return Parallel(n_jobs=jobs, prefer=prefer)(delayed(fn)(item) for item in items)
 
 
+class _Outputs:
+    """joblib's generator of ordered outputs, read as far as asked."""
+
+    def __init__(self, generator: Any) -> None:
+        self._generator = generator
+        self._values: list[Any] = []
+
+    def value(self, i: int) -> Any:
+        while len(self._values) <= i:
+            self._values.append(next(self._generator))
+        return self._values[i]
+
+    def close(self) -> None:
+        self._generator.close()  # joblib stops the work it had not finished
+
+
 class Later:
     """The value of one call: computed by a joblib worker meanwhile, or here when asked.
 
-    Made by :func:`beside`. :meth:`result` returns the value (or raises the call's
-    exception); :meth:`cancel` gives up on a value no longer wanted.
+    Made by :func:`beside` and :func:`beside_many`. :meth:`result` returns the
+    value (or raises the call's exception); :meth:`cancel` gives up on a value no
+    longer wanted.
     """
 
     def __init__(self, fn: Callable[..., Any], args: Sequence[Any], kwargs: dict[str, Any],
-                 outputs: Any | None) -> None:
-        self._call = (fn, tuple(args), dict(kwargs))
-        self._outputs = outputs  # joblib's generator of one output, or None: computed here
+                 outputs: _Outputs | None = None, index: int = 0) -> None:
+        self._call: tuple | None = (fn, tuple(args), dict(kwargs))
+        self._outputs = outputs  # None: computed here, when asked
+        self._index = index
         self._done = False
         self._value: Any = None
 
@@ -83,39 +101,49 @@ class Later:
     def result(self) -> Any:
         if not self._done:
             if self._outputs is not None:
-                outputs, self._outputs = self._outputs, None
-                value = next(outputs)
-                outputs.close()
+                value = self._outputs.value(self._index)
             else:
                 fn, args, kwargs = self._call
                 value = fn(*args, **kwargs)
-            self._value, self._done = value, True
-            self._call = None
+            self._value, self._done, self._call, self._outputs = value, True, None, None
         return self._value
 
     def cancel(self) -> None:
-        if self._outputs is not None:
-            outputs, self._outputs = self._outputs, None
-            outputs.close()  # joblib stops the work it had not finished
-        self._call = None
-        self._done = True
+        if self._outputs is not None and not self._done:
+            self._outputs.close()
+        self._call, self._outputs, self._done = None, None, True
+
+
+Call = tuple[Callable[..., Any], Sequence[Any], dict[str, Any]]
+
+
+def beside_many(calls: Sequence[Call], *, n_jobs: int | None = None,
+                prefer: Prefer = "processes") -> list[Later]:
+    """Start each ``fn(*args, **kwargs)`` of ``calls`` on joblib workers, when ``n_jobs`` allows.
+
+    The caller goes on with its own work and collects each value with
+    :meth:`Later.result`. With one job nothing starts: each value is computed in
+    this thread when it is asked for. With ``prefer="processes"`` (loky) each
+    ``fn`` must be a module-level function and the arguments picklable (large
+    numpy arrays are memory-mapped by joblib, not copied); with ``"threads"`` the
+    calls share this process's memory. Neither the functions' arguments may be
+    changed by the caller until the results are taken.
+    """
+    jobs = effective_n_jobs(n_jobs)
+    if jobs < 2 or not calls:
+        return [Later(fn, args, kwargs) for fn, args, kwargs in calls]
+    from joblib import Parallel, delayed
+
+    outputs = _Outputs(Parallel(n_jobs=jobs, prefer=prefer, return_as="generator")(
+        delayed(fn)(*args, **kwargs) for fn, args, kwargs in calls))
+    return [Later(fn, args, kwargs, outputs, i) for i, (fn, args, kwargs) in enumerate(calls)]
 
 
 def beside(fn: Callable[..., Any], *args: Any, n_jobs: int | None = None,
-           **kwargs: Any) -> Later:
-    """Start ``fn(*args, **kwargs)`` in a joblib worker process when ``n_jobs`` allows two jobs.
+           prefer: Prefer = "processes", **kwargs: Any) -> Later:
+    """Start ``fn(*args, **kwargs)`` on a joblib worker when ``n_jobs`` allows two jobs.
 
-    The caller goes on with its own work (its own CPU) and collects the value
-    with :meth:`Later.result`. With one job nothing starts: the value is computed
-    in this thread when it is asked for. ``fn`` must be a module-level function
-    and the arguments picklable (large numpy arrays are memory-mapped by joblib,
-    not copied); neither may be changed by the caller until the result is taken.
+    One call of :func:`beside_many`: by default in a worker process (loky), so
+    that Python-heavy work runs truly beside the caller's own.
     """
-    jobs = effective_n_jobs(n_jobs)
-    if jobs < 2:
-        return Later(fn, args, kwargs, None)
-    from joblib import Parallel, delayed
-
-    outputs = Parallel(n_jobs=jobs, prefer="processes", return_as="generator")(
-        [delayed(fn)(*args, **kwargs)])
-    return Later(fn, args, kwargs, outputs)
+    return beside_many([(fn, args, kwargs)], n_jobs=n_jobs, prefer=prefer)[0]

@@ -8,27 +8,26 @@ the data behind every chart).
 
 from __future__ import annotations
 
-import os
-from concurrent.futures import ThreadPoolExecutor
+from functools import partial
 
 import numpy as np
 import pandas as pd
 from scipy.cluster.hierarchy import dendrogram
 
-from . import __version__, _forked, explore
+from . import __version__, explore
+from ._parallel import map_ordered
+from ._threads import one_thread
 from .recommend import NOTE, cell_recommendations, rules_from_spec, segment_recommendations
 from .segmenter import CustomerSegmenter
 from .spec import Spec
 
-__all__ = ["answer_questions", "build_analysis", "partial_analysis", "SCATTER_MAX", "PCA_MAX"]
+__all__ = ["answer_questions", "answer_questions_one_thread", "build_analysis", "partial_analysis",
+           "SCATTER_MAX", "PCA_MAX"]
 
 SCATTER_MAX = 50_000
 TESTS_MAX = 1_000_000  # customers the statistical tests use at most (a fixed-seed sample)
 PCA_MAX = 5_000
 DENDRO_LEAVES = 30
-#: threads answering the questions side by side (numpy releases the GIL in its loops)
-_THREADS = max(1, min(4, len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity")
-                      else os.cpu_count() or 1))
 
 
 def _sample(n: int, size: int, seed: int) -> np.ndarray:
@@ -174,13 +173,14 @@ def _num(x: float) -> str:
     return f"{x:,.0f}" if abs(x) >= 100 else f"{x:,.2f}".rstrip("0").rstrip(".")
 
 
-def answer_questions(spec: Spec, data: pd.DataFrame, seed: int) -> dict:
+def answer_questions(spec: Spec, data: pd.DataFrame, seed: int, *, n_jobs: int | None = None) -> dict:
     """The answers that need only the data, not the segments.
 
     The column summary, the associations, questions 1 and 2, the overall medians
     and the crosstab chart. :func:`build_analysis` computes them itself unless it
-    is given them; a run starts them beside the clustering, in a forked child
-    (:mod:`custseg._forked`), as soon as the data is validated and filled in.
+    is given them; a run with two jobs or more answers them beside the clustering,
+    in a worker process (:func:`custseg.pipeline.segment`), as soon as the data is
+    validated and filled in.
 
     Parameters
     ----------
@@ -190,6 +190,10 @@ def answer_questions(spec: Spec, data: pd.DataFrame, seed: int) -> dict:
         The used columns with empty cells filled, rows as segmented.
     seed : int
         The run's seed (the tests' bootstrap draws and sample).
+    n_jobs : int, optional
+        Threads for the independent answers (numpy releases the GIL in its sorts,
+        searches and bootstrap draws); None or 1: all in the calling thread. The
+        answers are the same for every value.
 
     Returns
     -------
@@ -206,9 +210,9 @@ def answer_questions(spec: Spec, data: pd.DataFrame, seed: int) -> dict:
     label_maps = {c: dict(spec.columns[c].labels) for c in cats}
 
     # Every column is converted, factorized and sorted once, for all the calls below;
-    # the calls then run on a few threads (numpy releases the GIL in the sorts, searches
-    # and bootstrap draws). Each call is independent and deterministic, and results are
-    # collected in a fixed order, so the output does not depend on the scheduling.
+    # with n_jobs the calls then run on threads. Each call is independent and
+    # deterministic, and results are collected in a fixed order, so the output does
+    # not depend on the scheduling.
     #
     # Above TESTS_MAX customers the tests and intervals (questions 1 and 2, the
     # associations) use a fixed-seed random sample of TESTS_MAX customers, stated in
@@ -221,16 +225,16 @@ def answer_questions(spec: Spec, data: pd.DataFrame, seed: int) -> dict:
                                                                replace=False))
         frame = explore.PreparedFrame(data.iloc[rows].reset_index(drop=True))
         tests_sample = {"rows": TESTS_MAX, "of": int(len(data))}
-    with ThreadPoolExecutor(max_workers=_THREADS) as pool:
-        list(pool.map(frame.sorted, numeric))
-        list(pool.map(frame.codes, cats))
-        q1_jobs = [pool.submit(explore.compare_levels_many, frame, a, targets,
-                               labels=label_maps[a], seed=seed) for a in attributes]
-        assoc_job = pool.submit(explore.associations, frame, numeric, cats)
-        summary_job = pool.submit(explore.summarize_columns, full, numeric, cats, label_maps)
-        q1 = [result for job in q1_jobs for result in job.result()]
-        assoc = assoc_job.result()
-        summary = summary_job.result()
+    map_ordered(frame.sorted, numeric, n_jobs=n_jobs)
+    map_ordered(frame.codes, cats, n_jobs=n_jobs)
+    answers = map_ordered(_call, [
+        *(partial(explore.compare_levels_many, frame, a, targets, labels=label_maps[a], seed=seed)
+          for a in attributes),
+        partial(explore.associations, frame, numeric, cats),
+        partial(explore.summarize_columns, full, numeric, cats, label_maps),
+    ], n_jobs=n_jobs)
+    q1 = [result for per_attribute in answers[:len(attributes)] for result in per_attribute]
+    assoc, summary = answers[len(attributes):]
     q2 = []
     for col, groups in spec.groups.items():
         if col not in data.columns:
@@ -253,6 +257,16 @@ def answer_questions(spec: Spec, data: pd.DataFrame, seed: int) -> dict:
             "crosstab": _crosstab_chart(frame, spec, attributes)}
 
 
+def answer_questions_one_thread(spec: Spec, data: pd.DataFrame, seed: int) -> dict:
+    """:func:`answer_questions` with one native (BLAS, OpenMP) thread, as a run computes them."""
+    with one_thread():
+        return answer_questions(spec, data, seed)
+
+
+def _call(fn):
+    return fn()
+
+
 def build_analysis(seg: CustomerSegmenter, data: pd.DataFrame, Z: np.ndarray, manifest: dict, *,
                    aggregate_only: bool = False, synthetic: bool = False,
                    title: str = "Customer segmentation", questions: dict | None = None) -> dict:
@@ -273,9 +287,8 @@ def build_analysis(seg: CustomerSegmenter, data: pd.DataFrame, Z: np.ndarray, ma
         Leave every customer-level value out (no scatter or projection points, no
         example rows).
     questions : dict, optional
-        :func:`answer_questions` of the same spec, data and seed, if already
-        computed; else it is computed here (with one BLAS thread, as a child
-        process computes it, so the numbers are the same either way).
+        :func:`answer_questions_one_thread` of the same spec, data and seed, if
+        already computed; else it is computed here.
     """
     spec = seg.spec_
     seed = int(seg.random_state)
@@ -284,7 +297,7 @@ def build_analysis(seg: CustomerSegmenter, data: pd.DataFrame, Z: np.ndarray, ma
     value_cols = [c for c in spec.numeric(spec.with_role("value")) if c in numeric]
     eng_cols = [c for c in spec.numeric(spec.with_role("engagement")) if c in numeric]
     if questions is None:
-        questions = _forked.computed_here(answer_questions, spec, data, seed)
+        questions = answer_questions_one_thread(spec, data, seed)
     q1, q2 = questions["question1"], questions["question2"]
     assoc, summary = questions["associations"], questions["summary"]
     tests_sample, overall = questions["tests_sample"], questions["overall"]

@@ -6,14 +6,10 @@ into its one-line message(s) on stderr and exit code 2, with no traceback.
 
 from __future__ import annotations
 
-import contextlib
 import functools
-import gc
-import json
 import os
 import sys
 import time
-from collections.abc import Iterator
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Annotated
@@ -23,9 +19,6 @@ from rich.console import Console
 from rich.table import Table
 
 from . import __version__
-from ._background import in_background
-from ._entry import resume_gc
-from ._forked import finish_before_fork
 from .errors import CustsegError, ParameterError
 
 app = typer.Typer(
@@ -84,8 +77,6 @@ def _main(
                                           help="Print the version and exit.")] = False,
 ):
     """custseg: customer segmentation for marketing."""
-    if ctx.invoked_subcommand not in ("run", "demo"):  # they resume it after their imports
-        resume_gc()
 
 
 # ------------------------------------------------------------------ helpers
@@ -112,43 +103,6 @@ def parse_cluster_on(text: str | None):
     if not cols:
         raise ParameterError("--cluster-on needs 'all' or a comma-separated list of columns")
     return cols
-
-
-_RUN_MODULES = ("custseg.pipeline", "custseg.analysis", "custseg.rundir",
-                "custseg.report.html", "custseg.report.figures", "custseg.report.markdown")
-
-
-@contextlib.contextmanager
-def _figure_helpers() -> Iterator[None]:
-    """Start the report's figure helper processes now; stop them if no report used them.
-
-    The helpers import matplotlib while the data is read and clustered, so that they
-    draw the figures with no start-up cost (see :func:`custseg.report.figures.warm_up`).
-    """
-    from .report import figures
-
-    figures.warm_up()
-    try:
-        yield
-    finally:
-        figures.cool_down()
-
-
-def _draw_early(part: dict) -> None:
-    """Let the warm figure helpers draw what ``part`` of the analysis allows, now."""
-    from .report.figures import draw_early
-
-    draw_early(part)
-
-
-def _import_all(names) -> None:
-    import importlib
-
-    for name in names:
-        try:
-            importlib.import_module(name)
-        except Exception:  # noqa: BLE001 - the stage that needs it imports it again and says why
-            pass
 
 
 def default_out(prefix: str = "") -> Path:
@@ -229,47 +183,6 @@ def _summary(result, out: Path) -> None:
         out_console.print(f"report: {out / 'report.html'}", markup=False)
 
 
-def _guess_transactions(df, quiet: bool):
-    """A transactions spec when ``df`` looks like an order log, else None."""
-    from .rfm import guess_transaction_columns, transactions_spec_text
-    from .spec import parse_spec
-
-    cols = guess_transaction_columns(df)
-    if cols is None:
-        return None
-    if not quiet:
-        roles = ", ".join(f"{r} = {n!r}" for r, n in cols.roles().items())
-        err_console.print(f"this looks like an order log ({roles}); deriving RFM features per "
-                          "customer (pass --spec to set the columns yourself)", markup=False)
-    return parse_spec(transactions_spec_text(cols), source="inferred transactions spec")
-
-
-def _transactions_to_customers(source, spec):
-    """The customer table of a log, the RFM part of the analysis, and extra run files."""
-    import io as _bytesio
-
-    from .rfm import customer_table
-
-    customers, validation, summary, as_of = customer_table(source, spec)
-    keep = [spec.id] + [c for c in spec.used if c in customers.columns]
-    buf = _bytesio.BytesIO()
-    customers.to_parquet(buf, index=False)
-    part = {"as_of": as_of, "summary": summary, "customers": int(len(customers)),
-            "warnings": [p.to_dict() for p in validation.warnings]}
-    return customers[keep].copy(), part, {"customers.parquet": buf.getvalue()}
-
-
-def _attach_rfm(result, part: dict) -> None:
-    result.manifest["rfm"] = {k: part[k] for k in ("as_of", "customers", "summary")}
-    result.manifest["warnings"] = list(result.manifest["warnings"]) + [
-        {"code": w["code"], "message": w["message"], "rows": w["rows"], "count": w["count"]}
-        for w in part["warnings"]]
-    if result.analysis is not None:
-        result.analysis["rfm"] = {k: part[k] for k in ("as_of", "customers", "summary")}
-        result.analysis["warnings"] = list(result.analysis["warnings"]) + [
-            {"code": w["code"], "message": w["message"]} for w in part["warnings"]]
-
-
 # ------------------------------------------------------------------ commands
 DataArg = Annotated[Path, typer.Argument(help="Customer data: CSV, Parquet, Excel, JSON lines, "
                                               "or a DuckDB/SQLite file with --sql.")]
@@ -284,6 +197,16 @@ OverwriteOpt = Annotated[bool, typer.Option("--overwrite", help="Replace an exis
 QuietOpt = Annotated[bool, typer.Option("--quiet", "-q", help="No progress messages.")]
 AggregateOpt = Annotated[bool, typer.Option("--aggregate-only", help="Leave every "
                                             "customer-level value out of the report.")]
+JobsOpt = Annotated[int, typer.Option("--jobs", "-j", help="Jobs to run at once: 1 runs "
+                                      "everything in one process and thread; -1 (default) "
+                                      "uses every CPU. Results are the same either way.")]
+
+
+def _n_jobs(jobs: int) -> int:
+    if jobs == 0:
+        raise ParameterError("--jobs must be a positive number of jobs, or -1 for every CPU, "
+                             "got 0", fix="e.g. --jobs 1 or --jobs -1")
+    return jobs
 
 
 @app.command()
@@ -331,135 +254,44 @@ def run(
                                         "or spark (pip install \"custseg[spark]\").")] = "local",
     master: Annotated[str | None, typer.Option("--master", help="Spark master URL for "
                                                "--engine spark (default local[*]).")] = None,
+    jobs: JobsOpt = -1,
 ):
     """Segment the customers in DATA and write a run directory with its report."""
     from . import io
+    from .pipeline import RunOptions
     from .spec import TRANSFORMS, parse_spec
-
-    # The modules of the later stages are imported in a second thread while the
-    # options are checked and the data is read (the readers release the GIL). The
-    # readers' own modules (and the small one that starts the figure helpers) are
-    # imported first, here, so the two threads never import the same package at the
-    # same time.
-    _import_all(("pyarrow", "pyarrow.compute", "pyarrow.csv", "pyarrow.parquet",
-                 "custseg.report.figures"))
-    # (a process forked later waits for these imports: see custseg._forked)
-    finish_before_fork(in_background(_import_all, _RUN_MODULES))
+    from .workflow import run_file
 
     if transform is not None and transform not in TRANSFORMS:
         raise ParameterError(f"--transform must be one of {', '.join(TRANSFORMS)}, "
                              f"got {transform!r}")
-    k_bounds = parse_k_range(k_range)
-    columns = parse_cluster_on(cluster_on)
     compare_list = None
     if compare_algorithms is not None:
-        from .cluster.algorithms import get_algorithm
-
         compare_list = [a.strip() for a in compare_algorithms.split(",") if a.strip()]
-        if len(compare_list) < 2:
-            raise ParameterError("--compare-algorithms needs at least two algorithms",
-                                 fix="e.g. --compare-algorithms kmeans,gmm,ward")
-        for a in compare_list:
-            get_algorithm(a)
     reference_model = None
     if reference is not None:
         from .modelfile import load_model
 
         reference_model = load_model(reference)
-    spec_obj = None
-    if spec is not None:
-        spec_obj = parse_spec(io.read_text(spec), source=str(spec))
-    # an engine that reads the input itself (Spark: CSV, Parquet, folders, URLs)
-    # gets it unread: only a head is read here, to recognise an order log
-    remote = io.is_url(data)
-    engine_reads = False
-    if engine != "local" and sql is None:  # (the local run imports no engine module here)
-        from .engines import reads_itself
+    spec_obj = None if spec is None else parse_spec(io.read_text(spec), source=str(spec))
+    options = RunOptions(k=k, k_range=parse_k_range(k_range), n_init=n_init, seed=seed,
+                         log_transform=transform or "spec", cluster_on=parse_cluster_on(cluster_on),
+                         ward_exact_max=ward_exact_max, aggregate_only=aggregate_only,
+                         algorithm=algorithm, fast=fast, reference=reference_model,
+                         n_jobs=_n_jobs(jobs))
+    with _Progress(quiet) as progress:
+        done = run_file(data, out or default_out(), spec=spec_obj, options=options,
+                        overwrite=overwrite, encoding=encoding, sql=sql, engine=engine,
+                        master=master, compare_algorithms=compare_list, progress=progress,
+                        notify=None if quiet else _note)
+    if not quiet:
+        for note in done.notes:
+            _note(note)
+    _summary(done.result, done.out)
 
-        engine_reads = reads_itself(engine, data)
-    if remote and not engine_reads:
-        raise ParameterError(f"{data!r} is a URL, which only --engine spark reads",
-                             fix="add --engine spark, or copy the file here first")
-    if remote and spec_obj is not None and spec_obj.kind == "transactions":
-        raise ParameterError("an order log is aggregated here (with DuckDB), so it cannot "
-                             "be a URL", fix="copy the file here first")
-    if compare_list and engine != "local":
-        raise ParameterError("--compare-algorithms runs with the local engine only",
-                             fix="leave it out, or use --engine local")
-    if not remote:
-        data = Path(data)
-    out = out or default_out()
-    io.check_output_dir(out, overwrite=overwrite)
-    with _figure_helpers(), _Progress(quiet) as progress:
-        progress("read", str(data))
-        tx_path = spec_obj is not None and spec_obj.kind == "transactions"
-        df = None
-        t_read = time.perf_counter()
-        # the input's checksum (for the manifest) is computed in a second thread
-        # while the table is read: hashing releases the GIL
-        hashing = in_background(io.source_sha256, data) if not remote and data.exists() else None
-        if not tx_path and engine_reads:
-            if spec_obj is None and not remote and data.is_file():
-                from .engines.spark import INFER_ROWS
 
-                df = io.read_head(data, INFER_ROWS, encoding=encoding)
-                spec_obj = _guess_transactions(df, quiet)
-                tx_path = spec_obj is not None
-                if tx_path:  # the whole log is aggregated from the file
-                    df = None
-        elif not tx_path:
-            df = io.read_table(data, encoding=encoding, sql=sql)
-            if spec_obj is None:
-                spec_obj = _guess_transactions(df, quiet)
-                tx_path = spec_obj is not None
-        extra = {}
-        rfm_part = None
-        if tx_path:
-            progress("rfm", "aggregating the order log per customer")
-            df, rfm_part, extra = _transactions_to_customers(data if df is None else df, spec_obj)
-        t_read = time.perf_counter() - t_read
-        from .pipeline import RunOptions, segment
-        from .rundir import write_run
-
-        resume_gc()
-        options = RunOptions(k=k, k_range=k_bounds, n_init=n_init, seed=seed,
-                             log_transform=transform or "spec", cluster_on=columns,
-                             ward_exact_max=ward_exact_max, aggregate_only=aggregate_only,
-                             algorithm=algorithm, fast=fast, reference=reference_model)
-        info = {"path": str(data), "sha256": hashing.result() if hashing else None}
-        if sql:
-            info["sql"] = sql
-        if engine == "local" and master is None:
-            result = segment(df, spec_obj, options, progress=progress, input_info=info,
-                             on_partial_analysis=_draw_early)
-        else:  # the engine registry; Spark reads a CSV/Parquet input itself
-            from .engines import run_engine
-
-            result = run_engine(engine, df, spec_obj, options, progress=progress,
-                                input_info=info, source=data if engine_reads and not tx_path
-                                else None, master=master, encoding=encoding)
-        result.manifest["timings"] = {"read": round(t_read, 4), **result.manifest["timings"]}
-        if rfm_part is not None:
-            _attach_rfm(result, rfm_part)
-        if compare_list:
-            from .pipeline import compare_algorithms as compare_algos
-
-            table = compare_algos(df, spec_obj, options, compare_list, progress=progress)
-            extra["algorithms.json"] = (json.dumps(table, indent=2) + "\n").encode("utf-8")
-            result.manifest["algorithms"] = table
-            if result.analysis is not None:
-                result.analysis["algorithms"] = table
-        if spec_obj is None and not quiet:
-            err_console.print("no --spec given; inferred this data dictionary (saved as "
-                              "spec.toml in the output):", markup=False)
-            for note in result.segmenter.spec_notes_:
-                err_console.print(f"  {note}", markup=False)
-        progress("write", str(out))
-        from .engines import finish_run
-
-        write_run(result, out, overwrite=overwrite, extra_files=extra,
-                  finish=lambda tmp: finish_run(result, tmp))
-    _summary(result, out)
+def _note(text: str) -> None:
+    err_console.print(text, markup=False)
 
 
 @app.command()
@@ -519,56 +351,18 @@ def demo(
                                                "segments and clusters (--rows = customers).")]
     = False,
     quiet: QuietOpt = False,
+    jobs: JobsOpt = -1,
 ):
     """Generate SYNTHETIC 365-style customer data (or an order log) and segment it end to end."""
-    import hashlib
+    from .workflow import run_demo
 
-    from . import io
-    from .datasets import demo_spec_text, make_customers
-    from .pipeline import RunOptions, segment
-    from .rundir import write_run
-    from .spec import parse_spec
-
-    resume_gc()
-    if rows < 11:
-        raise ParameterError(f"--rows must be at least 11 for k up to 10, got {rows}")
-    out = out or default_out("demo-")
-    io.check_output_dir(out, overwrite=overwrite)
-    with _figure_helpers(), _Progress(quiet) as progress:
-        extra = {}
-        rfm_part = None
-        if transactions:
-            from .datasets import make_transactions
-            from .rfm import TransactionColumns, transactions_spec_text
-
-            progress("generate", f"an order log of {rows:,} synthetic customers (seed {seed})")
-            log = make_transactions(rows, seed=seed)
-            data = log.to_csv(index=False, lineterminator="\n").encode("utf-8")
-            name = "transactions.csv"
-            spec = parse_spec(transactions_spec_text(TransactionColumns(
-                "customer_id", "date", "amount", quantity="quantity", order="order_id")),
-                source="demo transactions spec")
-            progress("rfm", "aggregating the order log per customer")
-            df, rfm_part, extra = _transactions_to_customers(log, spec)
-        else:
-            progress("generate", f"{rows:,} synthetic customers (seed {seed})")
-            df = make_customers(rows, seed=seed)
-            data = df.to_csv(index=False, lineterminator="\n").encode("utf-8")
-            name = "data.csv"
-            spec = parse_spec(demo_spec_text(), source="demo spec")
-        info = {"path": f"{name} (synthetic demo data generated by custseg)",
-                "sha256": hashlib.sha256(data).hexdigest(), "synthetic": True}
-        options = RunOptions(seed=seed, aggregate_only=aggregate_only,
-                             title="Customer segmentation (synthetic demo data)")
-        result = segment(df, spec, options, progress=progress, input_info=info,
-                         on_partial_analysis=_draw_early)
-        if rfm_part is not None:
-            _attach_rfm(result, rfm_part)
-        progress("write", str(out))
-        write_run(result, out, overwrite=overwrite, extra_files={name: data, **extra})
-    out_console.print("Demo on SYNTHETIC data (generated by custseg, not real customers); the "
-                      f"data is in {out / name}.", markup=False)
-    _summary(result, out)
+    with _Progress(quiet) as progress:
+        done = run_demo(out or default_out("demo-"), rows=rows, seed=seed,
+                        transactions=transactions, aggregate_only=aggregate_only,
+                        overwrite=overwrite, n_jobs=_n_jobs(jobs), progress=progress)
+    for note in done.notes:
+        out_console.print(note, markup=False)
+    _summary(done.result, done.out)
 
 
 @app.command()
@@ -808,26 +602,18 @@ def rfm(
 @handle_errors
 def report(
     run_dir: Annotated[Path, typer.Argument(help="A run directory written by custseg run.")],
+    jobs: JobsOpt = -1,
 ):
     """Re-render report.html, report.md and figures/ of a run without refitting."""
     from .rundir import rerender_report
 
-    path = rerender_report(run_dir)
+    path = rerender_report(run_dir, n_jobs=_n_jobs(jobs))
     out_console.print(f"report: {path}", markup=False)
 
 
 def main() -> None:
-    """Entry point of the ``custseg`` script."""
-    try:
-        app(prog_name="custseg")
-    finally:
-        # Collection is back on whatever the command did (it may have failed before
-        # its imports were done). The process ends here: spare the interpreter's final
-        # garbage collection, which walks every object left (0.3-0.4 s after a
-        # 1M-customer run). Every output is already written and closed; atexit
-        # handlers still run.
-        resume_gc()
-        gc.freeze()
+    """Run the ``custseg`` command line (see :mod:`custseg._entry` for the console script)."""
+    app(prog_name="custseg")
 
 
 if __name__ == "__main__":  # pragma: no cover

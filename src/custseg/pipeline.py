@@ -15,19 +15,16 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from . import __version__, _forked
+from . import __version__
+from ._parallel import Later, beside
 from .segmenter import CustomerSegmenter, Progress
 from .spec import Spec
 
 __all__ = ["RunOptions", "RunResult", "segment", "profiles_table"]
 
-#: The statistical questions (needed only after the profiles) run in a child at
-#: this lower priority, so that the k sweep and the consensus beside it, which the
-#: run waits for first, keep their CPUs.
-QUESTIONS_NICE = 10
 #: The stages after which the part of the analysis known so far is handed out
-#: (``on_partial_analysis``): from the final fit on, and again as the questions'
-#: answers may have come in meanwhile.
+#: (``on_partial_analysis``): from the final fit on, and with the questions'
+#: answers after the last.
 EARLY_STAGES = ("final_fit", "stability", "profiles")
 
 
@@ -52,6 +49,7 @@ class RunOptions:
     fast: bool | None = None  # None: the fast path above selection_max rows
     aggregate_only: bool = False
     title: str = "Customer segmentation"
+    n_jobs: int | None = None  # None or 1: everything in the calling thread; -1: every CPU
 
     def estimator(self, spec: Spec | None) -> CustomerSegmenter:
         c = spec.clustering if spec is not None else None
@@ -71,6 +69,7 @@ class RunOptions:
             stability_runs=self.stability_runs,
             reference=self.reference,
             fast=self.fast,
+            n_jobs=self.n_jobs,
         )
 
 
@@ -128,7 +127,8 @@ def _versions() -> dict[str, str]:
 
 def segment(df: pd.DataFrame, spec: Spec | None, options: RunOptions | None = None, *,
             progress: Progress | None = None, input_info: dict | None = None,
-            on_partial_analysis: Callable[[dict], object] | None = None) -> RunResult:
+            on_partial_analysis: Callable[[dict], object] | None = None,
+            n_jobs: int | None = None) -> RunResult:
     """Run the whole segmentation on a DataFrame.
 
     Parameters
@@ -149,20 +149,29 @@ def segment(df: pd.DataFrame, spec: Spec | None, options: RunOptions | None = No
         (:func:`custseg.analysis.partial_analysis`: the same keys and values the
         final ``RunResult.analysis`` will hold), so that their figures can be
         drawn while the run goes on. It must not change them.
+    n_jobs : int, optional
+        Overrides ``options.n_jobs``: jobs to run at once (joblib). None or 1 runs
+        everything in the calling thread; with two or more, the statistical
+        questions (which need only the data) are answered in a worker process
+        beside the clustering. The results are the same for every value.
     """
     options = options or RunOptions()
+    if n_jobs is not None:
+        options = RunOptions(**{**options.__dict__, "n_jobs": n_jobs})
     est = options.estimator(spec)
-    questions: list[_forked.Forked] = []
+    questions: list[Later] = []
 
     def on_stage(name: str) -> None:
-        from .analysis import answer_questions, partial_analysis
+        from .analysis import answer_questions_one_thread, partial_analysis
 
         if name == "preprocess":
             # the statistical questions need only the data: answered beside the clustering
-            questions.append(_forked.start(answer_questions, est.spec_, est._data,
-                                           int(est.random_state), nice=QUESTIONS_NICE))
+            questions.append(beside(answer_questions_one_thread, est.spec_, est._data,
+                                    int(est.random_state), n_jobs=options.n_jobs))
         elif name in EARLY_STAGES and on_partial_analysis is not None:
-            on_partial_analysis(partial_analysis(est, questions[0].peek()))
+            # after the last of them the analysis is built at once, which needs the answers
+            answers = questions[0].result() if name == EARLY_STAGES[-1] else None
+            on_partial_analysis(partial_analysis(est, answers))
 
     try:
         est.fit(df, progress=progress, on_stage=on_stage if options.analysis else None)

@@ -24,11 +24,11 @@ import json
 import shutil
 import tempfile
 import time
-from collections.abc import Callable
-from concurrent.futures import ThreadPoolExecutor
+from collections.abc import Callable, Mapping
 from pathlib import Path
 
 from . import io
+from ._parallel import Later, beside_many
 from .errors import InputError
 from .modelfile import load_model, model_to_json
 from .pipeline import RunResult, profiles_table
@@ -41,25 +41,28 @@ RUN_FILES = ("segments.csv", "segments.parquet", "profiles.csv", "profiles.json"
 
 def write_run(result: RunResult, out: str | Path, *, overwrite: bool = False,
               extra_files: dict[str, bytes] | None = None,
-              finish: Callable[[Path], None] | None = None) -> Path:
+              finish: Callable[[Path], None] | None = None, n_jobs: int | None = None,
+              figures: Mapping[str, Later] | None = None) -> Path:
     """Write every output of ``result`` to ``out`` atomically and return its path.
 
     ``finish(tmp)``, if given, adds engine-specific outputs to the temporary
     directory before the manifest is written and the directory renamed into place
     (e.g. :func:`custseg.engines.finish_run`'s partitioned ``segments.parquet/``).
+    With ``n_jobs`` of two or more the per-customer tables are written in other
+    threads (Arrow's writers release the GIL) while this one writes the small
+    files and the report, whose figures are drawn by worker processes
+    (:func:`write_report`); ``figures`` are figures already started from a part
+    of the analysis (:func:`custseg.report.figures.start_figures`).
     """
     out = Path(out)
     spec = result.spec
     timings = result.manifest.setdefault("timings", {})
-    with io.atomic_output_dir(out, overwrite=overwrite) as tmp, \
-            ThreadPoolExecutor(max_workers=2) as pool:
+    with io.atomic_output_dir(out, overwrite=overwrite) as tmp:
         t0 = time.perf_counter()
-        # The per-customer tables are written in two other threads while this one
-        # writes the small files and renders the report: Arrow's writers release the
-        # GIL, so on large runs the three overlap. Each writes its own file.
-        big = [] if result.segments is None else [  # (None: the engine's finish writes it)
-            pool.submit(io.write_csv, result.segments, tmp / "segments.csv"),
-            pool.submit(io.write_parquet, result.segments, tmp / "segments.parquet")]
+        big = [] if result.segments is None else beside_many([  # (None: the engine's finish)
+            (io.write_csv, (result.segments, tmp / "segments.csv"), {}),
+            (io.write_parquet, (result.segments, tmp / "segments.parquet"), {})],
+            n_jobs=n_jobs, prefer="threads")
         failure: BaseException | None = None
         t1 = t2 = t0
         try:
@@ -73,15 +76,14 @@ def write_run(result: RunResult, out: str | Path, *, overwrite: bool = False,
             if result.analysis is not None:
                 # compact: the report's data (megabytes of chart points), read by programs
                 io.write_json(result.analysis, tmp / "analysis.json", indent=None)
-                write_report(result.analysis, tmp)
+                write_report(result.analysis, tmp, n_jobs=n_jobs, figures=figures)
             t2 = time.perf_counter()
         except BaseException as exc:  # reported after the segment tables' own errors
             failure = exc
         # Errors surface in file order whatever the threads' timing: the segment
         # tables' first (they come first in the layout), then this thread's.
         for job in big:
-            if job.exception() is not None:
-                raise job.exception()
+            job.result()
         if failure is not None:
             raise failure
         (tmp / "model.json").write_text(model_to_json(result.segmenter.model_), encoding="utf-8")
@@ -103,24 +105,31 @@ def write_run(result: RunResult, out: str | Path, *, overwrite: bool = False,
     return out
 
 
-def write_report(analysis: dict, run_dir: Path) -> list[str]:
-    """Render report.html, report.md and figures/*.png from an analysis into ``run_dir``."""
+def write_report(analysis: dict, run_dir: Path, *, n_jobs: int | None = None,
+                 figures: Mapping[str, Later] | None = None) -> list[str]:
+    """Render report.html, report.md and figures/*.png from an analysis into ``run_dir``.
+
+    With ``n_jobs`` of two or more the figures are drawn by worker processes while
+    this thread renders the HTML and Markdown; ``figures`` are figures already
+    started from a part of the analysis.
+    """
     from .report.figures import write_figures
     from .report.html import render_html
     from .report.markdown import render_markdown
 
-    figures = run_dir / "figures"
-    figures.mkdir(exist_ok=True)
+    folder = run_dir / "figures"
+    folder.mkdir(exist_ok=True)
 
-    def documents() -> None:  # rendered while the figure helper process draws its share
+    def documents() -> None:  # rendered while the figures are drawn
         (run_dir / "report.html").write_text(render_html(analysis), encoding="utf-8")
         (run_dir / "report.md").write_text(render_markdown(analysis), encoding="utf-8")
 
-    written = [f"figures/{f}" for f in write_figures(analysis, figures, meanwhile=documents)]
+    written = [f"figures/{f}" for f in write_figures(analysis, folder, n_jobs=n_jobs,
+                                                      meanwhile=documents, drawn=figures)]
     return ["report.html", "report.md", *written]
 
 
-def rerender_report(path: str | Path) -> Path:
+def rerender_report(path: str | Path, *, n_jobs: int | None = None) -> Path:
     """Re-render the report of a run directory from its analysis.json, without refitting.
 
     The new files replace the old ones only once all of them are rendered.
@@ -136,7 +145,7 @@ def rerender_report(path: str | Path) -> Path:
         raise InputError(f"cannot read {str(src)!r}: {exc}", fix="re-run custseg run") from None
     tmp = Path(tempfile.mkdtemp(prefix=".report-", dir=p))
     try:
-        files = write_report(analysis, tmp)
+        files = write_report(analysis, tmp, n_jobs=n_jobs)
         for name in files:
             target = p / name
             target.parent.mkdir(exist_ok=True)

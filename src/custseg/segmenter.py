@@ -14,7 +14,7 @@ from sklearn.base import BaseEstimator, ClusterMixin, TransformerMixin
 from sklearn.metrics import adjusted_rand_score
 from sklearn.utils.validation import check_is_fitted, validate_data
 
-from ._background import in_background
+from ._parallel import beside_many
 from ._timing import StageClock
 from .cluster.algorithms import get_algorithm
 from .cluster.hierarchy import ward_tree
@@ -129,6 +129,13 @@ class CustomerSegmenter(TransformerMixin, ClusterMixin, BaseEstimator):
         An earlier run's model: new segments matched to a predecessor (see
         :func:`custseg.compare.align_segments`) take its name and, where the ids
         stay contiguous, its number, so labels are stable from run to run.
+    n_jobs : int, optional
+        Jobs to run at once (joblib): None (default) or 1 runs everything in the
+        calling thread, with no process or thread of custseg's own; -1 uses every
+        CPU. With two or more, the gap statistic and bootstrap stability are
+        computed in a worker process beside the k sweep, and the model's reference
+        distributions in a thread beside the profiles. The results are the same
+        for every value.
     """
 
     def __init__(self, spec: Spec | None = None, *, k: int | None = None,
@@ -137,7 +144,8 @@ class CustomerSegmenter(TransformerMixin, ClusterMixin, BaseEstimator):
                  ward_exact_max: int = 10_000, silhouette_max: int = 20_000,
                  silhouette_sample: int = 5_000,
                  selection_max: int = 100_000, stability_runs: int = 5,
-                 reference: SegmentModel | None = None, fast: bool | None = None):
+                 reference: SegmentModel | None = None, fast: bool | None = None,
+                 n_jobs: int | None = None):
         self.spec = spec
         self.k = k
         self.k_range = k_range
@@ -153,6 +161,7 @@ class CustomerSegmenter(TransformerMixin, ClusterMixin, BaseEstimator):
         self.stability_runs = stability_runs
         self.reference = reference
         self.fast = fast
+        self.n_jobs = n_jobs
 
     # ----------------------------------------------------------- parameters
     def _check_params(self) -> list[int]:
@@ -177,6 +186,9 @@ class CustomerSegmenter(TransformerMixin, ClusterMixin, BaseEstimator):
                 bad(name, "an integer >= 2", v)
         if self.fast not in (None, True, False):
             bad("fast", "None, True or False", self.fast)
+        if self.n_jobs is not None and (not isinstance(self.n_jobs, int | np.integer)
+                                        or isinstance(self.n_jobs, bool) or self.n_jobs == 0):
+            bad("n_jobs", "None or a non-zero integer (-1 for all CPUs)", self.n_jobs)
         get_algorithm(self.algorithm)
         ks = list(range(int(lo_hi[0]), int(lo_hi[1]) + 1))
         if self.k is not None and self.k not in ks:
@@ -227,7 +239,7 @@ class CustomerSegmenter(TransformerMixin, ClusterMixin, BaseEstimator):
                 f"clustering needs at least {max_k + 1}; fix: use more customers, or a smaller "
                 "--k or --k-range")])
         spec, spec_notes = self._resolve_spec(df)
-        checked = validate(df, spec, min_rows=max_k + 1)
+        checked = validate(df, spec, min_rows=max_k + 1, n_jobs=self.n_jobs)
         if checked.errors:
             raise ValidationError(checked.problems)
         self.spec_ = spec
@@ -274,7 +286,7 @@ class CustomerSegmenter(TransformerMixin, ClusterMixin, BaseEstimator):
             Zs.shape[0] if Zs.shape[0] <= self.silhouette_max
             else min(self.silhouette_sample, self.silhouette_max))
         # the gap statistic and stability need only the sample: started first, beside the rest
-        consensus = start_consensus(Zs, ks, seed=seed)
+        consensus = start_consensus(Zs, ks, seed=seed, n_jobs=self.n_jobs)
         try:
             say("ward", "building the Ward hierarchy")
             self.ward_ = ward_tree(Zs, exact_max=self.ward_exact_max, seed=seed)
@@ -293,7 +305,7 @@ class CustomerSegmenter(TransformerMixin, ClusterMixin, BaseEstimator):
                                consensus=consensus)
         except BaseException:
             if consensus is not None:
-                consensus.cancel()  # a child still computing for a failed fit
+                consensus.cancel()  # a worker still computing for a failed fit
             raise
         note = (f"Chosen on a fixed-seed sample of {Zs.shape[0]:,} of {n:,} customers"
                 if sample is not None else "")
@@ -390,8 +402,9 @@ class CustomerSegmenter(TransformerMixin, ClusterMixin, BaseEstimator):
 
         say("profile", "profiling and naming segments")
         # the model's reference distributions (sorts, which release the GIL) are
-        # computed in a second thread while the profiles are
-        reference = in_background(reference_distributions, data, spec)
+        # computed in a second thread while the profiles are, if n_jobs allows
+        reference, = beside_many([(reference_distributions, (data, spec), {})],
+                                 n_jobs=self.n_jobs, prefer="threads")
         self.profiles_ = profile_segments(data, labels, k, spec)
         z = numeric_z(data, labels, k, spec)
         names = name_segments(self.profiles_, z, spec)

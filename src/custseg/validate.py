@@ -17,7 +17,7 @@ from dataclasses import dataclass, field
 import numpy as np
 import pandas as pd
 
-from ._background import in_background
+from ._parallel import beside
 from .errors import Problem, ValidationError
 from .spec import Spec, code_str
 
@@ -158,8 +158,13 @@ def _bad_number_hint(values: list[str], count: int) -> tuple[str, str]:
             "column kind = \"categorical\"")
 
 
+def _repeated_rows(df: pd.DataFrame) -> np.ndarray:
+    return df.duplicated(keep="first").to_numpy()
+
+
 def validate(df: pd.DataFrame, spec: Spec, *, min_rows: int = 2, mode: str = "fit",
-             required: list[str] | None = None, row_offset: int = 0) -> Validated:
+             required: list[str] | None = None, row_offset: int = 0,
+             n_jobs: int | None = None) -> Validated:
     """Check ``df`` against ``spec`` and return typed data with every problem found.
 
     Parameters
@@ -180,6 +185,10 @@ def validate(df: pd.DataFrame, spec: Spec, *, min_rows: int = 2, mode: str = "fi
         In ``"assign"`` mode, the columns the model needs (default: ``cluster_on``).
     row_offset : int
         Added to row numbers in messages (for data read in chunks).
+    n_jobs : int, optional
+        With two or more, repeated rows are looked for in a second thread while the
+        columns are checked (pandas' hashing releases the GIL; on large tables it is
+        the most expensive check). None or 1: all in the calling thread.
     """
     available = [str(c) for c in df.columns]  # for "did you mean", before any selection
     if mode == "assign":
@@ -237,10 +246,7 @@ def validate(df: pd.DataFrame, spec: Spec, *, min_rows: int = 2, mode: str = "fi
     drop = np.zeros(n, dtype=bool)
     repeated = None
     if fitting and not spec.id and n > 1:
-        # repeated rows are looked for in a second thread while the columns are
-        # checked: pandas' hashing releases the GIL, and on large tables this is the
-        # single most expensive check
-        repeated = in_background(lambda: df.duplicated(keep="first").to_numpy())
+        repeated = beside(_repeated_rows, df, n_jobs=n_jobs, prefer="threads")
     if spec.id:
         ids = df[spec.id]
         missing_id = ids.isna().to_numpy()

@@ -37,9 +37,10 @@ from dataclasses import dataclass, field
 import numpy as np
 from sklearn.cluster import HDBSCAN, AgglomerativeClustering, KMeans, MiniBatchKMeans
 from sklearn.mixture import GaussianMixture
-from threadpoolctl import ThreadpoolController
 
+from .._threads import one_thread
 from ..errors import ParameterError
+from .assign import gmm_components, kprototypes_segments, nearest_centroid
 
 __all__ = ["ClusterFit", "Algorithm", "ALGORITHMS", "register", "get_algorithm", "fit_kmeans",
            "centroids_of", "settle", "NOISE"]
@@ -167,27 +168,16 @@ def settle(X: np.ndarray, labels: np.ndarray, k: int, *,
     return _nearest(X, centers), centers, max_iter
 
 
-_CONTROLLER: list[ThreadpoolController] = []
-
-
 def _threads(X: np.ndarray, k: int):
     """Thread limits for one fit: one thread below ``SMALL_WORK`` rows x k.
 
     OpenMP and BLAS threads only pay off on large inputs; on small ones their
     start-up and spin-waiting cost far more than the work, worst on a busy
-    machine. The controller is built once (it scans the loaded libraries, about
-    10 ms) and reused.
+    machine.
     """
     if X.shape[0] * k >= SMALL_WORK:
         return contextlib.nullcontext()
     return one_thread()
-
-
-def one_thread():
-    """Context: OpenMP and BLAS limited to one thread (nests safely)."""
-    if not _CONTROLLER:
-        _CONTROLLER.append(ThreadpoolController())
-    return _CONTROLLER[0].limit(limits=1)
 
 
 def _nearest(X: np.ndarray, centers: np.ndarray) -> np.ndarray:
@@ -195,8 +185,6 @@ def _nearest(X: np.ndarray, centers: np.ndarray) -> np.ndarray:
 
 
 def _nearest_with_distance(X: np.ndarray, centers: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    from ..model import nearest_centroid
-
     return nearest_centroid(X, centers)
 
 
@@ -270,7 +258,7 @@ def fit_ward(X: np.ndarray, k: int, *, n_init: int = 10, seed: int = 0,
 def fit_gmm(X: np.ndarray, k: int, *, n_init: int = 10, seed: int = 0,
             init: np.ndarray | None = None, max_rows: int = 20_000) -> ClusterFit:
     """Gaussian mixture; BIC and AIC recorded; hard labels = most probable component
-    (computed by :func:`custseg.model.gmm_components`, the rule a model assigns with).
+    (computed by :func:`custseg.cluster.assign.gmm_components`, the rule a model assigns with).
 
     EM runs on at most ``max_rows`` rows (a fixed-seed sample above; recorded as
     ``fitted_on_rows`` in the model): a mixture of at most a few dozen parameters per
@@ -285,8 +273,6 @@ def fit_gmm(X: np.ndarray, k: int, *, n_init: int = 10, seed: int = 0,
                          means_init=init, reg_covar=1e-6)
     with _threads(X, k):
         gm.fit(X[rows])
-    from ..model import gmm_components
-
     proba = gm.predict_proba(X)
     model = {"weights": gm.weights_.tolist(), "means": gm.means_.tolist(),
              "covariances": gm.covariances_.tolist(), "fitted_on_rows": int(min(n, max_rows))}
@@ -331,8 +317,6 @@ def fit_hdbscan(X: np.ndarray, k: int | None = None, *, n_init: int = 10, seed: 
         owner += [c] * pick.size
     E = np.vstack(exemplars)
     owner_arr = np.asarray(owner, dtype=np.int64)
-    from ..model import nearest_centroid
-
     member = lab_s >= 0
     # how far members lie from the nearest exemplar other than themselves
     from sklearn.neighbors import NearestNeighbors
@@ -478,19 +462,3 @@ def _kprototypes_kmodes(num: np.ndarray, codes: np.ndarray, k: int, gamma: float
     kp.fit(M, categorical=list(range(p, p + codes.shape[1])))
     centroids = np.asarray(kp.cluster_centroids_, dtype=float)
     return centroids[:, :p], centroids[:, p:].astype(np.int64), float(kp.gamma)
-
-
-def kprototypes_segments(X: np.ndarray, model: dict) -> np.ndarray:
-    """Nearest prototype: squared numeric distance + gamma x category mismatches."""
-    num = np.asarray(model["numeric_centers"], dtype=float)
-    modes = np.asarray(model["modes"], dtype=np.int64)
-    cost = np.zeros((X.shape[0], num.shape[0]))
-    if num.shape[1]:
-        Xn = X[:, model["numeric_columns"]]
-        cost += ((Xn[:, None, :] - num[None, :, :]) ** 2).sum(-1)
-    for g, (start, width) in enumerate(model["groups"]):
-        codes = X[:, start:start + width].argmax(1)
-        unseen = X[:, start:start + width].max(1) <= X[:, start:start + width].min(1)
-        mismatch = (codes[:, None] != modes[None, :, g]) | unseen[:, None]
-        cost += model["gamma"] * mismatch
-    return cost.argmin(1).astype(np.int64)

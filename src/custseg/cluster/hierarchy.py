@@ -106,7 +106,7 @@ def ward_tree(X: np.ndarray, *, exact_max: int = 10_000, n_micro: int = 200,
     n_micro = min(n_micro, n)
     rng = np.random.default_rng(seed)
     fit_rows = np.sort(rng.choice(n, size=min(n, 20_000), replace=False))
-    from .algorithms import one_thread
+    from .._threads import one_thread
 
     S = np.ascontiguousarray(X[fit_rows], dtype=np.float64)
     with one_thread():  # many small steps: threads cost more than they give

@@ -29,8 +29,10 @@ from collections.abc import Callable
 
 import numpy as np
 
-from .. import _forked as forked
-from .algorithms import ClusterFit, get_algorithm, one_thread
+from .._parallel import Later, beside
+from .._threads import one_thread
+from .algorithms import ClusterFit, get_algorithm
+from .assign import nearest_centroid
 from .hierarchy import WardTree
 
 __all__ = ["sweep", "start_consensus", "forced_k", "silhouettes", "ch_db", "ari", "knee_point",
@@ -91,12 +93,17 @@ def gap_and_stability(X: np.ndarray, ks: list[int], *, seed: int = 0, n_refs: in
         for a, b in boots:
             fa = fit_kmeans(S[a], k, n_init=3, seed=seed)
             fb = fit_kmeans(S[b], k, n_init=3, seed=seed)
-            from ..model import nearest_centroid
-
             scores.append(ari(nearest_centroid(S, fa.centers)[0],
                               nearest_centroid(S, fb.centers)[0]))
         out[k] = {"gap": gap, "gap_se": se, "stability": float(np.mean(scores))}
     return out
+
+
+def _gap_and_stability_one_thread(X: np.ndarray, ks: list[int], *, seed: int,
+                                  max_rows: int) -> dict[int, dict]:
+    """:func:`gap_and_stability` with one native thread (many small fits: more cost more)."""
+    with one_thread():
+        return gap_and_stability(X, ks, seed=seed, max_rows=max_rows)
 
 
 def silhouettes(X: np.ndarray, label_sets: list[np.ndarray], *,
@@ -246,7 +253,8 @@ def sweep(
     start_max: int | None = None,
     progress: Callable[[str], None] | None = None,
     fit_kwargs: dict | None = None,
-    consensus: forked.Forked | None = None,
+    consensus: Later | None = None,
+    n_jobs: int | None = None,
 ) -> tuple[list[dict], dict[int, ClusterFit]]:
     """Fit every k in ``ks`` and compute the selection metrics.
 
@@ -254,15 +262,12 @@ def sweep(
     k-means++ starts run on a fixed-seed subsample of ``start_max`` rows and the
     best is then refined by Lloyd iterations on every row, so the metrics and
     centroids describe all of ``X`` at a fraction of the cost. The gap statistic
-    and bootstrap stability (on their own subsample) run beside the sweep: in a
-    forked child (:mod:`custseg._forked`; already started by
-    :func:`start_consensus` if ``consensus`` is given), else in a second thread
-    (scikit-learn's k-means releases the GIL).
+    and bootstrap stability (on their own subsample) are ``consensus`` if given
+    (see :func:`start_consensus`), else started here: with ``n_jobs`` of two or
+    more in a joblib worker process beside the sweep, else computed after it.
 
     Returns the metric rows (one dict per k) and the fits by k.
     """
-    from concurrent.futures import ThreadPoolExecutor
-
     fit = get_algorithm(algorithm).fit
     n = X.shape[0]
     rng = np.random.default_rng(seed)
@@ -273,22 +278,30 @@ def sweep(
     if start_max is not None and algorithm == "kmeans" and n > start_max:
         start_rows = np.sort(np.random.default_rng(seed + 7).choice(n, size=start_max,
                                                                      replace=False))
-    # Two Python threads, one core each: the limit is set once around both, as
-    # thread limits are process-wide and nested limits from two threads could
-    # otherwise restore each other's values out of order.
-    with one_thread(), ThreadPoolExecutor(max_workers=1) as pool:
-        if consensus is None:
-            # in a forked child where possible: its hundreds of small fits are mostly
-            # Python, which a thread would run in turns with the sweep's own
-            consensus = start_consensus(X, ks, seed=seed, consensus_max=consensus_max)
-        if consensus is None and consensus_max and len(ks) > 1:
-            consensus = pool.submit(gap_and_stability, X, ks, seed=seed, max_rows=consensus_max)
+    if consensus is None:
+        consensus = start_consensus(X, ks, seed=seed, consensus_max=consensus_max, n_jobs=n_jobs)
+    try:
+        return _sweep(X, ks, fit, n_init=n_init, seed=seed, ward=ward, sil_rows=sil_rows,
+                      start_rows=start_rows, progress=progress, fit_kwargs=fit_kwargs or {},
+                      consensus=consensus)
+    except BaseException:
+        if consensus is not None:
+            consensus.cancel()  # a worker still computing for a failed sweep
+        raise
+
+
+def _sweep(X: np.ndarray, ks: list[int], fit, *, n_init: int, seed: int, ward: WardTree | None,
+           sil_rows: np.ndarray | None, start_rows: np.ndarray | None,
+           progress: Callable[[str], None] | None, fit_kwargs: dict,
+           consensus: Later | None) -> tuple[list[dict], dict[int, ClusterFit]]:
+    n = X.shape[0]
+    with one_thread():  # many small fits: native threads cost more than they give
         rows, fits = [], {}
         for k in ks:
             if progress:
                 progress(f"k = {k}")
             f = starts_then_polish(fit, X, k, n_init=n_init, seed=seed, start_rows=start_rows,
-                                    fit_kwargs=fit_kwargs or {})
+                                    fit_kwargs=fit_kwargs)
             fits[k] = f
             n_labels = np.unique(f.labels).size
             row = {"k": int(k), "inertia": float(f.inertia), "silhouette": None,
@@ -314,16 +327,19 @@ def sweep(
 
 
 def start_consensus(X: np.ndarray, ks: list[int], *, seed: int = 0,
-                    consensus_max: int | None = 5_000) -> forked.Forked | None:
-    """Start :func:`gap_and_stability` of ``X`` in a forked child now, for :func:`sweep`.
+                    consensus_max: int | None = 5_000, n_jobs: int | None = None) -> Later | None:
+    """:func:`gap_and_stability` of ``X`` for :func:`sweep`, started now when ``n_jobs`` allows.
 
-    Started before other work (the Ward tree), the child has that time too. None
-    when there is nothing to compute or no child can be forked (:func:`sweep` then
-    computes it beside itself). ``X`` must not change until the sweep.
+    With two jobs or more a joblib worker process computes it (hundreds of small
+    fits, mostly Python: a thread would take turns with the caller's), so started
+    before other work (the Ward tree) it has that time too; with one job it is
+    computed when the sweep asks for it. None when there is nothing to compute.
+    ``X`` must not change until the sweep.
     """
-    if not consensus_max or len(ks) < 2 or not forked.fork_available():
+    if not consensus_max or len(ks) < 2:
         return None
-    return forked.start(gap_and_stability, X, ks, seed=seed, max_rows=consensus_max)
+    return beside(_gap_and_stability_one_thread, X, ks, seed=seed, max_rows=consensus_max,
+                  n_jobs=n_jobs)
 
 
 def forced_k(k: int | None, best_k: int, reason: str) -> tuple[int, str]:

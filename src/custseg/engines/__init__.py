@@ -12,10 +12,12 @@ engine made the run:
     extra), ``local[*]`` by default or a cluster given by its master URL.
 
 Every engine function has the signature ``engine(df, spec, options, *, progress,
-input_info, source, master, encoding)``: ``source`` is the input file when the
-engine can read it itself (``df`` may then be None, or a head of the data for
-inferring a spec), ``master`` a Spark master URL, ``encoding`` a text encoding the
-user forced. :func:`reads_itself` tells whether an engine reads a given source
+input_info, source, master, encoding, on_partial_analysis)``: ``source`` is the
+input file when the engine can read it itself (``df`` may then be None, or a head
+of the data for inferring a spec), ``master`` a Spark master URL, ``encoding`` a
+text encoding the user forced, ``on_partial_analysis`` a callback given the parts
+of the analysis known before the run ends (see :func:`custseg.pipeline.segment`;
+an engine may never call it). :func:`reads_itself` tells whether an engine reads a given source
 itself, so that the CLI does not read it first.
 """
 
@@ -36,7 +38,8 @@ __all__ = ["ENGINES", "get_engine", "run_engine", "reads_itself", "finish_run"]
 
 def _local(df: pd.DataFrame | None, spec: Spec | None, options: RunOptions, *,
            progress=None, input_info: dict | None = None, source: str | Path | None = None,
-           master: str | None = None, encoding: str | None = None) -> RunResult:
+           master: str | None = None, encoding: str | None = None,
+           on_partial_analysis=None) -> RunResult:
     """The in-process engine: :func:`custseg.pipeline.segment`."""
     from .. import io
     from ..pipeline import segment
@@ -49,10 +52,11 @@ def _local(df: pd.DataFrame | None, spec: Spec | None, options: RunOptions, *,
             raise InputError("no data was given to the local engine",
                              fix="pass a DataFrame or a file path")
         df = io.read_table(Path(source), encoding=encoding)
-    return segment(df, spec, options, progress=progress, input_info=input_info)
+    return segment(df, spec, options, progress=progress, input_info=input_info,
+                   on_partial_analysis=on_partial_analysis)
 
 
-def _spark(df, spec, options, **kwargs) -> RunResult:
+def _spark(df, spec, options, *, on_partial_analysis=None, **kwargs) -> RunResult:
     from .spark import segment
 
     return segment(df, spec, options, **kwargs)

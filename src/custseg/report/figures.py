@@ -10,30 +10,23 @@ backend of the calling program is never changed. Output is deterministic:
 the same analysis gives byte-identical PNGs (no timestamps, no "Software"
 metadata, a fixed SVG hash salt).
 
-Speed: :func:`write_figures` draws some figures in a helper Python process while
-this one draws the rest (``processes=2``, the default unless every CPU is busy),
-which nearly halves its time. A command that will write a report starts two
-helpers early with :func:`warm_up`: they import matplotlib while it works, draw
-the figures whose data is known before the run ends (:func:`draw_early`: the
-choice of k and the dendrogram after the final fit), then share the others out
-while this process renders the HTML report (``meanwhile``).
-Point clouds are handed to matplotlib as numpy arrays (never as Python lists of
+Speed: with ``n_jobs`` of two or more, :func:`write_figures` has joblib worker
+processes draw the figures while the caller renders the HTML report
+(``meanwhile``), and :func:`start_figures` starts the figures whose data is
+known before the run ends (the choice of k and the dendrogram after the final
+fit). Point clouds are handed to matplotlib as numpy arrays (never as Python lists of
 points).
 """
 
 from __future__ import annotations
 
 import contextlib
-import json
 import math
-import os
-import subprocess
-import sys
-import threading
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from .._parallel import Later, beside_many
 from ._common import (
     CHART_TITLES,
     MEASURE_SYMBOLS,
@@ -64,7 +57,10 @@ __all__ = [
     "plot_profile_heatmap",
     "plot_pca",
     "plot_crosstab",
+    "render_figure",
     "draw_figure",
+    "available_figures",
+    "start_figures",
     "FIGURE_FILES",
 ]
 
@@ -457,250 +453,46 @@ FIGURE_FILES: dict[str, tuple[Callable[..., Figure], Callable[[dict], bool]]] = 
 }
 
 
-#: Seconds each figure takes to draw at 1M customers (measured, warm matplotlib):
-#: the order in which warm helpers take them (heaviest first, :func:`_by_cost`).
-_FIGURE_COST = {"associations.png": 0.20, "scatter.png": 0.24, "dendrogram.png": 0.21,
-                "selection.png": 0.45, "segments.png": 0.17, "profile_heatmap.png": 0.37,
-                "pca.png": 0.22, "crosstab.png": 0.26}
-#: What a helper started at the last moment draws (the two most text-heavy figures):
-#: it first spends about 0.7 s importing matplotlib while this process draws the rest.
-_HELPER_FIGURES_COLD = ("selection.png", "profile_heatmap.png")
-#: Helpers :func:`warm_up` starts: with two, this process draws no figure (and never
-#: imports matplotlib) while they draw half each and it renders the HTML report.
-_WARM_HELPERS = 2
-_HELPER_TIMEOUT_S = 300
+def render_figure(analysis: dict, name: str) -> bytes:
+    """Figure ``name`` of :data:`FIGURE_FILES` drawn from ``analysis``, as PNG bytes."""
+    import io
+
+    plot, _ = FIGURE_FILES[name]
+    buffer = io.BytesIO()
+    with _style():
+        fig = plot(analysis)
+        fig.savefig(buffer, dpi=DPI, format="png", metadata={"Software": None})
+    fig.clear()
+    return buffer.getvalue()
 
 
 def draw_figure(analysis: dict, out_dir: Path, name: str) -> None:
     """Draw one figure of :data:`FIGURE_FILES` as ``out_dir / name`` (PNG)."""
-    plot, _ = FIGURE_FILES[name]
-    with _style():
-        fig = plot(analysis)
-        fig.savefig(Path(out_dir) / name, dpi=DPI, format="png", metadata={"Software": None})
-    fig.clear()
+    (Path(out_dir) / name).write_bytes(render_figure(analysis, name))
 
 
-def _idle_cpu() -> bool:
-    """Is there a CPU a helper process could use? (At least two, and not all busy.)
+def available_figures(analysis: dict) -> list[str]:
+    """The names of :data:`FIGURE_FILES` that ``analysis`` (or a part of it) has data for."""
+    return [name for name, (_, available) in FIGURE_FILES.items() if available(analysis)]
 
-    A helper only pays for its start (a Python with matplotlib) when it runs
-    beside this process; on a saturated machine it would only add work. Early in
-    a command (the console script started less than 5 s ago) the answer is what
-    the machine did since then: at least half a CPU idle on average
-    (:func:`custseg._entry.idle_cpus_since_start`). Otherwise it is the 1-minute
-    load average, which lags: right after a large run it still counts that run
-    (about one CPU, and up to two after runs back to back, when helpers would in
-    fact have had a free CPU), so the test is "below the CPU count".
+
+def start_figures(analysis: dict, names: Sequence[str], *, n_jobs: int | None = None
+                  ) -> dict[str, Later]:
+    """Start drawing figures ``names`` of ``analysis`` on joblib worker processes.
+
+    With two jobs or more the workers draw while the caller goes on; with one job
+    each figure is drawn when its value (PNG bytes) is asked for. ``analysis`` may
+    be a part of the whole (see :func:`custseg.analysis.partial_analysis`): a
+    figure drawn from a part is the same as one drawn from the whole.
     """
-    cpus = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count() or 1
-    if cpus < 2:
-        return False
-    entry = sys.modules.get("custseg._entry")
-    idle = entry.idle_cpus_since_start() if entry is not None else None
-    if idle is not None:
-        return idle >= 0.5
-    try:
-        load = os.getloadavg()[0]
-    except OSError:  # pragma: no cover - not available on this platform
-        load = 0.0
-    return load < cpus
+    laters = beside_many([(render_figure, (analysis, name), {}) for name in names],
+                         n_jobs=n_jobs, prefer="processes")
+    return dict(zip(names, laters, strict=True))
 
 
-class _Helper:
-    """A second Python process drawing figures while this one goes on.
-
-    It starts (and imports matplotlib) at once; :meth:`send` gives it jobs, one
-    JSON line each, written in order by a feeder thread; after the ``last`` one its
-    stdin is closed and it exits once every job is done.
-    """
-
-    def __init__(self) -> None:
-        import queue
-
-        import custseg
-
-        env = dict(os.environ)
-        # the helper imports this very copy of custseg, however the parent found it
-        root = str(Path(custseg.__file__).resolve().parent.parent)
-        env["PYTHONPATH"] = os.pathsep.join(p for p in (root, env.get("PYTHONPATH")) if p)
-        self.names: list[str] = []  # every figure it was given (or may claim)
-        self._queue: queue.SimpleQueue = queue.SimpleQueue()
-        self.feeder: threading.Thread | None = None
-        self.proc = subprocess.Popen(
-            [sys.executable, "-m", "custseg.report._figure_helper"], stdin=subprocess.PIPE,
-            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, env=env)
-
-    def send(self, analysis_json: bytes, out_dir: Path, names: list[str], *,
-             claims: Path | None = None, last: bool = True) -> None:
-        """Queue a job: draw ``names`` (those it can :func:`claim` in ``claims``, if given).
-
-        ``analysis_json`` is the analysis, or the part of it those figures need, as
-        compact UTF-8 JSON.
-        """
-        if names:
-            head = json.dumps({"out_dir": str(out_dir), "names": names,
-                               "claims": None if claims is None else str(claims)},
-                              ensure_ascii=False)
-            self.names += names
-            self._queue.put(head[:-1].encode("utf-8") + b', "analysis": ' + analysis_json
-                            + b"}\n")
-        if last:
-            self._queue.put(None)
-        if self.feeder is None:
-            self.feeder = threading.Thread(target=self._feed, daemon=True)
-            self.feeder.start()
-
-    def _feed(self) -> None:
-        try:
-            with self.proc.stdin:
-                while (payload := self._queue.get()) is not None:
-                    self.proc.stdin.write(payload)
-                    self.proc.stdin.flush()
-        except (BrokenPipeError, OSError):
-            pass  # the helper died; finish() sees its exit code
-
-    def finish(self) -> bool:
-        """Wait for the helper (its last job sent); True if it did every job it was given."""
-        try:
-            return self.proc.wait(_HELPER_TIMEOUT_S) == 0
-        except subprocess.TimeoutExpired:
-            return False
-        finally:
-            self.stop()
-
-    def stop(self) -> None:
-        if self.proc.poll() is None:
-            self.proc.kill()
-            self.proc.wait()
-        if self.feeder is not None:
-            self._queue.put(None)
-            self.feeder.join()
-        elif self.proc.stdin is not None:
-            self.proc.stdin.close()
-
-
-def claim(claims: Path | None, name: str) -> bool:
-    """Take figure ``name`` for this process, if no other process has (None: always).
-
-    Warm helpers get the same list of figures and each draws those it claims
-    first, so the work shares itself out as they go (heaviest first), whatever
-    each one's speed. A claim is a file ``claims/name`` created exclusively
-    (``O_EXCL``, atomic), holding the claimer's process id.
-    """
-    if claims is None:
-        return True
-    try:
-        fd = os.open(Path(claims) / name, os.O_CREAT | os.O_EXCL | os.O_WRONLY, 0o600)
-    except FileExistsError:
-        return False
-    with os.fdopen(fd, "w") as f:
-        f.write(str(os.getpid()))
-    return True
-
-
-def _claimer(claims: Path, name: str) -> int | None:
-    try:
-        return int((claims / name).read_text())
-    except (OSError, ValueError):
-        return None
-
-
-def _by_cost(names: list[str]) -> list[str]:
-    """Heaviest first (the order that shares a queue out most evenly); stable."""
-    return sorted(names, key=lambda n: -_FIGURE_COST.get(n, 0.25))
-
-
-_warm: list[_Helper] = []
-#: What :func:`draw_early` gave the warm helpers: {"dir": Path, "names": [...]}.
-_early: dict[str, Any] = {}
-
-
-def warm_up() -> None:
-    """Start the helper processes of :func:`write_figures` now, when CPUs are idle.
-
-    A command that will write a report calls this first: the helpers then import
-    matplotlib while this process imports its own modules and clusters, and draw
-    the figures with no start-up cost. Call :func:`cool_down` when no figures will
-    be drawn after all (the helpers also exit by themselves when this process ends).
-    """
-    if _warm or not _idle_cpu():
-        return
-    for _ in range(_WARM_HELPERS):
-        try:
-            _warm.append(_Helper())
-        except (OSError, ValueError):
-            break
-
-
-def draw_early(part: dict) -> None:
-    """Have the warm helpers draw, now, the figures a part of the analysis has data for.
-
-    ``part`` holds some keys of the analysis dict with their final values (see
-    :func:`custseg.analysis.partial_analysis`: the choice of k, the dendrogram,
-    the associations...). The figures it allows are drawn into a temporary
-    directory while the run goes on; :func:`write_figures`, given the whole
-    analysis, moves them into place (byte-identical to drawing them then), takes
-    back those no helper has started, and draws the rest. Called again with a
-    larger part, it draws the figures that part adds. Without warm helpers (see
-    :func:`warm_up`) this does nothing.
-    """
-    helpers = [h for h in _warm if h.proc.poll() is None]
-    if not helpers:
-        return
-    names = [name for name, (_, available) in FIGURE_FILES.items()
-             if available(part) and name not in _early.get("names", [])]
-    if not names:
-        return
-    try:
-        encoded = json.dumps(part, ensure_ascii=False).encode("utf-8")
-    except (TypeError, ValueError):  # not JSON: they are drawn with the rest
-        return
-    if "dir" not in _early:
-        import tempfile
-
-        _early["dir"] = Path(tempfile.mkdtemp(prefix="custseg-figures-"))
-        (_early["dir"] / "claims").mkdir()
-        _early["names"] = []
-    _early["names"] += names
-    for helper in helpers:
-        helper.send(encoded, _early["dir"], _by_cost(names), claims=_early["dir"] / "claims",
-                    last=False)
-
-
-def _forget_early() -> None:
-    import shutil
-
-    if "dir" in _early:
-        shutil.rmtree(_early["dir"], ignore_errors=True)
-    _early.clear()
-
-
-def cool_down() -> None:
-    """Stop the helpers started by :func:`warm_up` that no figure used."""
-    while _warm:
-        _warm.pop().stop()
-    _forget_early()
-
-
-def _warm_matplotlib() -> None:
-    """Import matplotlib's Agg canvas and load the fonts by drawing a tiny figure."""
-    import io
-
-    with _style():
-        fig, ax = _axes(None, (1.0, 1.0))
-        ax.set_title("warm")
-        ax.text(0.5, 0.5, "up")
-        fig.savefig(io.BytesIO(), dpi=DPI, format="png")
-
-
-def _stop_all(helpers: list[_Helper]) -> list[_Helper]:
-    for helper in helpers:
-        helper.stop()
-    return []
-
-
-def write_figures(analysis: dict, out_dir: Path, *, processes: int | None = None,
-                  meanwhile: Callable[[], Any] | None = None) -> list[str]:
+def write_figures(analysis: dict, out_dir: Path, *, n_jobs: int | None = None,
+                  meanwhile: Callable[[], Any] | None = None,
+                  drawn: Mapping[str, Later] | None = None) -> list[str]:
     """Draw every figure the analysis has data for, as PNG files in ``out_dir``.
 
     Parameters
@@ -709,20 +501,16 @@ def write_figures(analysis: dict, out_dir: Path, *, processes: int | None = None
         The analysis dict (see :mod:`custseg.report`).
     out_dir : Path
         Directory to write into (created if missing), normally ``<run>/figures``.
-    processes : {None, 1, 2}
-        ``2`` draws the two most text-heavy figures in a helper Python process
-        (``python -m custseg.report._figure_helper``) while this process draws the
-        others, which nearly halves the time on two or more cores; ``1`` draws
-        everything here. None (default): 2 when at least two CPUs are available
-        and one of them is idle (see :func:`_idle_cpu`), else 1.
-        The files are byte-identical either way; if a helper cannot start or
-        fails, its figures are drawn here. Helpers started by :func:`warm_up`
-        are used when there are any: each takes the next figure no other has
-        taken (:func:`claim`), and the figures :func:`draw_early` gave them are
-        moved in.
+    n_jobs : int, optional
+        With two or more, the figures are drawn by joblib worker processes while
+        ``meanwhile`` runs here; None or 1: all drawn in the calling thread. The
+        files are byte-identical either way.
     meanwhile : callable, optional
-        Called with no argument once this process has drawn its figures and
-        before it waits for the helpers' (e.g. to render the HTML report).
+        Called with no argument once the figures are started (e.g. to render the
+        HTML report while they are drawn).
+    drawn : mapping, optional
+        Figures already started (:func:`start_figures`) from a part of the same
+        analysis, by name; they are not drawn again.
 
     Returns
     -------
@@ -731,99 +519,14 @@ def write_figures(analysis: dict, out_dir: Path, *, processes: int | None = None
         ``scatter.png`` and ``pca.png`` are skipped when the run kept no row-level
         points, ``crosstab.png`` when there is no crosstab, and so on).
     """
-    if processes not in (None, 1, 2):
-        raise ValueError(f"The 'processes' parameter of write_figures must be None, 1 or 2. "
-                         f"Got {processes!r} instead.")
     out_dir = Path(out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
-    names = [name for name, (_, available) in FIGURE_FILES.items() if available(analysis)]
-    helpers = [h for h in _warm if h.proc.poll() is None]  # warmed up, still alive
-    _stop_all([h for h in _warm if h not in helpers])
-    _warm.clear()
-    early_dir = _early.get("dir")
-    try:
-        if processes == 1 or len(names) < 2:
-            helpers = _stop_all(helpers)
-        if helpers:
-            _warm_figures(analysis, out_dir, names, helpers, early_dir, meanwhile)
-        else:  # (early figures of stopped helpers: their files go with _forget_early)
-            _cold_figures(analysis, out_dir, names, processes, meanwhile)
-    finally:
-        _forget_early()
+    names = available_figures(analysis)
+    drawn = {name: later for name, later in (drawn or {}).items() if name in names}
+    pending = {**drawn, **start_figures(analysis, [n for n in names if n not in drawn],
+                                        n_jobs=n_jobs)}
+    if meanwhile is not None:
+        meanwhile()
+    for name in names:
+        (out_dir / name).write_bytes(pending[name].result())
     return names
-
-
-def _cold_figures(analysis: dict, out_dir: Path, names: list[str], processes: int | None,
-                  meanwhile: Callable[[], Any] | None) -> None:
-    """No warm helper: the two most text-heavy figures in a helper started now, if worth it."""
-    if processes is None:
-        processes = 2 if _idle_cpu() else 1
-    helper = None
-    theirs: list[str] = []
-    if processes == 2 and len(names) > len(_HELPER_FIGURES_COLD):
-        theirs = [n for n in names if n in _HELPER_FIGURES_COLD]
-        try:
-            helper = _Helper()
-            helper.send(json.dumps(analysis, ensure_ascii=False).encode("utf-8"), out_dir, theirs)
-        except (OSError, ValueError, TypeError):  # no helper, or an analysis JSON cannot hold
-            if helper is not None:
-                helper.stop()
-            helper, theirs = None, []
-    try:
-        for name in names:
-            if name not in theirs:
-                draw_figure(analysis, out_dir, name)
-        if meanwhile is not None:
-            meanwhile()
-        if helper is not None and not helper.finish():
-            for name in theirs:
-                draw_figure(analysis, out_dir, name)
-    finally:
-        if helper is not None:
-            helper.stop()
-
-
-def _warm_figures(analysis: dict, out_dir: Path, names: list[str], helpers: list[_Helper],
-                  early_dir: Path | None, meanwhile: Callable[[], Any] | None) -> None:
-    """Warm helpers share the figures out by claiming them; early ones are moved in."""
-    import shutil
-    import tempfile
-
-    scratch = Path(tempfile.mkdtemp(prefix="custseg-claims-")) if early_dir is None else early_dir
-    claims = scratch / "claims-final"
-    claims.mkdir()
-    early_claims = scratch / "claims"
-    early = ([n for n in names if n in _early.get("names", [])]  # file order
-             if early_dir is not None else [])
-    # an early figure no helper has started yet is taken back and drawn with the rest
-    taken_back = [n for n in early if claim(early_claims, n)]
-    early = [n for n in early if n not in taken_back]
-    rest = [n for n in names if n not in early]
-    try:
-        encoded = json.dumps(analysis, ensure_ascii=False).encode("utf-8") if rest else b""
-    except (TypeError, ValueError):  # an analysis JSON cannot hold: drawn here
-        encoded = b""
-    for helper in helpers:
-        helper.send(encoded, out_dir, _by_cost(rest) if encoded else [], claims=claims)
-    here = []
-    try:
-        # one helper: this process takes figures too (the same way); none sent: all here
-        for name in _by_cost(rest) if len(helpers) == 1 or not encoded else []:
-            if not encoded or claim(claims, name):
-                draw_figure(analysis, out_dir, name)
-                here.append(name)
-        if meanwhile is not None:
-            meanwhile()
-        done = {h.proc.pid for h in helpers if h.finish()}
-        for name in early:
-            if _claimer(early_claims, name) in done:
-                shutil.move(early_dir / name, out_dir / name)
-            else:  # its helper failed
-                draw_figure(analysis, out_dir, name)
-        for name in rest:
-            if name not in here and _claimer(claims, name) not in done:
-                draw_figure(analysis, out_dir, name)  # its helper failed
-    finally:
-        _stop_all(helpers)
-        if early_dir is None:
-            shutil.rmtree(scratch, ignore_errors=True)

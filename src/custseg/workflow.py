@@ -1,0 +1,305 @@
+"""Whole runs from files to a run directory: what ``custseg run`` and ``custseg demo`` do.
+
+An edge of the library: it reads the input (:mod:`custseg.io`), aggregates an order
+log per customer (:mod:`custseg.rfm`), runs the pipeline on an engine
+(:mod:`custseg.engines`), optionally compares algorithms, and writes the run
+directory with its report (:mod:`custseg.rundir`). The command line only parses
+options, calls :func:`run_file` or :func:`run_demo` and prints the result.
+
+With ``options.n_jobs`` of two or more, the input's checksum is computed in a
+second thread while the table is read, the statistical questions and the gap
+statistic in worker processes beside the clustering, the figures whose data is
+known early (the choice of k, the dendrogram) are drawn as soon as it is, and the
+rest while the report and the per-customer tables are written. With one job
+everything happens in turn in the calling thread.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import io as _bytes_io
+import json
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import pandas as pd
+
+from . import io
+from ._parallel import Later, beside
+from .errors import ParameterError
+from .pipeline import RunOptions, RunResult
+from .spec import Spec
+
+__all__ = ["RunOutput", "run_file", "run_demo", "attach_rfm", "transactions_to_customers"]
+
+Notify = Callable[[str], None]
+Progress = Callable[[str, str], None]
+
+
+@dataclass
+class RunOutput:
+    """A finished run: its result (as data) and where it was written."""
+
+    result: RunResult
+    out: Path
+    notes: list[str] = field(default_factory=list)
+
+
+def transactions_to_customers(source: str | Path | pd.DataFrame, spec: Spec
+                              ) -> tuple[pd.DataFrame, dict, dict[str, bytes]]:
+    """The customer table of an order log, the RFM part of the run, and extra run files.
+
+    Returns the customers (the id and the spec's columns), the part of the manifest
+    and analysis the RFM aggregation adds (:func:`attach_rfm`), and
+    ``{"customers.parquet": bytes}``: every derived column, for the run directory.
+    """
+    from .rfm import customer_table
+
+    customers, validation, summary, as_of = customer_table(source, spec)
+    keep = [spec.id] + [c for c in spec.used if c in customers.columns]
+    buffer = _bytes_io.BytesIO()
+    customers.to_parquet(buffer, index=False)
+    part = {"as_of": as_of, "summary": summary, "customers": int(len(customers)),
+            "warnings": [p.to_dict() for p in validation.warnings]}
+    return customers[keep].copy(), part, {"customers.parquet": buffer.getvalue()}
+
+
+def attach_rfm(result: RunResult, part: dict) -> None:
+    """Add the RFM aggregation's summary and warnings to a run's manifest and analysis."""
+    result.manifest["rfm"] = {k: part[k] for k in ("as_of", "customers", "summary")}
+    result.manifest["warnings"] = list(result.manifest["warnings"]) + [
+        {"code": w["code"], "message": w["message"], "rows": w["rows"], "count": w["count"]}
+        for w in part["warnings"]]
+    if result.analysis is not None:
+        result.analysis["rfm"] = {k: part[k] for k in ("as_of", "customers", "summary")}
+        result.analysis["warnings"] = list(result.analysis["warnings"]) + [
+            {"code": w["code"], "message": w["message"]} for w in part["warnings"]]
+
+
+def _guess_transactions(df: pd.DataFrame, notify: Notify | None) -> Spec | None:
+    """A transactions spec when ``df`` looks like an order log, else None."""
+    from .rfm import guess_transaction_columns, transactions_spec_text
+    from .spec import parse_spec
+
+    cols = guess_transaction_columns(df)
+    if cols is None:
+        return None
+    if notify is not None:
+        roles = ", ".join(f"{r} = {n!r}" for r, n in cols.roles().items())
+        notify(f"this looks like an order log ({roles}); deriving RFM features per customer "
+               "(pass --spec to set the columns yourself)")
+    return parse_spec(transactions_spec_text(cols), source="inferred transactions spec")
+
+
+class _EarlyFigures:
+    """Figures drawn by worker processes as soon as a part of the analysis allows."""
+
+    def __init__(self, n_jobs: int | None) -> None:
+        self.n_jobs = n_jobs
+        self.started: dict[str, Later] = {}
+
+    def __call__(self, part: dict) -> None:
+        from .report.figures import available_figures, start_figures
+
+        names = [n for n in available_figures(part) if n not in self.started]
+        if names:
+            self.started.update(start_figures(part, names, n_jobs=self.n_jobs))
+
+    def cancel(self) -> None:
+        for later in self.started.values():
+            later.cancel()
+
+
+def _segment_and_write(df: pd.DataFrame | None, spec: Spec | None, options: RunOptions, out: Path,
+                       *, overwrite: bool, engine: str, progress: Progress | None,
+                       info: dict, source: str | Path | None, master: str | None,
+                       encoding: str | None, extra: dict[str, bytes], rfm_part: dict | None,
+                       compare: list[str] | None, timings: dict[str, float]) -> RunResult:
+    from .engines import finish_run, run_engine
+    from .rundir import write_run
+
+    parallel = options.n_jobs is not None and options.n_jobs != 1
+    early = _EarlyFigures(options.n_jobs) if parallel and options.analysis else None
+    try:
+        result = run_engine(engine, df, spec, options, progress=progress, input_info=info,
+                            source=source, master=master, encoding=encoding,
+                            on_partial_analysis=early)
+        result.manifest["timings"] = {**timings, **result.manifest["timings"]}
+        if rfm_part is not None:
+            attach_rfm(result, rfm_part)
+        if compare:
+            from .pipeline import compare_algorithms
+
+            table = compare_algorithms(df, spec, options, compare, progress=progress)
+            extra["algorithms.json"] = (json.dumps(table, indent=2) + "\n").encode("utf-8")
+            result.manifest["algorithms"] = table
+            if result.analysis is not None:
+                result.analysis["algorithms"] = table
+        if progress:
+            progress("write", str(out))
+        write_run(result, out, overwrite=overwrite, extra_files=extra,
+                  finish=lambda tmp: finish_run(result, tmp), n_jobs=options.n_jobs,
+                  figures=None if early is None else early.started)
+    except BaseException:
+        if early is not None:
+            early.cancel()
+        raise
+    return result
+
+
+def run_file(source: str | Path, out: str | Path, *, spec: Spec | None = None,
+             options: RunOptions | None = None, overwrite: bool = False,
+             encoding: str | None = None, sql: str | None = None, engine: str = "local",
+             master: str | None = None, compare_algorithms: list[str] | None = None,
+             progress: Progress | None = None, notify: Notify | None = None) -> RunOutput:
+    """Segment the customers (or the order log) in ``source`` and write the run to ``out``.
+
+    Parameters
+    ----------
+    source : str or Path
+        A customer table or an order log: CSV, Parquet, Excel, JSON lines, or a
+        DuckDB/SQLite file with ``sql``; with ``engine="spark"`` also a Parquet
+        folder or a URL (hdfs://, s3a://, file://, ...).
+    out : str or Path
+        The run directory; an existing non-empty one needs ``overwrite``.
+    spec : Spec, optional
+        The data dictionary; None infers one (an order log is recognised).
+    options : RunOptions, optional
+        The run's options, ``n_jobs`` among them.
+    compare_algorithms : list of str, optional
+        Also fit these algorithms and report them side by side (local engine).
+    progress : callable, optional
+        ``progress(stage, detail)``.
+    notify : callable, optional
+        Called with each note the user should read (an order log recognised, a
+        spec inferred).
+    """
+    from .cluster.algorithms import get_algorithm
+    from .engines import reads_itself
+
+    options = options or RunOptions()
+    remote = io.is_url(source)
+    compare = None
+    if compare_algorithms is not None:
+        compare = list(compare_algorithms)
+        if len(compare) < 2:
+            raise ParameterError("--compare-algorithms needs at least two algorithms",
+                                 fix="e.g. --compare-algorithms kmeans,gmm,ward")
+        for name in compare:
+            get_algorithm(name)
+    # an engine that reads the input itself (Spark: CSV, Parquet, folders, URLs) gets it
+    # unread: only a head is read here, to recognise an order log
+    engine_reads = engine != "local" and sql is None and reads_itself(engine, source)
+    if remote and not engine_reads:
+        raise ParameterError(f"{str(source)!r} is a URL, which only --engine spark reads",
+                             fix="add --engine spark, or copy the file here first")
+    if remote and spec is not None and spec.kind == "transactions":
+        raise ParameterError("an order log is aggregated here (with DuckDB), so it cannot be a URL",
+                             fix="copy the file here first")
+    if compare and engine != "local":
+        raise ParameterError("--compare-algorithms runs with the local engine only",
+                             fix="leave it out, or use --engine local")
+    data = source if remote else Path(source)
+    out = Path(out)
+    io.check_output_dir(out, overwrite=overwrite)
+    if progress:
+        progress("read", str(data))
+    tx_path = spec is not None and spec.kind == "transactions"
+    df = None
+    t_read = time.perf_counter()
+    # the input's checksum (for the manifest) is computed in a second thread while the
+    # table is read, if n_jobs allows: hashing releases the GIL
+    hashing = (beside(io.source_sha256, data, n_jobs=options.n_jobs, prefer="threads")
+               if not remote and data.exists() else None)
+    try:
+        if not tx_path and engine_reads:
+            if spec is None and not remote and data.is_file():
+                from .engines.spark import INFER_ROWS
+
+                df = io.read_head(data, INFER_ROWS, encoding=encoding)
+                spec = _guess_transactions(df, notify)
+                tx_path = spec is not None
+                if tx_path:  # the whole log is aggregated from the file
+                    df = None
+        elif not tx_path:
+            df = io.read_table(data, encoding=encoding, sql=sql)
+            if spec is None:
+                spec = _guess_transactions(df, notify)
+                tx_path = spec is not None
+        extra: dict[str, bytes] = {}
+        rfm_part = None
+        if tx_path:
+            if progress:
+                progress("rfm", "aggregating the order log per customer")
+            df, rfm_part, extra = transactions_to_customers(data if df is None else df, spec)
+        info = {"path": str(data), "sha256": hashing.result() if hashing else None}
+    except BaseException:
+        if hashing is not None:
+            hashing.cancel()
+        raise
+    if sql:
+        info["sql"] = sql
+    timings = {"read": round(time.perf_counter() - t_read, 4)}
+    result = _segment_and_write(df, spec, options, out, overwrite=overwrite, engine=engine,
+                                progress=progress, info=info,
+                                source=data if engine_reads and not tx_path else None,
+                                master=master, encoding=encoding, extra=extra, rfm_part=rfm_part,
+                                compare=compare, timings=timings)
+    notes = []
+    if spec is None:
+        notes = ["no --spec given; inferred this data dictionary (saved as spec.toml in the "
+                 "output):", *(f"  {note}" for note in result.segmenter.spec_notes_)]
+    return RunOutput(result, out, notes)
+
+
+def run_demo(out: str | Path, *, rows: int = 3834, seed: int = 0, transactions: bool = False,
+             aggregate_only: bool = False, overwrite: bool = False, n_jobs: int | None = None,
+             progress: Progress | None = None) -> RunOutput:
+    """Generate SYNTHETIC 365-style customers (or an order log) and run the whole pipeline.
+
+    The generated data is written into the run directory (``data.csv`` or
+    ``transactions.csv``) beside every output.
+    """
+    from .datasets import demo_spec_text, make_customers
+    from .spec import parse_spec
+
+    if rows < 11:
+        raise ParameterError(f"--rows must be at least 11 for k up to 10, got {rows}")
+    out = Path(out)
+    io.check_output_dir(out, overwrite=overwrite)
+    extra: dict[str, bytes] = {}
+    rfm_part = None
+    if transactions:
+        from .datasets import make_transactions
+        from .rfm import TransactionColumns, transactions_spec_text
+
+        if progress:
+            progress("generate", f"an order log of {rows:,} synthetic customers (seed {seed})")
+        log = make_transactions(rows, seed=seed)
+        data = log.to_csv(index=False, lineterminator="\n").encode("utf-8")
+        name = "transactions.csv"
+        spec = parse_spec(transactions_spec_text(TransactionColumns(
+            "customer_id", "date", "amount", quantity="quantity", order="order_id")),
+            source="demo transactions spec")
+        if progress:
+            progress("rfm", "aggregating the order log per customer")
+        df, rfm_part, extra = transactions_to_customers(log, spec)
+    else:
+        if progress:
+            progress("generate", f"{rows:,} synthetic customers (seed {seed})")
+        df = make_customers(rows, seed=seed)
+        data = df.to_csv(index=False, lineterminator="\n").encode("utf-8")
+        name = "data.csv"
+        spec = parse_spec(demo_spec_text(), source="demo spec")
+    info = {"path": f"{name} (synthetic demo data generated by custseg)",
+            "sha256": hashlib.sha256(data).hexdigest(), "synthetic": True}
+    options = RunOptions(seed=seed, aggregate_only=aggregate_only, n_jobs=n_jobs,
+                         title="Customer segmentation (synthetic demo data)")
+    result = _segment_and_write(df, spec, options, out, overwrite=overwrite, engine="local",
+                                progress=progress, info=info, source=None, master=None,
+                                encoding=None, extra={name: data, **extra}, rfm_part=rfm_part,
+                                compare=None, timings={})
+    return RunOutput(result, out, [f"Demo on SYNTHETIC data (generated by custseg, not real "
+                                   f"customers); the data is in {out / name}."])
