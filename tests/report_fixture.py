@@ -190,7 +190,8 @@ def _compute(hostile: bool, aggregate_only: bool) -> dict:
                 "centers": centers},
         "profile": {"segments": [p["name"] for p in segments], "features": features,
                     "kinds": kinds, "z": matrix},
-        "crosstab": {"row": region, "col": "channel", "row_labels": list(region_labels.values()),
+        "crosstab": {"row": region, "col": "channel", "shares_of": "row",
+                     "row_labels": list(region_labels.values()),
                      "col_labels": list(channel_labels.values()), "counts": counts.tolist(),
                      "shares": shares.tolist()},
     }
@@ -203,7 +204,8 @@ def _compute(hostile: bool, aggregate_only: bool) -> dict:
         lv = q2["over_represented"][0]
         cell_recs.append({
             "target": "cell", "segment": None,
-            "cell": {"attribute": region, "level": lv["label"], "group": q2["group_name"]},
+            "cell": {"attribute": region, "level": lv["label"], "code": lv["code"],
+                     "group": q2["group_name"]},
             "action": "invest",
             "title": f"Target {q2['group_name']} campaigns at {lv['label']}",
             "evidence": {"share": lv["share"], "overall_share": q2["overall_share"],
@@ -259,6 +261,7 @@ def _compute(hostile: bool, aggregate_only: bool) -> dict:
                            "all clustered columns: standard scaling"],
         },
         "associations": assoc,
+        "tests_sample": None,
         "question1": question1,
         "question2": question2,
         "selection": {"rows": rows, "k": k, "k_reason": k_reason, "picks": picks,

@@ -8,6 +8,7 @@ from typer.testing import CliRunner
 from custseg import parse_spec
 from custseg.cli import app
 from custseg.datasets import make_transactions
+from test_analysis_schema import assert_matches_schema
 
 runner = CliRunner()
 
@@ -26,6 +27,7 @@ def test_demo_transactions_runs_the_whole_path(tmp_path):
     assert sum(r["n"] for r in manifest["rfm"]["summary"]) == 600
     analysis = json.loads((out / "analysis.json").read_text())
     assert analysis["rfm"]["summary"]
+    assert_matches_schema(analysis)
     assert "RFM segments" in (out / "report.html").read_text()
     assert "## RFM segments" in (out / "report.md").read_text()
     segments = pd.read_csv(out / "segments.csv")

@@ -9,6 +9,7 @@ from typer.testing import CliRunner
 
 from custseg.cli import app
 from custseg.datasets import demo_spec_text
+from test_analysis_schema import assert_matches_schema
 
 runner = CliRunner()
 
@@ -28,6 +29,7 @@ def test_runs_clean_with_an_inferred_spec(real_365_path, tmp_path):
     assert 2 <= manifest["k"] <= 10
     segments = pd.read_csv(out / "segments.csv")
     assert len(segments) == 3834
+    assert_matches_schema(json.loads((out / "analysis.json").read_text()))
 
 
 def test_one_hot_segments_mirror_the_channel_column(real_365_path, tmp_path):
@@ -41,6 +43,7 @@ def test_one_hot_segments_mirror_the_channel_column(real_365_path, tmp_path):
     assert [w["column"] for w in mirrors] == ["channel"]
     assert mirrors[0]["adjusted_rand"] >= 0.9
     assert "warning [segment-mirrors-column]" in res.stdout
+    assert_matches_schema(json.loads((out / "analysis.json").read_text()))
 
 
 def test_question1_numbers_agree_with_scipy(real_365_path, tmp_path):

@@ -125,6 +125,16 @@ def test_spark_profiles_match_an_independent_groupby(spark_run, real_365_module)
     assert selection.loc[selection["chosen"], "k"].tolist() == [K]
 
 
+def test_the_spark_analysis_matches_the_analysis_schema(spark_run):
+    import json
+
+    from test_analysis_schema import assert_matches_schema
+
+    analysis = json.loads((spark_run / "analysis.json").read_text(encoding="utf-8"))
+    assert all("iterations" in row for row in analysis["selection"]["rows"])  # the engine's own
+    assert_matches_schema(analysis)
+
+
 def test_assign_with_a_spark_model_gives_the_spark_segments(spark_run, real_365_module,
                                                             tmp_path):
     out = tmp_path / "assigned.csv"
