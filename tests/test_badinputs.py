@@ -60,10 +60,12 @@ def no_figures(monkeypatch, request):
     monkeypatch.setattr(figures, "write_figures", _no_figures)
 
 
-def _no_figures(analysis, directory, *, processes=None, meanwhile=None) -> list[str]:
+def _no_figures(analysis, directory, *, n_jobs=None, meanwhile=None, drawn=None) -> list[str]:
     """write_figures without figures (the HTML and Markdown reports are still rendered)."""
     if meanwhile is not None:
         meanwhile()
+    for later in (drawn or {}).values():
+        later.cancel()
     return []
 
 

@@ -163,7 +163,36 @@ CASES = [
                  ["same value ('n')"], id="constant-categorical"),
     pytest.param(_no_id, "duplicate-rows", "warning", None, [4, 6], 2,
                  ["2 rows repeat an earlier row", "rows 4, 6"], id="duplicate-rows"),
+    # a decimal-comma export shifted the columns: '5;0' landed in the integer codes
+    pytest.param(_set("region", ["0", "1", "2", "1", "5;0", "0"]), "not-integer-code", "error",
+                 "region", [5], 1, ["'region' holds integer codes", "1 row has a value that is not "
+                                    "one (row 5: '5;0')", "[columns.region] labels"],
+                 id="not-integer-code"),
+    pytest.param(_set("region", [0, 1, 2, 1, 2.5, 0]), "not-integer-code", "error", "region", [5],
+                 1, ["row 5: '2.5'"], id="not-integer-code-float"),
 ]
+
+
+@pytest.mark.parametrize("values", [
+    ["n", "s", "1", "e", "w", "s"],  # text codes, one of them a number
+    ["1", "A", "2", "B", "1", "2"],  # a third of the values: text codes, not errors
+    ["0", "1", "2", "1", "2", "0"],  # integer codes
+])
+def test_text_codes_are_not_integer_codes_with_errors(values):
+    df = frame()
+    df["region"] = values
+    assert validate(df, spec()).problems == []
+
+
+def test_stray_values_are_errors_up_to_one_percent_of_the_cells():
+    df = pd.concat([frame()] * 50, ignore_index=True)  # 300 rows
+    df["customer_id"] = [f"c{i}" for i in range(len(df))]
+    df["region"] = ["0", "1", "2"] * 100
+    df.loc[[7, 123, 250], "region"] = "x"  # 3 of 300 cells: 1%
+    problems = validate(df, spec()).problems
+    assert [(p.code, p.rows, p.count) for p in problems] == [("not-integer-code", [8, 124, 251], 3)]
+    df.loc[9, "region"] = "y"  # 4 of 300: more than 1%, a column of text codes
+    assert validate(df, spec()).problems == []
 
 
 @pytest.mark.parametrize(("change", "code", "severity", "column", "rows", "count", "words"), CASES)

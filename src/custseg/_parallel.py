@@ -13,6 +13,7 @@ deterministic and results come back in the order of the calls.
 from __future__ import annotations
 
 import numbers
+import warnings
 from collections.abc import Callable, Iterable, Sequence
 from typing import Any, Literal
 
@@ -74,7 +75,15 @@ class _Outputs:
         return self._values[i]
 
     def close(self) -> None:
-        self._generator.close()  # joblib stops the work it had not finished
+        """Stop the work not finished (joblib cancels it), quietly: it is no longer wanted."""
+        generator, self._generator = self._generator, None
+        if generator is not None:
+            with warnings.catch_warnings():
+                warnings.simplefilter("ignore", UserWarning)  # "tasks ... have been cancelled"
+                generator.close()
+
+    def __del__(self) -> None:  # values nobody asked for: cancelled, not warned about
+        self.close()
 
 
 class Later:

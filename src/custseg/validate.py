@@ -113,6 +113,11 @@ def coerce_codes(s: pd.Series) -> pd.Series:
     whole numbers their integer text, other finite floats their ``repr``, text
     is stripped; empty text and non-finite floats are missing.
     """
+    return coerce_codes_and_levels(s)[0]
+
+
+def coerce_codes_and_levels(s: pd.Series) -> tuple[pd.Series, list[str]]:
+    """:func:`coerce_codes`, and the distinct canonical codes it found (no order promised)."""
     import pyarrow as pa
 
     codes, uniques = pd.factorize(s, use_na_sentinel=True)
@@ -120,8 +125,9 @@ def coerce_codes(s: pd.Series) -> pd.Series:
     table = pa.array(canonical, type=pa.large_string())
     codes = np.asarray(codes, dtype=np.int64)
     taken = table.take(pa.array(codes, mask=codes < 0)) if len(codes) else table[:0]
+    levels = sorted({c for c in canonical if c is not None})
     return pd.Series(pd.array(taken, dtype=pd.StringDtype("pyarrow", na_value=np.nan)),
-                     index=s.index, name=s.name)
+                     index=s.index, name=s.name), levels
 
 
 def _canonical_codes(values: list, dtype) -> list[str | None]:
@@ -156,6 +162,35 @@ def _bad_number_hint(values: list[str], count: int) -> tuple[str, str]:
     return (_n(count, "non-numeric value", "non-numeric values"),
             f"correct or empty {'that cell' if count == 1 else 'those cells'}, or declare the "
             "column kind = \"categorical\"")
+
+
+#: In a category column without labels, values that are not integers are taken for a
+#: data error when every other value is an integer code and they are this few: at
+#: most this share of the non-empty cells (and at least one cell).
+STRAY_CODE_SHARE = 0.01
+_INTEGER_CODE = r"^-?[0-9]+$"
+
+
+def _stray_non_integers(codes: pd.Series, levels: list[str], missing: np.ndarray
+                        ) -> np.ndarray | None:
+    """Rows of a category column that break its integer codes, or None when it has none.
+
+    A column whose codes (``levels``: its distinct codes) are integers but for a
+    few cells (``5;0`` where a decimal-comma export shifted the columns, ``2.5``)
+    holds integer codes with errors, not text categories: the few cells are
+    returned. A column with no integer code, or with many other values, is a
+    column of text codes.
+    """
+    if not levels:
+        return None
+    text = pd.Series(levels, dtype=object)
+    integer = text.str.fullmatch(_INTEGER_CODE).to_numpy(dtype=bool)
+    if integer.all() or not integer.any():
+        return None
+    stray = codes.isin(list(text[~integer])).to_numpy(dtype=bool) & ~missing
+    if stray.sum() > max(1, STRAY_CODE_SHARE * int((~missing).sum())):
+        return None
+    return stray
 
 
 def _repeated_rows(df: pd.DataFrame) -> np.ndarray:
@@ -316,8 +351,18 @@ def validate(df: pd.DataFrame, spec: Spec, *, min_rows: int = 2, mode: str = "fi
             missing = np.isnan(values) & ~bad
             typed[name] = values
         else:
-            codes = coerce_codes(s)
+            codes, levels = coerce_codes_and_levels(s)
             missing = codes.isna().to_numpy()
+            stray = (_stray_non_integers(codes, levels, missing) if fitting and not col.labels
+                     else None)
+            if stray is not None:
+                rows, count = _rows(stray)
+                examples = _examples(rows, list(codes.to_numpy()[np.flatnonzero(stray)[:MAX_EXAMPLES]]))
+                err("not-integer-code", f"column {name!r} holds integer codes, but "
+                    f"{_n(count, 'row has a value that is not one', 'rows have values that are not')}"
+                    f" ({examples}); fix: correct {'it' if count == 1 else 'them'} (a decimal comma "
+                    "or a shifted column?), or, if the column holds text codes, name every code "
+                    f"in [columns.{name}] labels", column=name, rows=rows, count=count)
             if col.labels:
                 unknown = ~missing & ~codes.isin(list(col.labels)).to_numpy()
                 if unknown.any():

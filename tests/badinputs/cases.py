@@ -465,6 +465,17 @@ def _(d, s):
     return run_call(d, put(d, "data.csv", csv_text(with_cell("region", 8, 7))))
 
 
+@case("decimal-comma-shifted-into-integer-codes", "run",
+      error="error: column 'region' holds integer codes, but 1 row has a value that is not one "
+            "(row 8: '5;0'); fix: correct it (a decimal comma or a shifted column?), or, if the "
+            "column holds text codes, name every code in [columns.region] labels")
+def _(d, s):
+    # a decimal-comma export broke the row: "5;0" landed in the integer-coded region, and
+    # the spec (as `custseg init` writes it) names no labels
+    spec = SPEC.replace('labels = { 0 = "North", 1 = "South", 2 = "East" }\n', "")
+    return run_call(d, put(d, "data.csv", csv_text(with_cell("region", 8, "5;0"))), spec=spec)
+
+
 @case("duplicate-ids", "run",
       error="error: id column 'customer_id' has 2 rows sharing an id (row 10: 'C010', row 12: "
             "'C010'); fix: remove the duplicates or choose another id column")
