@@ -24,7 +24,6 @@ import custseg
 from custseg.datasets import demo_spec_text, make_customers
 from custseg.pipeline import RunOptions, compare_algorithms
 
-
 PACKAGE = str(Path(custseg.__file__).resolve().parent)
 STDLIB = str(Path(os.__file__).resolve().parent)
 
