@@ -305,36 +305,14 @@ def init(
     sql: SqlOpt = None,
 ):
     """Infer a data dictionary (spec.toml) from DATA, with comments, for editing."""
-    from . import io
-    from .spec import infer_spec
+    from .workflow import write_spec
 
-    if output.exists() and not overwrite:
-        raise ParameterError(f"{str(output)!r} already exists",
-                             fix="pass --overwrite or choose another --output")
-    df = io.read_table(data, encoding=encoding, sql=sql)
-    from .rfm import guess_transaction_columns, transactions_spec_text
-
-    cols = guess_transaction_columns(df)
-    if cols is not None:
-        header = (f"custseg data dictionary for the order log {data.name} ({len(df):,} rows).\n"
-                  "custseg derives per-customer recency, frequency and monetary features from\n"
-                  "it, scores and names RFM segments, and clusters the customers.")
-        io.atomic_write_file(output, transactions_spec_text(cols, header=header))
-        roles = ", ".join(f"{r} = {n!r}" for r, n in cols.roles().items())
-        out_console.print(f"  an order log: {roles}", markup=False)
-        out_console.print(f"transactions spec written to {output}; check the columns, then: "
-                          f"custseg run {data} --spec {output}", markup=False)
-        return
-    spec, comments, notes = infer_spec(df)
-    header = (f"custseg data dictionary inferred from {data.name} ({len(df):,} rows).\n"
-              "Review every column: kind (numeric | categorical), role (value | engagement |\n"
-              "attribute), missing (numeric: zero | median | mean | drop | error;\n"
-              "categorical: unknown | mode | drop | error), transform (auto | log | none),\n"
-              "labels for codes, and [groups.COLUMN] for named groups of categories.")
-    io.atomic_write_file(output, spec.to_toml(comments, header=header))
-    for note in notes:
+    written = write_spec(data, output, overwrite=overwrite, encoding=encoding, sql=sql)
+    for note in written.notes:
         out_console.print(f"  {note}", markup=False)
-    out_console.print(f"spec written to {output}; edit it, then: custseg run {data} --spec "
+    what = "transactions spec" if written.kind == "transactions" else "spec"
+    then = "check the columns" if written.kind == "transactions" else "edit it"
+    out_console.print(f"{what} written to {output}; {then}, then: custseg run {data} --spec "
                       f"{output}", markup=False)
 
 
@@ -453,31 +431,10 @@ def compare(
     encoding: EncodingOpt = None,
 ):
     """Compare two runs (or a model and new data): matches, migration, drift, retrain advice."""
+    from .workflow import compare_paths
 
-    from . import io
-    from .compare import compare_models, compare_to_data
-    from .modelfile import load_model
-    from .report.compare_section import render_compare_html, render_compare_markdown
-
-    old_model = load_model(old)
-    if out is not None:
-        io.check_output_dir(out, overwrite=overwrite)
-    if new.is_dir() or new.name == "model.json":
-        new_model = load_model(new)
-
-        from .rundir import read_segments
-
-        def segments_of(path: Path):
-            return read_segments(path if path.is_dir() else path.parent, required=False)
-
-        result = compare_models(old_model, new_model, segments_of(old), segments_of(new))
-    else:
-        result = compare_to_data(old_model, io.read_table(new, encoding=encoding))
-    if out is not None:  # write first: a failed write prints nothing but the error
-        with io.atomic_output_dir(out, overwrite=overwrite) as tmp:
-            io.write_json(result, tmp / "compare.json")
-            (tmp / "compare.md").write_text(render_compare_markdown(result), encoding="utf-8")
-            (tmp / "compare.html").write_text(render_compare_html(result), encoding="utf-8")
+    # written first: a failed write prints nothing but the error
+    result = compare_paths(old, new, out, overwrite=overwrite, encoding=encoding)
     rec = result["recommendation"]
     out_console.print(f"recommendation: {rec['action']}", markup=False)
     for r in rec["reasons"]:
@@ -530,66 +487,20 @@ def rfm(
     quiet: QuietOpt = False,
 ):
     """Turn an order log into one row per customer: recency, frequency, monetary value, RFM."""
-    import pandas as pd
-
     from . import io
-    from .rfm import (
-        TransactionColumns,
-        guess_transaction_columns,
-        rfm_scores,
-        rfm_segments,
-        validate_and_aggregate,
-    )
     from .spec import parse_spec
+    from .workflow import rfm_file
 
-    suffix = output.suffix.lower()
-    if suffix not in (".parquet", ".pq", ".csv"):
-        raise ParameterError(f"cannot write {output.name!r}: unknown output type",
-                             fix="name the output .parquet or .csv")
-    if output.exists() and not overwrite:
-        raise ParameterError(f"{str(output)!r} already exists",
-                             fix="pass --overwrite or choose another --output")
-    tx: dict = {}
-    rfm_opts: dict = {}
-    if spec is not None:
-        s = parse_spec(io.read_text(spec), source=str(spec))
-        tx, rfm_opts = dict(s.transactions), dict(s.rfm)
-    flags = {"customer": customer, "date": date, "amount": amount, "quantity": quantity,
-             "order": order, "currency": currency}
-    tx.update({k: v for k, v in flags.items() if v is not None})
-    if as_of is not None:
-        tx["as_of"] = as_of
-    if returns is not None:
-        tx["returns"] = returns
-    if drop_duplicates:
-        tx["drop_duplicates"] = True
-    source = transactions
-    if not all(tx.get(k) for k in ("customer", "date", "amount")):
-        df = io.read_table(transactions)
-        guess = guess_transaction_columns(df)
-        if guess is None:
-            raise ParameterError("cannot tell which columns hold the customer, date and amount",
-                                 fix="pass --customer, --date and --amount")
-        for role, name in guess.roles().items():
-            tx.setdefault(role, name)
-        source = df
-    cols = TransactionColumns.from_dict(
-        {k: tx[k] for k in ("customer", "date", "amount", "quantity", "order", "currency")
-         if tx.get(k)})
-    options = {"as_of": tx.get("as_of"), "returns": tx.get("returns", "net"),
-               "drop_duplicates": bool(tx.get("drop_duplicates", False))}
-    table, validation = validate_and_aggregate(source, cols, convention=convention, **options)
+    table, warnings, as_of_used = rfm_file(
+        transactions, output, spec=None if spec is None else parse_spec(io.read_text(spec),
+                                                                         source=str(spec)),
+        columns={"customer": customer, "date": date, "amount": amount, "quantity": quantity,
+                 "order": order, "currency": currency},
+        as_of=as_of, returns=returns, drop_duplicates=drop_duplicates, convention=convention,
+        overwrite=overwrite)
     if not quiet:
-        for w in validation.warnings:
+        for w in warnings:
             err_console.print(f"warning [{w.code}]: {w.message}", markup=False)
-    as_of_used = table.attrs.get("as_of")
-    if convention == "default":
-        table = rfm_scores(table, bins=int(rfm_opts.get("bins", 5)), cuts=rfm_opts.get("cuts"))
-        table["rfm_segment"] = rfm_segments(table, rfm_opts.get("segments")).to_numpy()
-    if suffix == ".csv":
-        io.write_csv(table, output)
-    else:
-        io.write_parquet(pd.DataFrame(table), output)
     out_console.print(f"{len(table):,} customers (observation end {as_of_used}, {convention} "
                       f"convention) written to {output}", markup=False)
     if convention == "default":
