@@ -352,6 +352,17 @@ def test_figures_started_from_a_part_are_the_figures_of_the_whole(tmp_path, anal
         assert (tmp_path / "early" / name).read_bytes() == (tmp_path / "whole" / name).read_bytes()
 
 
+def test_every_chart_has_both_renderers_and_nothing_else():
+    from custseg.report._plotly import SPECS
+    from custseg.report.charts import CHARTS
+    from custseg.report.figures import PLOTS
+
+    keys = [c.key for c in CHARTS]
+    assert list(PLOTS) == keys and sorted(SPECS) == sorted(keys)
+    assert [c.figure for c in CHARTS] == ALL_FIGURES
+    assert len({c.element_id for c in CHARTS}) == len(CHARTS)
+
+
 def test_plot_functions_draw_on_a_given_axes(analysis):
     from matplotlib.figure import Figure
 

@@ -15,7 +15,7 @@ __all__ = [
     "PALETTE", "DIVERGING", "SEQUENTIAL", "ACTION_LABELS", "MEASURE_SYMBOLS", "finite", "fmt_num",
     "fmt_fixed", "fmt_int", "fmt_pct", "fmt_p", "fmt_p_eq", "fmt_lift", "fmt_signed", "fmt_ci",
     "fmt_evidence", "segment_color", "segment_names", "value_columns", "numeric_columns",
-    "association_matrix", "cut_height", "log1p_ticks", "crosstab_share_kind", "CHART_TITLES",
+    "association_matrix", "cut_height", "log1p_ticks", "crosstab_share_kind",
     "chosen_votes", "headlines", "all_actions", "top_lifts", "significant_pairs", "level_marks",
     "evidence_items", "extra_fields",
 ]
@@ -43,16 +43,6 @@ MEASURE_SYMBOLS = {
     "pearson_r": ("r", "Pearson's r"),
 }
 
-CHART_TITLES = {
-    "associations": "How strongly the columns are related",
-    "scatter": "Engagement vs value by segment",
-    "dendrogram": "Ward hierarchy and the cut for k",
-    "selection": "Choice of k: elbow and quality criteria",
-    "segments": "Share of customers vs share of value",
-    "profile_heatmap": "What sets each segment apart",
-    "pca": "Segments in a 2-D projection",
-    "crosstab": "Cross-tabulation",
-}
 
 
 # ----------------------------------------------------------------------- numbers

@@ -19,7 +19,6 @@ import math
 from typing import Any
 
 from ._common import (
-    CHART_TITLES,
     DIVERGING,
     MEASURE_SYMBOLS,
     SEQUENTIAL,
@@ -37,8 +36,9 @@ from ._common import (
     segment_names,
     value_columns,
 )
+from .charts import CHARTS
 
-__all__ = ["chart_specs", "CHART_IDS", "FONT", "MAX_POINTS"]
+__all__ = ["chart_specs", "SPECS", "FONT", "MAX_POINTS"]
 
 #: most customer points drawn in one interactive chart (SVG stays responsive; the file stays small)
 MAX_POINTS = 5_000
@@ -46,17 +46,6 @@ MAX_POINTS = 5_000
 FONT = ('system-ui, -apple-system, "Segoe UI", Roboto, "Helvetica Neue", Arial, "Noto Sans", '
         "sans-serif")
 
-#: chart key -> (HTML element id, static figure file)
-CHART_IDS = {
-    "associations": ("chart-associations", "associations.png"),
-    "crosstab": ("chart-crosstab", "crosstab.png"),
-    "selection": ("chart-selection", "selection.png"),
-    "dendrogram": ("chart-dendrogram", "dendrogram.png"),
-    "segments": ("chart-segments", "segments.png"),
-    "profile_heatmap": ("chart-profile", "profile_heatmap.png"),
-    "scatter": ("chart-scatter", "scatter.png"),
-    "pca": ("chart-pca", "pca.png"),
-}
 
 
 def _h(value: Any, width: int | None = None) -> str:
@@ -447,7 +436,8 @@ def crosstab_spec(analysis: dict) -> dict | None:
     }
 
 
-_SPECS = {
+#: chart key -> the function building its Plotly spec (see :mod:`custseg.report.charts`)
+SPECS = {
     "associations": associations_spec,
     "crosstab": crosstab_spec,
     "selection": selection_spec,
@@ -461,8 +451,5 @@ _SPECS = {
 
 def chart_specs(analysis: dict) -> dict[str, dict]:
     """Every chart as ``{key: {"id", "title", "png", "spec"}}``; ``spec`` is None without data."""
-    out = {}
-    for key, build in _SPECS.items():
-        element_id, png = CHART_IDS[key]
-        out[key] = {"id": element_id, "title": CHART_TITLES[key], "png": png, "spec": build(analysis)}
-    return out
+    return {c.key: {"id": c.element_id, "title": c.title, "png": c.figure,
+                    "spec": SPECS[c.key](analysis)} for c in CHARTS}

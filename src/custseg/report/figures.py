@@ -28,7 +28,6 @@ from typing import TYPE_CHECKING, Any
 
 from .._parallel import Later, beside_many
 from ._common import (
-    CHART_TITLES,
     MEASURE_SYMBOLS,
     association_matrix,
     crosstab_share_kind,
@@ -42,6 +41,7 @@ from ._common import (
     segment_names,
     value_columns,
 )
+from .charts import CHARTS, chart
 
 if TYPE_CHECKING:  # pragma: no cover
     from matplotlib.axes import Axes
@@ -58,6 +58,7 @@ __all__ = [
     "plot_pca",
     "plot_crosstab",
     "render_figure",
+    "PLOTS",
     "draw_figure",
     "available_figures",
     "start_figures",
@@ -179,7 +180,7 @@ def plot_associations(analysis: dict, ax: Axes | None = None) -> Figure:
         used = sorted({p["measure"] for p in analysis.get("associations") or []})
         legend = "; ".join(f"{MEASURE_SYMBOLS[u][0]} = {MEASURE_SYMBOLS[u][1]}"
                            for u in used if u in MEASURE_SYMBOLS)
-        ax.set_title(CHART_TITLES["associations"])
+        ax.set_title(chart("associations").title)
         ax.set_xlabel(legend, fontsize=8)
         fig.colorbar(image, ax=ax, shrink=0.8, label="association strength")
     return fig
@@ -205,7 +206,7 @@ def plot_scatter(analysis: dict, ax: Axes | None = None) -> Figure:
             axis.set_ticks(ticks, labels)
         ax.set_xlabel(_text(sc.get("x_label") or sc.get("x") or "x", 60) + " (log scale)")
         ax.set_ylabel(_text(sc.get("y_label") or sc.get("y") or "y", 60) + " (log scale)")
-        title = CHART_TITLES["scatter"]
+        title = chart("scatter").title
         if sc.get("sampled"):
             title += f" (sample of {len(sc['points']):,} of {int(sc.get('n_total') or 0):,})"
         ax.set_title(title)
@@ -233,7 +234,7 @@ def plot_dendrogram(analysis: dict, ax: Axes | None = None) -> Figure:
             ax.text(0.99, cut, f" cut: k = {k}", color="#e15759", ha="right", va="bottom",
                     transform=ax.get_yaxis_transform(), fontsize=8, fontweight="bold")
         method = dendro.get("method") or (analysis.get("selection") or {}).get("ward_method") or ""
-        ax.set_title(CHART_TITLES["dendrogram"] + (f" ({_text(method, 20)})" if method else ""))
+        ax.set_title(chart("dendrogram").title + (f" ({_text(method, 20)})" if method else ""))
         ax.set_ylabel("merge height (Ward distance)")
         ax.set_xlabel("leaves (a number in brackets is a group of that many customers)")
         ax.spines["bottom"].set_visible(False)
@@ -286,7 +287,7 @@ def plot_selection(analysis: dict, ax: Axes | Sequence[Axes] | None = None) -> F
             fig = Figure(figsize=(8.0, 5.4), layout="constrained")
             FigureCanvasAgg(fig)
             axes = list(fig.subplots(2, 2).ravel())
-            fig.suptitle(CHART_TITLES["selection"] + f" (chosen k = {chosen}, red line)",
+            fig.suptitle(chart("selection").title + f" (chosen k = {chosen}, red line)",
                          fontsize=11, fontweight="bold", x=0.01, ha="left")
         elif isinstance(ax, Sequence):
             axes = list(ax)[:4]
@@ -323,7 +324,7 @@ def plot_segments(analysis: dict, ax: Axes | None = None) -> Figure:
         top = max([finite(v) or 0.0 for _, s in series for v in s] + [0.01])
         ax.set_xlim(0, top * 1.18)
         ax.xaxis.set_major_formatter(lambda v, _pos: f"{100 * v:.0f}%")
-        ax.set_title(CHART_TITLES["segments"])
+        ax.set_title(chart("segments").title)
         ax.legend(loc="lower right")
         ax.grid(axis="x", alpha=0.25)
     return fig
@@ -361,7 +362,7 @@ def plot_profile_heatmap(analysis: dict, ax: Axes | None = None) -> Figure:
         if 0 < n_z < len(feats):
             ax.axvline(n_z - 0.5, color="#1f2933", linewidth=1.5)
         ax.spines[:].set_visible(False)
-        ax.set_title(CHART_TITLES["profile_heatmap"])
+        ax.set_title(chart("profile_heatmap").title)
         fig.colorbar(image, ax=ax, shrink=0.85, label="z-score / lift − 1 (clipped at ±2)")
     return fig
 
@@ -389,7 +390,7 @@ def plot_pca(analysis: dict, ax: Axes | None = None) -> Figure:
         for i, axis_label in enumerate((ax.set_xlabel, ax.set_ylabel)):
             share = finite(explained[i]) if i < len(explained) else None
             axis_label(f"PC{i + 1}" + (f" ({fmt_pct(share)} of variance)" if share is not None else ""))
-        ax.set_title(CHART_TITLES["pca"] + " (X = segment centre)")
+        ax.set_title(chart("pca").title + " (X = segment centre)")
         ax.grid(alpha=0.25)
         ax.legend(loc="upper left", bbox_to_anchor=(1.0, 1.0), markerscale=2, title="segment")
     return fig
@@ -429,28 +430,21 @@ def plot_crosstab(analysis: dict, ax: Axes | None = None) -> Figure:
 # ---------------------------------------------------------------------- writer
 
 
-def _has_scatter(a: dict) -> bool:
-    return bool((_charts(a).get("scatter") or {}).get("points"))
-
-
-def _has_pca(a: dict) -> bool:
-    return bool((_charts(a).get("pca") or {}).get("points"))
-
-
-#: file name -> (plot function, does the analysis have data for it?)
-FIGURE_FILES: dict[str, tuple[Callable[..., Figure], Callable[[dict], bool]]] = {
-    "associations.png": (plot_associations, lambda a: bool(a.get("associations"))),
-    "scatter.png": (plot_scatter, _has_scatter),
-    "dendrogram.png": (plot_dendrogram, lambda a: bool((_charts(a).get("dendrogram") or {})
-                                                       .get("icoord"))),
-    "selection.png": (plot_selection, lambda a: bool((a.get("selection") or {}).get("rows"))),
-    "segments.png": (plot_segments, lambda a: bool(a.get("segments"))),
-    "profile_heatmap.png": (plot_profile_heatmap, lambda a: bool((_charts(a).get("profile") or {})
-                                                                 .get("features"))),
-    "pca.png": (plot_pca, _has_pca),
-    "crosstab.png": (plot_crosstab, lambda a: bool((_charts(a).get("crosstab") or {})
-                                                   .get("shares"))),
+#: chart key -> its matplotlib plot function (see :mod:`custseg.report.charts`)
+PLOTS: dict[str, Callable[..., Figure]] = {
+    "associations": plot_associations,
+    "scatter": plot_scatter,
+    "dendrogram": plot_dendrogram,
+    "selection": plot_selection,
+    "segments": plot_segments,
+    "profile_heatmap": plot_profile_heatmap,
+    "pca": plot_pca,
+    "crosstab": plot_crosstab,
 }
+
+#: figure file -> (plot function, does the analysis have data for it?), in file order
+FIGURE_FILES: dict[str, tuple[Callable[..., Figure], Callable[[dict], bool]]] = {
+    c.figure: (PLOTS[c.key], c.available) for c in CHARTS}
 
 
 def render_figure(analysis: dict, name: str) -> bytes:

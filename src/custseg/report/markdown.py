@@ -17,7 +17,7 @@ import re
 from typing import Any
 
 from . import _common as c
-from .figures import FIGURE_FILES
+from .charts import chart_of_figure
 
 __all__ = ["render_markdown", "md"]
 
@@ -51,10 +51,11 @@ def _table(headers: list[str], rows: list[list[str]], right: set[int] | None = N
     return out + [""]
 
 
-def _figure(lines: list[str], analysis: dict, name: str, alt: str) -> None:
-    plot_available = FIGURE_FILES[name][1]
-    if plot_available(analysis):
-        lines += [f"![{alt}](figures/{name})", ""]
+def _figure(lines: list[str], analysis: dict, name: str) -> None:
+    """The figure file ``name`` with its title, if the analysis has data for it."""
+    shown = chart_of_figure(name)
+    if shown.available(analysis):
+        lines += [f"![{shown.title}](figures/{name})", ""]
 
 
 class _Doc:
@@ -199,7 +200,7 @@ def _data_quality(d: _Doc, a: dict) -> None:
         d.add("**Transformations applied before clustering**", "")
         d.bullets([md(t) for t in dq["transforms"]])
     d.add("### How the columns relate", "")
-    _figure(d.lines, a, "associations.png", c.CHART_TITLES["associations"])
+    _figure(d.lines, a, "associations.png")
     pairs = sorted(a.get("associations") or [], key=lambda r: -abs(c.finite(r.get("value")) or 0.0))
     if pairs:
         d.add(*_table(
@@ -326,7 +327,7 @@ def _question2(d: _Doc, a: dict) -> None:
             d.bullets(items_text, ordered=True)
         if g.get("notes"):
             d.bullets([f"_{md(n)}_" for n in g["notes"]])
-    _figure(d.lines, a, "crosstab.png", c.CHART_TITLES["crosstab"])
+    _figure(d.lines, a, "crosstab.png")
 
 
 def _choice_of_k(d: _Doc, a: dict) -> None:
@@ -357,16 +358,16 @@ def _choice_of_k(d: _Doc, a: dict) -> None:
     if sel.get("silhouette_sample_size") and sel.get("silhouette_sample_size") != sel.get("sample_size"):
         note += f", the silhouette on a sample of {c.fmt_int(sel.get('silhouette_sample_size'))}"
     d.para(note + f". Ward hierarchy: {md(sel.get('ward_method') or 'n/a')}.")
-    _figure(d.lines, a, "selection.png", c.CHART_TITLES["selection"])
-    _figure(d.lines, a, "dendrogram.png", c.CHART_TITLES["dendrogram"])
+    _figure(d.lines, a, "selection.png")
+    _figure(d.lines, a, "dendrogram.png")
 
 
 def _segments(d: _Doc, a: dict) -> None:
     segs = a.get("segments") or []
     d.add("## Segments", "")
     d.para(f"{len(segs)} segments, largest first.")
-    _figure(d.lines, a, "segments.png", c.CHART_TITLES["segments"])
-    _figure(d.lines, a, "profile_heatmap.png", c.CHART_TITLES["profile_heatmap"])
+    _figure(d.lines, a, "segments.png")
+    _figure(d.lines, a, "profile_heatmap.png")
     values = c.value_columns(a)
     for p in segs:
         d.add(f"### Segment {md(p['segment'])}: {md(p.get('name') or '')}", "")
@@ -398,8 +399,8 @@ def _segments(d: _Doc, a: dict) -> None:
     d.add("### Where the segments sit", "")
     shown = False
     for name in ("scatter.png", "pca.png"):
-        if FIGURE_FILES[name][1](a):
-            _figure(d.lines, a, name, c.CHART_TITLES[name.removesuffix(".png")])
+        if chart_of_figure(name).available(a):
+            _figure(d.lines, a, name)
             shown = True
     if not shown:
         d.para("This run kept no customer-level points (aggregate-only), so there is no scatter or "
