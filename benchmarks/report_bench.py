@@ -35,7 +35,7 @@ RSS (``resource.getrusage(RUSAGE_SELF).ru_maxrss``):
    one more call and read after it (``VmHWM``), so "analysis peak RSS" is the
    process's peak while only the analysis ran (the data and the fitted model
    are in it).
-3. Report: ``custseg.rundir.write_report(result.analysis, DIR)`` (report.html,
+3. Report: ``custseg.report.files.write_report(result.analysis, DIR)`` (report.html,
    report.md and figures/*.png) timed with ``time.perf_counter()``, first into a
    fresh directory in a process that has not rendered anything yet ("cold": it
    pays the imports of matplotlib and jinja2 and the read of plotly.js, as
@@ -143,7 +143,7 @@ def child(rows: int, repeat: int, work: Path, result_file: Path) -> None:
     import custseg
     import custseg.pipeline as pipeline
     from custseg.datasets import demo_spec_text, make_customers
-    from custseg.rundir import write_report
+    from custseg.report.files import write_report
 
     df = make_customers(rows, seed=0)
     spec = custseg.parse_spec(demo_spec_text())
@@ -262,7 +262,7 @@ def ab_child(inputs: Path, repeat: int, work: Path, result_file: Path) -> None:
     with open(inputs, "rb") as f:
         captured = pickle.load(f)
     from custseg.analysis import build_analysis
-    from custseg.rundir import write_report
+    from custseg.report.files import write_report
 
     out: dict[str, Any] = {"analysis_s": [], "analysis_cpu_s": [], "report_s": [],
                            "report_cpu_s": [], "load": [os.getloadavg()[0]]}

@@ -46,7 +46,7 @@ What it measures, for every size given with ``--rows`` and every ``--format``:
    * *exit*: from ``main()``'s return to the end of the process;
    * times the wrapper takes inside the run by wrapping ``custseg.io.read_table``,
      ``custseg.io.file_sha256``, ``custseg.rundir.write_run`` and (within it)
-     ``custseg.rundir.write_report``, shown only while the manifest has no stage
+     ``custseg.report.files.write_report``, shown only while the manifest has no stage
      of its own for them (``read``, which also covers the checksum; ``write`` or
      ``report``), so that nothing is counted twice;
    * *other*: end to end minus all of the above (CLI glue, imports done lazily
@@ -123,7 +123,7 @@ NAIVE_TARGET_ROWS = 50_000
 STARTUP_IMPORTS = "import custseg.cli, custseg.io, custseg.pipeline, custseg.rundir, custseg.spec"
 # Functions the wrapper times inside the run: "module:function" -> key.
 IN_RUN = {"custseg.io:read_table": "read_table", "custseg.io:file_sha256": "sha256",
-          "custseg.rundir:write_run": "write_run", "custseg.rundir:write_report": "report"}
+          "custseg.rundir:write_run": "write_run", "custseg.report.files:write_report": "report"}
 HERE = Path(__file__).resolve().parent
 NAIVE_STEPS = ("read_csv", "fillna", "get_dummies", "standard_scaler", "ward_linkage",
                "kmeans_elbow", "silhouette", "final_fit")

@@ -7,8 +7,8 @@ import pytest
 from custseg import CustomerSegmenter, ParameterError, ValidationError, parse_spec
 from custseg.datasets import demo_spec_text, make_customers
 from custseg.pipeline import RunOptions, segment
-from custseg.rundir import write_run
 from custseg.scoring import assign_file, export_segments
+from custseg.workflow import save_run
 
 
 @pytest.fixture(scope="module")
@@ -83,7 +83,7 @@ def run_with_hostile_ids(tmp_path_factory):
     df.insert(0, "id", ids)
     out = tmp_path_factory.mktemp("run") / "run"
     result = segment(df, spec, RunOptions(k=3, stability_runs=0, analysis=False))
-    write_run(result, out)
+    save_run(result, out)
     return out, result
 
 

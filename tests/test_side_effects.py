@@ -89,11 +89,11 @@ def spec():
 
 
 def test_segment_starts_nothing_with_one_job(refuse_processes_and_threads, customers, spec, tmp_path):
-    from custseg.rundir import write_run
+    from custseg.workflow import save_run
 
     result = custseg.segment(customers, spec)
     assert result.analysis is not None and result.segmenter.k_ >= 2
-    write_run(result, tmp_path / "run")  # the report and its figures too
+    save_run(result, tmp_path / "run")  # the report and its figures too
     assert (tmp_path / "run" / "figures" / "selection.png").is_file()
 
 

@@ -516,7 +516,7 @@ def report(
     jobs: JobsOpt = -1,
 ):
     """Re-render report.html, report.md and figures/ of a run without refitting."""
-    from .rundir import rerender_report
+    from .report.files import rerender_report
 
     path = rerender_report(run_dir, n_jobs=_n_jobs(jobs))
     out_console.print(f"report: {path}", markup=False)

@@ -21,14 +21,12 @@ renamed into place at the end, so a failed or interrupted run leaves nothing.
 from __future__ import annotations
 
 import json
-import shutil
-import tempfile
 import time
-from collections.abc import Callable, Mapping
+from collections.abc import Callable
 from pathlib import Path
 
 from . import io
-from ._parallel import Later, beside_many
+from ._parallel import beside_many
 from .errors import InputError
 from .modelfile import load_model, model_to_json
 from .pipeline import RunResult, profiles_table
@@ -42,17 +40,18 @@ RUN_FILES = ("segments.csv", "segments.parquet", "profiles.csv", "profiles.json"
 def write_run(result: RunResult, out: str | Path, *, overwrite: bool = False,
               extra_files: dict[str, bytes] | None = None,
               finish: Callable[[Path], None] | None = None, n_jobs: int | None = None,
-              figures: Mapping[str, Later] | None = None) -> Path:
+              report: Callable[[Path], object] | None = None) -> Path:
     """Write every output of ``result`` to ``out`` atomically and return its path.
 
+    ``report(tmp)``, if given, renders the report from the analysis into the
+    temporary directory (:func:`custseg.report.files.write_report`; see
+    :func:`custseg.workflow.save_run`, which writes a run with its report).
     ``finish(tmp)``, if given, adds engine-specific outputs to the temporary
     directory before the manifest is written and the directory renamed into place
     (e.g. :func:`custseg.engines.finish_run`'s partitioned ``segments.parquet/``).
     With ``n_jobs`` of two or more the per-customer tables are written in other
     threads (Arrow's writers release the GIL) while this one writes the small
-    files and the report, whose figures are drawn by worker processes
-    (:func:`write_report`); ``figures`` are figures already started from a part
-    of the analysis (:func:`custseg.report.figures.start_figures`).
+    files and the report.
     """
     out = Path(out)
     spec = result.spec
@@ -76,7 +75,8 @@ def write_run(result: RunResult, out: str | Path, *, overwrite: bool = False,
             if result.analysis is not None:
                 # compact: the report's data (megabytes of chart points), read by programs
                 io.write_json(result.analysis, tmp / "analysis.json", indent=None)
-                write_report(result.analysis, tmp, n_jobs=n_jobs, figures=figures)
+                if report is not None:
+                    report(tmp)
             t2 = time.perf_counter()
         except BaseException as exc:  # reported after the segment tables' own errors
             failure = exc
@@ -103,56 +103,6 @@ def write_run(result: RunResult, out: str | Path, *, overwrite: bool = False,
                                      if f.is_file()) + ["manifest.json"]
         io.write_json(manifest, tmp / "manifest.json")
     return out
-
-
-def write_report(analysis: dict, run_dir: Path, *, n_jobs: int | None = None,
-                 figures: Mapping[str, Later] | None = None) -> list[str]:
-    """Render report.html, report.md and figures/*.png from an analysis into ``run_dir``.
-
-    With ``n_jobs`` of two or more the figures are drawn by worker processes while
-    this thread renders the HTML and Markdown; ``figures`` are figures already
-    started from a part of the analysis.
-    """
-    from .report.figures import write_figures
-    from .report.html import render_html
-    from .report.markdown import render_markdown
-
-    folder = run_dir / "figures"
-    folder.mkdir(exist_ok=True)
-
-    def documents() -> None:  # rendered while the figures are drawn
-        (run_dir / "report.html").write_text(render_html(analysis), encoding="utf-8")
-        (run_dir / "report.md").write_text(render_markdown(analysis), encoding="utf-8")
-
-    written = [f"figures/{f}" for f in write_figures(analysis, folder, n_jobs=n_jobs,
-                                                      meanwhile=documents, drawn=figures)]
-    return ["report.html", "report.md", *written]
-
-
-def rerender_report(path: str | Path, *, n_jobs: int | None = None) -> Path:
-    """Re-render the report of a run directory from its analysis.json, without refitting.
-
-    The new files replace the old ones only once all of them are rendered.
-    """
-    p = Path(path)
-    src = p / "analysis.json"
-    if not src.is_file():
-        raise InputError(f"{str(p)!r} has no analysis.json, so its report cannot be rendered",
-                         fix="pass the --out directory of a custseg run (custseg 0.1 or newer)")
-    try:
-        analysis = json.loads(src.read_text(encoding="utf-8"))
-    except (OSError, json.JSONDecodeError) as exc:
-        raise InputError(f"cannot read {str(src)!r}: {exc}", fix="re-run custseg run") from None
-    tmp = Path(tempfile.mkdtemp(prefix=".report-", dir=p))
-    try:
-        files = write_report(analysis, tmp, n_jobs=n_jobs)
-        for name in files:
-            target = p / name
-            target.parent.mkdir(exist_ok=True)
-            (tmp / name).replace(target)
-    finally:
-        shutil.rmtree(tmp, ignore_errors=True)
-    return p / "report.html"
 
 
 def segments_path(run_dir: str | Path) -> Path:

@@ -20,7 +20,7 @@ import hashlib
 import io as _bytes_io
 import json
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -32,7 +32,8 @@ from .errors import ParameterError
 from .pipeline import RunOptions, RunResult
 from .spec import Spec
 
-__all__ = ["RunOutput", "run_file", "run_demo", "attach_rfm", "transactions_to_customers"]
+__all__ = ["RunOutput", "run_file", "run_demo", "save_run", "attach_rfm", "transactions_to_customers",
+           "write_spec", "compare_paths", "rfm_file", "SpecWritten"]
 
 Notify = Callable[[str], None]
 Progress = Callable[[str, str], None]
@@ -112,13 +113,36 @@ class _EarlyFigures:
             later.cancel()
 
 
+def save_run(result: RunResult, out: str | Path, *, overwrite: bool = False,
+             extra_files: dict[str, bytes] | None = None, n_jobs: int | None = None,
+             figures: Mapping[str, Later] | None = None) -> Path:
+    """Write a run directory with its report (:func:`custseg.rundir.write_run`), atomically.
+
+    The report (``report.html``, ``report.md``, ``figures/``) is rendered from the
+    run's analysis, when it has one; ``figures`` are figures already started from
+    a part of it (:func:`custseg.report.figures.start_figures`). Engine-specific
+    outputs are added (:func:`custseg.engines.finish_run`). With ``n_jobs`` of two
+    or more the per-customer tables are written in other threads and the figures
+    drawn by worker processes while the report is rendered.
+    """
+    from .engines import finish_run
+    from .report.files import write_report
+    from .rundir import write_run
+
+    def report(folder: Path) -> None:
+        write_report(result.analysis, folder, n_jobs=n_jobs, figures=figures)
+
+    return write_run(result, out, overwrite=overwrite, extra_files=extra_files,
+                     finish=lambda tmp: finish_run(result, tmp), n_jobs=n_jobs,
+                     report=report if result.analysis is not None else None)
+
+
 def _segment_and_write(df: pd.DataFrame | None, spec: Spec | None, options: RunOptions, out: Path,
                        *, overwrite: bool, engine: str, progress: Progress | None,
                        info: dict, source: str | Path | None, master: str | None,
                        encoding: str | None, extra: dict[str, bytes], rfm_part: dict | None,
                        compare: list[str] | None, timings: dict[str, float]) -> RunResult:
-    from .engines import finish_run, run_engine
-    from .rundir import write_run
+    from .engines import run_engine
 
     parallel = options.n_jobs is not None and options.n_jobs != 1
     early = _EarlyFigures(options.n_jobs) if parallel and options.analysis else None
@@ -139,9 +163,8 @@ def _segment_and_write(df: pd.DataFrame | None, spec: Spec | None, options: RunO
                 result.analysis["algorithms"] = table
         if progress:
             progress("write", str(out))
-        write_run(result, out, overwrite=overwrite, extra_files=extra,
-                  finish=lambda tmp: finish_run(result, tmp), n_jobs=options.n_jobs,
-                  figures=None if early is None else early.started)
+        save_run(result, out, overwrite=overwrite, extra_files=extra, n_jobs=options.n_jobs,
+                 figures=None if early is None else early.started)
     except BaseException:
         if early is not None:
             early.cancel()
