@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import importlib
 import json
 import math
 import time
@@ -26,6 +27,7 @@ from custseg.explore import (
     holm,
     summarize_columns,
 )
+from custseg.explore.intervals import boot_medians
 
 CHANNELS = {"1": "Google", "2": "Facebook", "3": "YouTube", "4": "LinkedIn"}
 
@@ -312,13 +314,13 @@ def test_bootstrap_medians_follow_the_exact_bootstrap_distribution():
     """The Beta shortcut draws the median of a resample without resampling."""
     rng = np.random.default_rng(0)
     odd = np.arange(31.0)
-    draws = explore._boot_medians(odd, 20_000, rng)
+    draws = boot_medians(odd, 20_000, rng)
     m = 16
     for k in range(1, 32):
         exact = stats.binom.sf(m - 1, 31, k / 31)  # P(at least m draws <= x_(k))
         assert np.mean(draws <= odd[k - 1]) == pytest.approx(exact, abs=0.015)
     even = np.sort(rng.lognormal(size=30))
-    fast = explore._boot_medians(even, 20_000, rng)
+    fast = boot_medians(even, 20_000, rng)
     brute = np.median(even[rng.integers(0, 30, size=(20_000, 30))], axis=1)
     assert stats.ks_2samp(fast, brute).statistic < 0.025
 
@@ -537,8 +539,24 @@ def test_bad_parameters(call, error, match):
         call(_df())
 
 
+def _defined_in(obj, package):
+    module = getattr(obj, "__module__", "") or ""
+    return module == package or module.startswith(package + ".")
+
+
 def test_all_lists_the_public_functions():
     public = {name for name in vars(explore) if not name.startswith("_")
               and callable(getattr(explore, name))
-              and getattr(getattr(explore, name), "__module__", "") == explore.__name__}
+              and _defined_in(getattr(explore, name), explore.__name__)}
     assert set(explore.__all__) == public
+
+
+@pytest.mark.parametrize("name", ["_checks", "column_pairs", "formatting", "groups", "intervals",
+                                  "levels", "prepared", "rank_tests", "summaries"])
+def test_each_module_lists_its_public_names(name):
+    """A module's ``__all__`` is exactly its public functions and classes (and constants)."""
+    module = importlib.import_module(f"custseg.explore.{name}")
+    public = {n for n, v in vars(module).items() if not n.startswith("_") and callable(v)
+              and getattr(v, "__module__", None) == module.__name__}
+    assert {n for n in module.__all__ if not n.isupper()} == public
+    assert all(hasattr(module, n) for n in module.__all__)
