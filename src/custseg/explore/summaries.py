@@ -8,13 +8,12 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from ..spec import HEAVY_TAIL_SKEW
 from ._checks import check_columns, check_labels, check_names
 from .formatting import json_safe
 from .prepared import as_frame, labels_map
 
 __all__ = ["summarize_columns"]
-
-_HEAVY_TAIL_SKEW = 2.0
 
 
 def _summarize_numeric(total: int, x: np.ndarray) -> dict[str, Any]:
@@ -39,7 +38,7 @@ def _summarize_numeric(total: int, x: np.ndarray) -> dict[str, Any]:
     if n >= 3 and m2 > 0:
         g1 = float(np.mean(dev**3)) / m2**1.5
         out["skewness"] = g1 * math.sqrt(n * (n - 1)) / (n - 2)
-        out["heavy_tailed"] = out["skewness"] > _HEAVY_TAIL_SKEW
+        out["heavy_tailed"] = out["skewness"] > HEAVY_TAIL_SKEW
     return out
 
 
@@ -88,9 +87,10 @@ def summarize_columns(
         ``{"n_rows", "numeric": {column: {...}}, "categorical": {column: {...}}}``.
         A numeric entry has ``n, missing, missing_share, mean, sd, min, q1, median,
         q3, max, skewness`` (adjusted Fisher-Pearson G1), ``zero_share`` (among
-        non-missing) and ``heavy_tailed`` (skewness > 2). A categorical entry has
-        ``n, missing, missing_share, n_levels`` and ``levels``: a list, in code
-        order, of ``{"code", "label", "count", "share"}`` (share of non-missing).
+        non-missing) and ``heavy_tailed`` (skewness > 2,
+        :data:`custseg.spec.HEAVY_TAIL_SKEW`). A categorical entry has ``n, missing,
+        missing_share, n_levels`` and ``levels``: a list, in code order, of
+        ``{"code", "label", "count", "share"}`` (share of non-missing).
     """
     func = "summarize_columns"
     frame = as_frame(func, df)
