@@ -108,6 +108,22 @@ def test_format_p(p, text):
     assert format_p(p) == text
 
 
+@pytest.mark.parametrize("p, text", [
+    (0.0004, "< 0.001"),
+    (0.032, "0.032"),
+    (0.2017, "0.20"),
+    (0.999, "> 0.99"),
+    (None, "n/a"),
+    (float("inf"), "n/a"),
+    (True, "n/a"),  # a bool is no p-value
+    ("x", "n/a"),
+])
+def test_format_p_in_a_table(p, text):
+    """``prefix=False``: the report's table form, the same text without ``p =``."""
+    assert format_p(p, prefix=False) == text
+    assert format_p(p) == (f"p {text}" if text[0] in "<>" else f"p = {text}")
+
+
 # ----------------------------------------------------------------- summarize_columns
 
 

@@ -2,7 +2,8 @@
 
 :func:`finite` and :func:`json_safe` make results plain JSON-safe data (no NumPy
 scalars, no NaN: an undefined number is ``None``). :func:`format_p` writes a
-p-value. :func:`format_pct`, :func:`format_num` and
+p-value; the report uses it too, so a p-value reads the same in ``analysis.json``'s
+verdicts and in the rendered tables. :func:`format_pct`, :func:`format_num` and
 :func:`sentence` write the verdicts' numbers and sentences.
 """
 
@@ -17,12 +18,13 @@ __all__ = ["finite", "json_safe", "format_p", "format_pct", "format_num", "sente
 
 
 def finite(value: Any) -> float | None:
-    """A finite python float, or None."""
-    if value is None:
+    """A finite python float, or None (None, NaN, +-inf, bools, text that is no number,
+    and anything else ``float()`` refuses give None)."""
+    if value is None or isinstance(value, bool):
         return None
     try:
         out = float(value)
-    except (TypeError, ValueError):
+    except Exception:  # noqa: BLE001 - text, None-like and template placeholders alike
         return None
     return out if math.isfinite(out) else None
 
@@ -42,13 +44,17 @@ def json_safe(obj: Any) -> Any:
     return obj
 
 
-def format_p(p: float | None) -> str:
+def format_p(p: Any, *, prefix: bool = True) -> str:
     """A p-value as text: ``"p < 0.001"``, ``"p = 0.032"``, ``"p = 0.41"``.
 
     Parameters
     ----------
     p : float or None
-        The p-value; ``None`` or NaN gives ``"p = n/a"``.
+        The p-value; ``None``, NaN or anything that is not a number (see
+        :func:`finite`) gives ``"p = n/a"``.
+    prefix : bool, default True
+        Write the ``"p = "`` / ``"p "`` in front (for a sentence). Without it the
+        text is the table form: ``"< 0.001"``, ``"0.032"``, ``"> 0.99"``, ``"n/a"``.
 
     Returns
     -------
@@ -58,12 +64,16 @@ def format_p(p: float | None) -> str:
     """
     value = finite(p)
     if value is None:
-        return "p = n/a"
-    if value < 0.001:
-        return "p < 0.001"
-    if value > 0.99:
-        return "p > 0.99"
-    return f"p = {value:#.2g}"
+        text = "n/a"
+    elif value < 0.001:
+        text = "< 0.001"
+    elif value > 0.99:
+        text = "> 0.99"
+    else:
+        text = f"{value:#.2g}"
+    if not prefix:
+        return text
+    return f"p {text}" if text[0] in "<>" else f"p = {text}"
 
 
 def format_pct(share: float) -> str:
