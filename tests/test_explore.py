@@ -5,6 +5,7 @@ from __future__ import annotations
 import importlib
 import json
 import math
+import threading
 import time
 
 import numpy as np
@@ -576,3 +577,80 @@ def test_each_module_lists_its_public_names(name):
               and getattr(v, "__module__", None) == module.__name__}
     assert {n for n in module.__all__ if not n.isupper()} == public
     assert all(hasattr(module, n) for n in module.__all__)
+
+
+# ------------------------------------------------------------------------------ n_jobs
+
+
+def _bootstrap_table(n=30_000):
+    """Five channels of 2-12 thousand rows and two outcomes (one with missing values):
+    bootstrap levels, and enough work for the threads."""
+    rng = np.random.default_rng(11)
+    channel = rng.choice([1, 2, 3, 4, 5], n, p=[0.4, 0.25, 0.15, 0.12, 0.08])
+    clv = np.round(rng.lognormal(4 + 0.1 * channel, 0.8), 2)
+    minutes = np.round(rng.gamma(1.5, 200, n))
+    minutes[rng.random(n) < 0.05] = np.nan
+    return pd.DataFrame({"channel": channel, "CLV": clv, "minutes": minutes})
+
+
+@pytest.fixture
+def no_threads(monkeypatch):
+    """Starting a thread fails the test."""
+    def refuse(self):
+        raise AssertionError(f"a thread was started: {self!r}")
+
+    monkeypatch.setattr(threading.Thread, "start", refuse)
+
+
+@pytest.fixture
+def count_threads(monkeypatch):
+    started = []
+    original = threading.Thread.start
+
+    def start(self):
+        started.append(self)
+        return original(self)
+
+    monkeypatch.setattr(threading.Thread, "start", start)
+    return started
+
+
+@pytest.mark.parametrize("n_jobs", [2, -1])
+def test_n_jobs_does_not_change_the_results(n_jobs, count_threads):
+    df = _bootstrap_table()
+    frame = PreparedFrame(df)
+    one = compare_levels_many(frame, "channel", ["CLV", "minutes"], labels=CHANNELS, n_boot=500)
+    assert not count_threads
+    many = compare_levels_many(frame, "channel", ["CLV", "minutes"], labels=CHANNELS, n_boot=500,
+                               n_jobs=n_jobs)
+    # the levels did run on threads: about 58,500 rows (30,000 and 28,500 without missing
+    # minutes, resampled apart) x 500 replicates, more than the 20 million of one job
+    assert count_threads
+    assert json.dumps(many) == json.dumps(one)
+    assert {lv["ci_method"] for out in one for lv in out["levels"]} == {"bootstrap"}
+    single = compare_levels(df, "channel", "minutes", labels=CHANNELS, n_boot=500, n_jobs=n_jobs)
+    assert json.dumps(single) == json.dumps(one[1])
+
+
+def test_one_job_starts_no_thread(no_threads):
+    df = _bootstrap_table()
+    frame = PreparedFrame(df)
+    for n_jobs in (None, 1):
+        compare_levels_many(frame, "channel", ["CLV", "minutes"], n_boot=400, n_jobs=n_jobs)
+        compare_levels(frame, "channel", "CLV", n_boot=400, n_jobs=n_jobs)
+    summarize_columns(frame, ["CLV", "minutes"], ["channel"])
+    associations(frame, ["CLV", "minutes"], ["channel"])
+    group_share(frame, "channel", df["channel"] == 2, group_name="Facebook", value="CLV")
+
+
+def test_little_bootstrap_work_starts_no_thread(no_threads):
+    df = _bootstrap_table(2_000)  # 2,000 rows x 400 replicates: too little to share
+    assert compare_levels(df, "channel", "CLV", n_boot=400, n_jobs=2)["levels"]
+
+
+@pytest.mark.parametrize("n_jobs", [0, 1.5, "2", True])
+def test_bad_n_jobs(n_jobs):
+    with pytest.raises(ParameterError, match="'n_jobs'"):
+        compare_levels(_df(), "channel", "CLV", n_jobs=n_jobs)
+    with pytest.raises(ParameterError, match="'n_jobs'"):
+        compare_levels_many(_df(), "channel", ["CLV"], n_jobs=n_jobs)

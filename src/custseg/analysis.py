@@ -174,7 +174,7 @@ def _num(x: float) -> str:
     return f"{x:,.0f}" if abs(x) >= 100 else f"{x:,.2f}".rstrip("0").rstrip(".")
 
 
-def answer_questions(spec: Spec, data: pd.DataFrame, seed: int) -> dict:
+def answer_questions(spec: Spec, data: pd.DataFrame, seed: int, *, n_jobs: int | None = None) -> dict:
     """The answers that need only the data, not the segments.
 
     The column summary, the associations, questions 1 and 2, the overall medians
@@ -190,6 +190,9 @@ def answer_questions(spec: Spec, data: pd.DataFrame, seed: int) -> dict:
         The used columns with empty cells filled, rows as segmented.
     seed : int
         The run's seed (the tests' bootstrap draws and sample).
+    n_jobs : int or None, default None
+        Threads for the bootstrap intervals of question 1
+        (:func:`custseg.explore.compare_levels_many`); the results do not depend on it.
 
     Returns
     -------
@@ -225,7 +228,8 @@ def answer_questions(spec: Spec, data: pd.DataFrame, seed: int) -> dict:
         list(pool.map(frame.sorted, numeric))
         list(pool.map(frame.codes, cats))
         q1_jobs = [pool.submit(explore.compare_levels_many, frame, a, targets,
-                               labels=label_maps[a], seed=seed) for a in attributes]
+                               labels=label_maps[a], seed=seed, n_jobs=n_jobs)
+                   for a in attributes]
         assoc_job = pool.submit(explore.associations, frame, numeric, cats)
         summary_job = pool.submit(explore.summarize_columns, full, numeric, cats, label_maps)
         q1 = [result for job in q1_jobs for result in job.result()]

@@ -19,7 +19,8 @@ never correlated as numbers. Codes are compared as text, so ``1``, ``1.0`` and
 The package is pure: it takes pandas objects and plain parameters and returns
 plain JSON-safe dicts and lists (``str``, ``int``, ``float``, ``bool``, ``None``;
 no NumPy scalars and no NaN -- an undefined number is ``None``), so a report can
-be rendered from them. It draws nothing, reads and writes nothing.
+be rendered from them. It draws nothing, reads and writes nothing, and starts no
+thread unless a caller passes ``n_jobs`` > 1.
 
 Modules
 -------
@@ -30,8 +31,8 @@ Modules
     Mann-Whitney, Kruskal-Wallis, Welch's ANOVA and Holm, from sorted arrays (no
     float array is ever argsorted; nothing is re-ranked per test).
 ``intervals``
-    Bootstrap medians and means of the levels (per-level seeds), analytic and
-    Wilson intervals.
+    Bootstrap medians and means of the levels (per-level seeds, ``n_jobs``),
+    analytic and Wilson intervals.
 ``summaries``, ``column_pairs``, ``levels``, ``groups``
     The four public analyses above.
 ``formatting``

@@ -10,9 +10,13 @@ vectorised:
   ``U_(m) + (1 - U_(m)) * Beta(1, n - m)``. Cost ``O(n_boot)`` per level.
 * mean: resampled in blocks of an ``(rows, n)`` index matrix of at most
   ``2**18`` entries (bounded memory), cost ``O(n * n_boot)``: a few tenths of a
-  second for a 50,000-row level with ``n_boot=2000``. Levels run on a few threads
-  (numpy releases the GIL while it draws and gathers); each level's generator is
-  seeded by ``(seed, crc32(code))``, so the numbers never depend on the threads.
+  second for a 50,000-row level with ``n_boot=2000``.
+
+Each level's generator is seeded by ``(seed, crc32(code))``, so its numbers do
+not depend on the other levels, on the order the levels are done in, or on
+``n_jobs``: with ``n_jobs`` > 1 the levels run on joblib threads (numpy releases
+the GIL while it draws and gathers); with one job (the default) they run here,
+one after the other, and no thread is started.
 
 Larger levels use the analytic t interval for the mean and the binomial
 order-statistic interval for the median.
@@ -21,19 +25,18 @@ order-statistic interval for the median.
 from __future__ import annotations
 
 import math
-import os
 import zlib
 from typing import Any
 
 import numpy as np
 from scipy import stats
 
+from .._parallel import map_ordered
+
 __all__ = ["boot_medians", "all_level_cis", "wilson"]
 
 _BOOT_BLOCK = 1 << 18  # entries of one bootstrap index block (bounds memory, stays in cache)
-_BOOT_THREADS = max(1, min(4, len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity")
-                            else os.cpu_count() or 1))  # threads for the bootstrap of the levels
-_BOOT_PARALLEL_WORK = 20_000_000  # fewer resampled values than this: one thread is enough
+_PARALLEL_MIN_WORK = 20_000_000  # fewer resampled values than this: one job, whatever n_jobs
 
 
 def boot_medians(s: np.ndarray, n_boot: int, rng: np.random.Generator) -> np.ndarray:
@@ -110,42 +113,39 @@ def _level_cis(ss: list[np.ndarray], code: str, *, seed: int, n_boot: int, boot_
     return out
 
 
-def all_level_cis(groups: list[list[np.ndarray]], levels: list[list[str]],
-                  **kw: Any) -> list[list[dict]]:
+def all_level_cis(groups: list[list[np.ndarray]], levels: list[list[str]], *, seed: int,
+                  n_boot: int, boot_max_rows: int, alpha: float,
+                  n_jobs: int | None = None) -> list[list[dict]]:
     """Intervals of every level of every outcome: ``groups[t][j]`` is level ``levels[t][j]``.
 
     A level with the same number of rows under several outcomes is resampled
     once for all of them (its generator is seeded by ``(seed, crc32(code))`` and
-    draws the same indices for any outcome of that length), and the bootstrap
-    levels run on a few threads (numpy releases the GIL while it draws and
-    gathers). The numbers are exactly those of one outcome and one level at a time.
+    draws the same indices for any outcome of that length). With ``n_jobs`` > 1
+    and enough bootstrap work, the levels run on joblib threads. The numbers are
+    exactly those of one outcome and one level at a time, for any ``n_jobs``.
     """
     tasks: dict[tuple[str, int], list[tuple[int, int]]] = {}
     for t, (gs, codes) in enumerate(zip(groups, levels, strict=True)):
         for j, (g, code) in enumerate(zip(gs, codes, strict=True)):
             tasks.setdefault((code, len(g)), []).append((t, j))
+
+    def boots(key: tuple[str, int]) -> bool:
+        return 2 <= key[1] <= boot_max_rows
+
+    if sum(n for _, n in filter(boots, tasks)) * n_boot < _PARALLEL_MIN_WORK:
+        n_jobs = None  # too little work to pay for the threads
+    # largest bootstrap levels first, so parallel jobs finish together (no number changes)
+    order = sorted(tasks, key=lambda key: (not boots(key), -key[1], key[0]))
+
+    def run(key: tuple[str, int]) -> list[dict[str, Any]]:
+        return _level_cis([groups[t][j] for t, j in tasks[key]], key[0], seed=seed,
+                          n_boot=n_boot, boot_max_rows=boot_max_rows, alpha=alpha)
+
     out: list[list[dict]] = [[{}] * len(gs) for gs in groups]
-
-    def run(key: tuple[str, int]) -> None:
-        members = tasks[key]
-        cis = _level_cis([groups[t][j] for t, j in members], key[0], **kw)
-        for (t, j), ci in zip(members, cis, strict=True):
+    for key, cis in zip(order, map_ordered(run, order, n_jobs=n_jobs, prefer="threads"),
+                        strict=True):
+        for (t, j), ci in zip(tasks[key], cis, strict=True):
             out[t][j] = ci
-
-    boot = [key for key in tasks if 2 <= key[1] <= kw["boot_max_rows"]]
-    work = sum(n for _, n in boot) * kw["n_boot"]
-    workers = min(_BOOT_THREADS, len(boot))
-    if workers < 2 or work < _BOOT_PARALLEL_WORK:
-        for key in tasks:
-            run(key)
-        return out
-    from concurrent.futures import ThreadPoolExecutor
-
-    # largest bootstrap levels first, so the threads finish together
-    order = sorted(tasks, key=lambda key: (key not in boot, -key[1], key[0]))
-    with ThreadPoolExecutor(max_workers=workers) as pool:
-        for future in [pool.submit(run, key) for key in order]:
-            future.result()
     return out
 
 
