@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import importlib
 import json
 import math
+import threading
 import time
 
 import numpy as np
@@ -26,6 +28,7 @@ from custseg.explore import (
     holm,
     summarize_columns,
 )
+from custseg.explore.intervals import boot_medians
 
 CHANNELS = {"1": "Google", "2": "Facebook", "3": "YouTube", "4": "LinkedIn"}
 
@@ -104,6 +107,22 @@ def test_holm_by_hand_and_none_passthrough():
 ])
 def test_format_p(p, text):
     assert format_p(p) == text
+
+
+@pytest.mark.parametrize("p, text", [
+    (0.0004, "< 0.001"),
+    (0.032, "0.032"),
+    (0.2017, "0.20"),
+    (0.999, "> 0.99"),
+    (None, "n/a"),
+    (float("inf"), "n/a"),
+    (True, "n/a"),  # a bool is no p-value
+    ("x", "n/a"),
+])
+def test_format_p_in_a_table(p, text):
+    """``prefix=False``: the report's table form, the same text without ``p =``."""
+    assert format_p(p, prefix=False) == text
+    assert format_p(p) == (f"p {text}" if text[0] in "<>" else f"p = {text}")
 
 
 # ----------------------------------------------------------------- summarize_columns
@@ -312,13 +331,13 @@ def test_bootstrap_medians_follow_the_exact_bootstrap_distribution():
     """The Beta shortcut draws the median of a resample without resampling."""
     rng = np.random.default_rng(0)
     odd = np.arange(31.0)
-    draws = explore._boot_medians(odd, 20_000, rng)
+    draws = boot_medians(odd, 20_000, rng)
     m = 16
     for k in range(1, 32):
         exact = stats.binom.sf(m - 1, 31, k / 31)  # P(at least m draws <= x_(k))
         assert np.mean(draws <= odd[k - 1]) == pytest.approx(exact, abs=0.015)
     even = np.sort(rng.lognormal(size=30))
-    fast = explore._boot_medians(even, 20_000, rng)
+    fast = boot_medians(even, 20_000, rng)
     brute = np.median(even[rng.integers(0, 30, size=(20_000, 30))], axis=1)
     assert stats.ks_2samp(fast, brute).statistic < 0.025
 
@@ -537,8 +556,101 @@ def test_bad_parameters(call, error, match):
         call(_df())
 
 
+def _defined_in(obj, package):
+    module = getattr(obj, "__module__", "") or ""
+    return module == package or module.startswith(package + ".")
+
+
 def test_all_lists_the_public_functions():
     public = {name for name in vars(explore) if not name.startswith("_")
               and callable(getattr(explore, name))
-              and getattr(getattr(explore, name), "__module__", "") == explore.__name__}
+              and _defined_in(getattr(explore, name), explore.__name__)}
     assert set(explore.__all__) == public
+
+
+@pytest.mark.parametrize("name", ["_checks", "column_pairs", "formatting", "groups", "intervals",
+                                  "levels", "prepared", "rank_tests", "summaries"])
+def test_each_module_lists_its_public_names(name):
+    """A module's ``__all__`` is exactly its public functions and classes (and constants)."""
+    module = importlib.import_module(f"custseg.explore.{name}")
+    public = {n for n, v in vars(module).items() if not n.startswith("_") and callable(v)
+              and getattr(v, "__module__", None) == module.__name__}
+    assert {n for n in module.__all__ if not n.isupper()} == public
+    assert all(hasattr(module, n) for n in module.__all__)
+
+
+# ------------------------------------------------------------------------------ n_jobs
+
+
+def _bootstrap_table(n=30_000):
+    """Five channels of 2-12 thousand rows and two outcomes (one with missing values):
+    bootstrap levels, and enough work for the threads."""
+    rng = np.random.default_rng(11)
+    channel = rng.choice([1, 2, 3, 4, 5], n, p=[0.4, 0.25, 0.15, 0.12, 0.08])
+    clv = np.round(rng.lognormal(4 + 0.1 * channel, 0.8), 2)
+    minutes = np.round(rng.gamma(1.5, 200, n))
+    minutes[rng.random(n) < 0.05] = np.nan
+    return pd.DataFrame({"channel": channel, "CLV": clv, "minutes": minutes})
+
+
+@pytest.fixture
+def no_threads(monkeypatch):
+    """Starting a thread fails the test."""
+    def refuse(self):
+        raise AssertionError(f"a thread was started: {self!r}")
+
+    monkeypatch.setattr(threading.Thread, "start", refuse)
+
+
+@pytest.fixture
+def count_threads(monkeypatch):
+    started = []
+    original = threading.Thread.start
+
+    def start(self):
+        started.append(self)
+        return original(self)
+
+    monkeypatch.setattr(threading.Thread, "start", start)
+    return started
+
+
+@pytest.mark.parametrize("n_jobs", [2, -1])
+def test_n_jobs_does_not_change_the_results(n_jobs, count_threads):
+    df = _bootstrap_table()
+    frame = PreparedFrame(df)
+    one = compare_levels_many(frame, "channel", ["CLV", "minutes"], labels=CHANNELS, n_boot=500)
+    assert not count_threads
+    many = compare_levels_many(frame, "channel", ["CLV", "minutes"], labels=CHANNELS, n_boot=500,
+                               n_jobs=n_jobs)
+    # the levels did run on threads: about 58,500 rows (30,000 and 28,500 without missing
+    # minutes, resampled apart) x 500 replicates, more than the 20 million of one job
+    assert count_threads
+    assert json.dumps(many) == json.dumps(one)
+    assert {lv["ci_method"] for out in one for lv in out["levels"]} == {"bootstrap"}
+    single = compare_levels(df, "channel", "minutes", labels=CHANNELS, n_boot=500, n_jobs=n_jobs)
+    assert json.dumps(single) == json.dumps(one[1])
+
+
+def test_one_job_starts_no_thread(no_threads):
+    df = _bootstrap_table()
+    frame = PreparedFrame(df)
+    for n_jobs in (None, 1):
+        compare_levels_many(frame, "channel", ["CLV", "minutes"], n_boot=400, n_jobs=n_jobs)
+        compare_levels(frame, "channel", "CLV", n_boot=400, n_jobs=n_jobs)
+    summarize_columns(frame, ["CLV", "minutes"], ["channel"])
+    associations(frame, ["CLV", "minutes"], ["channel"])
+    group_share(frame, "channel", df["channel"] == 2, group_name="Facebook", value="CLV")
+
+
+def test_little_bootstrap_work_starts_no_thread(no_threads):
+    df = _bootstrap_table(2_000)  # 2,000 rows x 400 replicates: too little to share
+    assert compare_levels(df, "channel", "CLV", n_boot=400, n_jobs=2)["levels"]
+
+
+@pytest.mark.parametrize("n_jobs", [0, 1.5, "2", True])
+def test_bad_n_jobs(n_jobs):
+    with pytest.raises(ParameterError, match="'n_jobs'"):
+        compare_levels(_df(), "channel", "CLV", n_jobs=n_jobs)
+    with pytest.raises(ParameterError, match="'n_jobs'"):
+        compare_levels_many(_df(), "channel", ["CLV"], n_jobs=n_jobs)

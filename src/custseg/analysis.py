@@ -228,8 +228,8 @@ def answer_questions(spec: Spec, data: pd.DataFrame, seed: int, *, n_jobs: int |
     map_ordered(frame.sorted, numeric, n_jobs=n_jobs)
     map_ordered(frame.codes, cats, n_jobs=n_jobs)
     answers = map_ordered(_call, [
-        *(partial(explore.compare_levels_many, frame, a, targets, labels=label_maps[a], seed=seed)
-          for a in attributes),
+        *(partial(explore.compare_levels_many, frame, a, targets, labels=label_maps[a], seed=seed,
+                  n_jobs=n_jobs) for a in attributes),
         partial(explore.associations, frame, numeric, cats),
         partial(explore.summarize_columns, full, numeric, cats, label_maps),
     ], n_jobs=n_jobs)

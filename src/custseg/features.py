@@ -16,11 +16,10 @@ import pandas as pd
 from sklearn.base import BaseEstimator, TransformerMixin
 
 from .errors import ParameterError
+from .spec import HEAVY_TAIL_SKEW as SKEW_THRESHOLD  # re-exported: the default skew_threshold
 from .spec import TRANSFORMS, UNKNOWN_LEVEL, Spec, skewness
 
 __all__ = ["FeatureSpace", "SKEW_THRESHOLD"]
-
-SKEW_THRESHOLD = 2.0
 
 
 def _fill_value(values: np.ndarray, policy: str) -> float:

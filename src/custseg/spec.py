@@ -38,6 +38,7 @@ __all__ = [
     "NUMERIC_MISSING",
     "CATEGORICAL_MISSING",
     "TRANSFORMS",
+    "HEAVY_TAIL_SKEW",
 ]
 
 KINDS = ("numeric", "categorical")
@@ -563,6 +564,9 @@ _ENGAGE_NAMES = re.compile(r"minute|watch|time|session|visit|engag|view|click|lo
 _ID_NAMES = re.compile(r"(^|[_\s])id$|^id|uuid|customer$|email", re.I)
 MAX_CATEGORICAL_INT_LEVELS = 20
 MAX_CATEGORICAL_TEXT_LEVELS = 50
+#: skewness above which a column counts as heavy-tailed, the one home of this threshold:
+#: spec inference and FeatureSpace's "auto" log transform compare it with the biased
+#: skewness (:func:`skewness`), explore's column summaries with the adjusted G1
 HEAVY_TAIL_SKEW = 2.0
 
 

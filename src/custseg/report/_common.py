@@ -11,6 +11,8 @@ from __future__ import annotations
 import math
 from typing import Any
 
+from ..explore.formatting import finite, format_p
+
 __all__ = [
     "PALETTE", "DIVERGING", "SEQUENTIAL", "ACTION_LABELS", "MEASURE_SYMBOLS", "finite", "fmt_num",
     "fmt_fixed", "fmt_int", "fmt_pct", "fmt_p", "fmt_p_eq", "fmt_lift", "fmt_signed", "fmt_ci",
@@ -46,17 +48,6 @@ MEASURE_SYMBOLS = {
 
 
 # ----------------------------------------------------------------------- numbers
-
-
-def finite(value: Any) -> float | None:
-    """A finite float, or None (None, NaN, inf, text and bools give None)."""
-    if value is None or isinstance(value, bool):
-        return None
-    try:
-        out = float(value)
-    except Exception:  # noqa: BLE001 - text, None-like and template placeholders alike
-        return None
-    return out if math.isfinite(out) else None
 
 
 def fmt_num(value: Any, digits: int = 3) -> str:
@@ -106,21 +97,13 @@ def fmt_pct(value: Any, signed: bool = False) -> str:
 
 
 def fmt_p(value: Any) -> str:
-    """A p-value as in the analysis text: ``< 0.001``, ``0.032``, ``0.41``, ``> 0.99``."""
-    x = finite(value)
-    if x is None:
-        return "n/a"
-    if x < 0.001:
-        return "< 0.001"
-    if x > 0.99:
-        return "> 0.99"
-    return f"{x:#.2g}"
+    """A p-value in a table: ``< 0.001``, ``0.032``, ``0.41``, ``> 0.99``, ``n/a``."""
+    return format_p(value, prefix=False)
 
 
 def fmt_p_eq(value: Any) -> str:
-    """A p-value in a sentence: ``p < 0.001``, ``p = 0.032``."""
-    text = fmt_p(value)
-    return f"p {text}" if text[0] in "<>" else f"p = {text}"
+    """A p-value in a sentence, as in the analysis text: ``p < 0.001``, ``p = 0.032``."""
+    return format_p(value)
 
 
 def fmt_lift(value: Any) -> str:
