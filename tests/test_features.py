@@ -113,6 +113,33 @@ def test_levels_without_labels_in_natural_order():
     assert fs.levels_["ch"] == ["2", "9", "10", "x"]
 
 
+@pytest.mark.parametrize("hash_seed", ["0", "1", "2"])
+def test_levels_spelled_like_non_finite_numbers_are_text_whatever_the_hash_seed(hash_seed):
+    # 'nan', 'Infinity' and 'inf' are text levels: after every number, in text order; the
+    # order (and with it the one-hot columns, model.json and the clustering) once depended
+    # on the order of a Python set, so on PYTHONHASHSEED
+    import subprocess
+    import sys
+
+    code = ("import pandas as pd; from custseg.features import FeatureSpace; "
+            "from custseg.spec import ColumnSpec, Spec; "
+            "spec = Spec(columns={'p': ColumnSpec('p', 'categorical')}, cluster_on=['p']); "
+            "df = pd.DataFrame({'p': ['Pro', 'nan', 'Infinity', '10', 'Basic', '2', 'inf', 'nan']}); "
+            "print(FeatureSpace(spec).fit(df).levels_['p'])")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True,
+                         env={**__import__("os").environ, "PYTHONHASHSEED": hash_seed})
+    assert out.stdout.strip() == str(["2", "10", "Basic", "Infinity", "Pro", "inf", "nan"])
+
+
+def test_features_and_explore_order_levels_alike():
+    from custseg.explore.prepared import PreparedFrame
+
+    levels = ["Pro", "nan", "Infinity", "10", "Basic", "2", "inf", "-3.5"]
+    spec = Spec(columns={"p": ColumnSpec("p", "categorical")}, cluster_on=["p"])
+    fitted = FeatureSpace(spec).fit(pd.DataFrame({"p": levels})).levels_["p"]
+    assert PreparedFrame(pd.DataFrame({"p": levels})).codes("p")[1] == fitted
+
+
 def test_codes_outside_the_labels_follow_the_labelled_levels():
     df = tiny().assign(ch=["0", "7", "0", "5"])
     fs = FeatureSpace(make_spec()).fit(df)

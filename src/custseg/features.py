@@ -17,7 +17,7 @@ from sklearn.base import BaseEstimator, TransformerMixin
 
 from .errors import ParameterError
 from .spec import HEAVY_TAIL_SKEW as SKEW_THRESHOLD  # re-exported: the default skew_threshold
-from .spec import TRANSFORMS, UNKNOWN_LEVEL, Spec, skewness
+from .spec import TRANSFORMS, UNKNOWN_LEVEL, Spec, natural_key, skewness
 
 __all__ = ["FeatureSpace", "SKEW_THRESHOLD"]
 
@@ -114,7 +114,7 @@ class FeatureSpace(TransformerMixin, BaseEstimator):
                     levels = [c for c in col.labels]
                     levels += sorted(s for s in seen if s not in col.labels)
                 else:
-                    levels = sorted(seen, key=_natural_key)
+                    levels = sorted(seen, key=natural_key)
                 self.levels_[name] = levels
         self.mean_, self.scale_ = self._scaling(frame)
         self.feature_names_ = self._feature_names()
@@ -300,10 +300,3 @@ class FeatureSpace(TransformerMixin, BaseEstimator):
         fs.n_features_ = len(fs.feature_names_)
         fs.notes_ = list(d.get("notes", []))
         return fs
-
-
-def _natural_key(s: str):
-    try:
-        return (0, float(s), s)
-    except ValueError:
-        return (1, 0.0, s)

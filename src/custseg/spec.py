@@ -33,6 +33,7 @@ __all__ = [
     "parse_spec",
     "infer_spec",
     "code_str",
+    "natural_key",
     "KINDS",
     "ROLES",
     "NUMERIC_MISSING",
@@ -72,6 +73,20 @@ def code_str(value: Any) -> str:
             return str(int(value))
         return repr(float(value))
     return str(value).strip()
+
+
+def natural_key(code: str) -> tuple[int, float, str]:
+    """Sort key of a category level: finite numbers by value first, then the rest as text.
+
+    ``"2"`` sorts before ``"10"``; text that reads as a non-finite number
+    (``"inf"``, ``"nan"``, ``"Infinity"``) is text, so every level has a definite
+    place and the order never depends on anything but the levels.
+    """
+    try:
+        number = float(code)
+    except ValueError:
+        return (1, 0.0, code)
+    return (0, number, code) if math.isfinite(number) else (1, 0.0, code)
 
 
 @dataclass

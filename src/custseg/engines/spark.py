@@ -52,12 +52,12 @@ from .._timing import StageClock
 from ..cluster.hierarchy import ward_tree
 from ..cluster.selection import ari, ch_db, choose_k, forced_k, gap_and_stability
 from ..errors import InputError, ParameterError, Problem, ValidationError
-from ..features import SKEW_THRESHOLD, FeatureSpace, _natural_key
+from ..features import SKEW_THRESHOLD, FeatureSpace
 from ..model import SegmentModel, nearest_centroid
 from ..pipeline import RunOptions, RunResult, _versions
 from ..profile import name_segments
 from ..quality import quality_warnings
-from ..spec import TRANSFORMS, UNKNOWN_LEVEL, Spec, infer_spec
+from ..spec import TRANSFORMS, UNKNOWN_LEVEL, Spec, infer_spec, natural_key
 from ..validate import MAX_EXAMPLES, _n, _rows_text, _short, validate
 
 __all__ = ["segment", "get_session", "jvm_log_path", "read_spark", "can_read",
@@ -510,7 +510,7 @@ def _fit_features(data, spec: Spec, *, n: int, log_transform: str,
             if col.labels:
                 lv = list(col.labels) + sorted(s for s in seen if s not in col.labels)
             else:
-                lv = sorted(seen, key=_natural_key)
+                lv = sorted(seen, key=natural_key)
             levels[name] = lv
     raw = _raw_exprs(columns, fill, log, levels)
     stats = data.agg(*[F.avg(e).alias(f"m{j}") for j, e in enumerate(raw)],

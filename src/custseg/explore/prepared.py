@@ -10,7 +10,6 @@ use, and keeps it for every later call.
 
 from __future__ import annotations
 
-import math
 from collections.abc import Mapping
 from typing import Any
 
@@ -18,23 +17,10 @@ import numpy as np
 import pandas as pd
 
 from ..errors import InputError
-from ..spec import code_str
+from ..spec import code_str, natural_key
 from ._checks import check_frame
 
 __all__ = ["PreparedFrame", "as_frame", "compact", "kept", "labels_map"]
-
-
-def _natural_key(code: str) -> tuple[int, float, str]:
-    """Sort key of a level: finite numbers by value first, then everything else as text.
-
-    (``custseg.features`` orders levels with a key of its own that differs for text
-    such as ``"inf"`` or ``"nan"``; see issue #16.)
-    """
-    try:
-        number = float(code)
-    except ValueError:
-        return (1, 0.0, code)
-    return (0, number, code) if math.isfinite(number) else (1, 0.0, code)
 
 
 def _factorize_raw(raw: np.ndarray, uniques: Any, n: int) -> tuple[np.ndarray, list[str]]:
@@ -44,7 +30,7 @@ def _factorize_raw(raw: np.ndarray, uniques: Any, n: int) -> tuple[np.ndarray, l
     strings count as missing.
     """
     names = [code_str(u) for u in uniques]
-    levels = sorted({n for n in names if n != ""}, key=_natural_key)
+    levels = sorted({n for n in names if n != ""}, key=natural_key)
     if not names:
         return np.full(n, -1, dtype=np.int64), []
     position = {name: i for i, name in enumerate(levels)}
