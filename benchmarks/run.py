@@ -8,6 +8,7 @@ Usage::
                              [--naive | --no-naive] [--naive-rows 50000] [--naive-k K]
                              [--naive-force] [--limits] [--limits-rows N] [--limits-k K]
                              [--out benchmarks/out] [--json FILE] [--no-wait] [--check]
+                             [--baseline OTHER/src]
 
 Defaults: 100k, 1M and 10M rows, CSV and Parquet, one repetition; the naive
 pipeline at every ``--rows`` size up to 50,000 (so not by default); no limits.
@@ -88,6 +89,12 @@ this). Everything goes to ``OUT/results.json`` (or ``--json``): every
 repetition, the machine, versions, the custseg sources' digest and git state;
 the tables are printed as markdown and saved as ``results.md`` beside it.
 
+``--baseline SRC`` times another version of custseg (its ``src`` folder: a git
+worktree of an earlier commit, say) in the same harness run: every repetition runs
+it and then this checkout, on the same files, and a table puts their median end
+to end and peak memory side by side with the ratio (the machine is noisy: ratios
+are only meaningful within one run). Targets are checked on this checkout only.
+
 ``--check`` exits with status 1 unless every run at a row count with a target
 (``TARGETS``) meets it: at 1,000,000 rows end to end in at most 8 s (issue #5)
 and under 60 s with peak memory under 4 GB (issue #2); at 10,000,000 rows in at
@@ -159,6 +166,11 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
                    help="rows of the Lloyd iteration; repeat (default 1M and 10M)")
     p.add_argument("--limits-k", action="append", type=int, metavar="K",
                    help="k of the Lloyd iteration; repeat (default 4 and 8)")
+    p.add_argument("--baseline", type=Path, default=None, metavar="SRC",
+                   help="also time another version of custseg (a src folder holding the custseg "
+                        "package, e.g. a git worktree of an earlier commit) in the same run: each "
+                        "repetition runs it and then this checkout, and the tables show both side "
+                        "by side with the ratio; targets are checked on this checkout only")
     p.add_argument("--no-wait", dest="wait", action="store_false",
                    help="do not wait for other benchmarks to finish before each measurement")
     p.add_argument("--check", action="store_true",
@@ -181,6 +193,10 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     a.naive_rows = sorted(naive)
     a.limits_rows = sorted(set(a.limits_rows or [1_000_000, 10_000_000]))
     a.limits_k = sorted(set(a.limits_k or [4, 8]))
+    if a.baseline is not None:
+        a.baseline = a.baseline.resolve()
+        if not (a.baseline / "custseg" / "__init__.py").is_file():
+            p.error(f"--baseline {a.baseline}: no custseg package there (give its src folder)")
     if (a.check and not set(TARGET_ROWS) & set(a.rows)
             and max(a.naive_rows, default=0) < NAIVE_TARGET_ROWS):
         sizes = " or ".join(f"--rows {r}" for r in TARGET_ROWS)
@@ -209,11 +225,15 @@ def in_run_shown(timings: dict[str, float]) -> list[str]:
 
 
 def run_custseg(data: Path, spec: Path, run_dir: Path, extra: list[str], *, wait: bool,
-                startup: float) -> dict[str, Any]:
-    """``custseg run`` once in the wrapper: wall time, peak memory, manifest timings."""
+                startup: float, src: Path | None = None) -> dict[str, Any]:
+    """``custseg run`` once in the wrapper: wall time, peak memory, manifest timings.
+
+    ``src``: another version's sources to run instead of this checkout's.
+    """
     args = ["run", str(data), "--spec", str(spec), *extra, "--out", str(run_dir), "--quiet",
             "--overwrite"]
-    r = _bench.run_measured("cli", args, wait=wait, timed=IN_RUN)
+    r = _bench.run_measured("cli", args, wait=wait, timed=IN_RUN,
+                            extra_env=None if src is None else {"PYTHONPATH": str(src)})
     rec: dict[str, Any] = {
         "command": ["custseg", *args], "end_to_end": r["wall_s"], "returncode": r["returncode"],
         "peak_bytes": r.get("vmhwm_bytes"), "ru_maxrss_bytes": r.get("peak_rss_bytes"),
@@ -398,6 +418,7 @@ def summarise(records: list[dict[str, Any]]) -> dict[str, Any]:
     """Median, min and max of every measured quantity over the repetitions of one case."""
     ok = [r for r in records if r["returncode"] == 0]
     s: dict[str, Any] = {"rows": records[0]["rows"], "format": records[0]["format"],
+                         "version": records[0].get("version", "current"),
                          "repeats": len(records), "failed": len(records) - len(ok)}
     if not ok:
         return s
@@ -429,7 +450,8 @@ STAGE_LABELS = {"read_table": "read (`read_table`, in run)",
 
 
 def run_table(summaries: list[dict[str, Any]], gen: dict[int, dict[str, Any]]) -> str:
-    heads = [f"{s['rows']:,} {s['format']}" for s in summaries]
+    heads = [f"{s['rows']:,} {s['format']}" + (" (baseline)" if s["version"] == "baseline" else "")
+             for s in summaries]
     lines = [["seconds: median (min-max)", *heads]]
 
     def row(label, fn):
@@ -467,6 +489,27 @@ def run_table(summaries: list[dict[str, Any]], gen: dict[int, dict[str, Any]]) -
         lambda s: (f"{gen[s['rows']]['make_customers_s']:.1f}"
                    if "make_customers_s" in gen.get(s["rows"], {}) else "reused"))
     row("runs (failed)", lambda s: f"{s['repeats']} ({s['failed']})")
+    return _bench.markdown_table(lines)
+
+
+def baseline_table(summaries: list[dict[str, Any]]) -> str:
+    """This checkout against the baseline: median end to end and peak memory, and their ratio."""
+    lines = [["rows, format", "baseline (s)", "this checkout (s)", "ratio", "baseline peak (MiB)",
+              "this checkout's peak (MiB)"]]
+    by = {(s["rows"], s["format"], s["version"]): s for s in summaries}
+    for (rows, fmt, version), cur in by.items():
+        base = by.get((rows, fmt, "baseline"))
+        if version != "current" or base is None:
+            continue
+        b, c = (base.get("end_to_end") or {}).get("median"), (cur.get("end_to_end") or {}).get("median")
+
+        def peak(s):
+            values = [(s.get(k) or {}).get("max") for k in ("peak_bytes", "tree_peak_bytes")]
+            values = [v for v in values if v is not None]
+            return f"{max(values) / 2**20:,.0f}" if values else "-"
+
+        lines.append([f"{rows:,} {fmt}", f"{b:.2f}" if b else "-", f"{c:.2f}" if c else "-",
+                      f"{c / b:.3f}" if b and c else "-", peak(base), peak(cur)])
     return _bench.markdown_table(lines)
 
 
@@ -517,6 +560,8 @@ def verdicts(summaries: list[dict[str, Any]], cmps: list[dict[str, Any]]) -> lis
     """One verdict per (run summary, target at its row count) and per naive comparison."""
     out = []
     for s in summaries:
+        if s.get("version", "current") != "current":
+            continue
         e2e = (s.get("end_to_end") or {}).get("median")
         # the larger of the main process's exact peak and the sampled peak of all
         # its processes (figure helpers and forked workers included)
@@ -578,28 +623,37 @@ def main(argv: list[str] | None = None) -> int:
                               if k.startswith("write_")), flush=True)
         if n not in a.rows:
             continue
+        versions = [("baseline", a.baseline)] if a.baseline is not None else []
+        versions.append(("current", None))
         for fmt in a.formats:
             for i in range(a.repeat):
-                print(f"{n:>12,} rows {fmt:<7} run {i + 1}/{a.repeat} ...", end=" ", flush=True)
-                r = run_custseg(paths[n][fmt], spec, runs_dir / f"{fmt}-{n}", [], wait=a.wait,
-                                startup=startup)
-                r.update(rows=n, format=fmt, repeat=i)
-                records.append(r)
-                if r["returncode"] == 0:
-                    print(f"{r['end_to_end']:.1f} s, peak {_bench.mib(r['peak_bytes'])} MiB, "
-                          f"k = {r['k']}", flush=True)
-                else:
-                    print(f"FAILED (exit {r['returncode']}): {r.get('stderr', '')[-500:]}",
+                for version, src in versions:
+                    label = " baseline" if version == "baseline" else ""
+                    print(f"{n:>12,} rows {fmt:<7} run {i + 1}/{a.repeat}{label} ...", end=" ",
                           flush=True)
+                    r = run_custseg(paths[n][fmt], spec, runs_dir / f"{fmt}-{n}-{version}", [],
+                                    wait=a.wait, startup=startup, src=src)
+                    r.update(rows=n, format=fmt, repeat=i, version=version)
+                    records.append(r)
+                    if r["returncode"] == 0:
+                        print(f"{r['end_to_end']:.1f} s, peak {_bench.mib(r['peak_bytes'])} MiB, "
+                              f"k = {r['k']}", flush=True)
+                    else:
+                        print(f"FAILED (exit {r['returncode']}): {r.get('stderr', '')[-500:]}",
+                              flush=True)
     cmps = [compare_naive(n, paths[n]["csv"], spec, out, a, startup) for n in a.naive_rows]
     limits = run_limits(a, out) if a.limits else None
 
-    cases = list(dict.fromkeys((r["rows"], r["format"]) for r in records))
-    summaries = [summarise([r for r in records if (r["rows"], r["format"]) == c]) for c in cases]
+    cases = list(dict.fromkeys((r["rows"], r["format"], r["version"]) for r in records))
+    summaries = [summarise([r for r in records if (r["rows"], r["format"], r["version"]) == c])
+                 for c in cases]
     command = " ".join(["python", "benchmarks/run.py", *(sys.argv[1:] if argv is None else argv)])
     md = [f"Command: `{command}`", ""]
     if summaries:
         md += ["### `custseg run`, end to end and per stage", "", run_table(summaries, gen), ""]
+    if a.baseline is not None:
+        md += [f"Baseline: `{a.baseline}`, run just before this checkout in every repetition.", "",
+               baseline_table(summaries), ""]
     if cmps:
         md += ["### Against the naive notebook pipeline", "", naive_table(cmps), ""]
     if limits and limits.get("returncode") == 0:
