@@ -141,6 +141,27 @@ def test_too_few_rows_for_k_is_a_validation_error():
         CustomerSegmenter(parse_spec(SPEC)).fit(df.head(8))
 
 
+def _four_distinct_customers() -> pd.DataFrame:
+    """48 rows, but only 4 distinct customers in the clustering columns."""
+    df, _ = blobs()
+    return pd.concat([df.iloc[[0, 1, 300, 450]]] * 12, ignore_index=True)
+
+
+def test_a_forced_k_above_the_distinct_customers_is_a_validation_error():
+    with pytest.raises(ValidationError, match=r"hold 4 distinct customers, too few for k = 6; "
+                                              r"fix: use --k 4 or less"):
+        CustomerSegmenter(parse_spec(SPEC), k=6).fit(_four_distinct_customers())
+
+
+def test_k_is_tried_up_to_the_distinct_customers():
+    # k-means cannot make more segments than there are distinct points (empty segments
+    # made a report of NaN medians and an internal error)
+    seg = CustomerSegmenter(parse_spec(SPEC), stability_runs=1).fit(_four_distinct_customers())
+    assert [r["k"] for r in seg.selection_] == [2, 3, 4]
+    assert seg.k_ <= 4 and min(p["size"] for p in seg.profiles_) > 0
+    assert "Only k = 2..4 were tried: the clustering columns hold 4 distinct customers." in seg.k_reason_
+
+
 def test_numpy_input_infers_a_spec():
     df, truth = blobs()
     seg = CustomerSegmenter(k_range=(2, 5), stability_runs=0).fit(df[["minutes", "value"]].to_numpy())

@@ -285,6 +285,7 @@ class CustomerSegmenter(TransformerMixin, ClusterMixin, BaseEstimator):
         self.silhouette_sample_size_ = int(
             Zs.shape[0] if Zs.shape[0] <= self.silhouette_max
             else min(self.silhouette_sample, self.silhouette_max))
+        ks, too_few = _within_distinct(Zs, Z, ks, self.k)
         # the gap statistic and stability need only the sample: started first, beside the rest
         consensus = start_consensus(Zs, ks, seed=seed, n_jobs=self.n_jobs)
         try:
@@ -309,6 +310,8 @@ class CustomerSegmenter(TransformerMixin, ClusterMixin, BaseEstimator):
             raise
         note = (f"Chosen on a fixed-seed sample of {Zs.shape[0]:,} of {n:,} customers"
                 if sample is not None else "")
+        if too_few:
+            note = f"{note}; {too_few}" if note else too_few[0].upper() + too_few[1:]
         self.start_sample_size_ = None
         if fast and sweep_algo == "kmeans" and Zs.shape[0] > START_MAX:
             self.start_sample_size_ = START_MAX
@@ -467,6 +470,32 @@ class CustomerSegmenter(TransformerMixin, ClusterMixin, BaseEstimator):
             raise ValidationError(checked.problems)
         Z = self.features_.transform(checked.frame)
         return np.sqrt(((Z[:, None, :] - self.cluster_centers_[None]) ** 2).sum(-1))
+
+
+def _within_distinct(Zs: np.ndarray, Z: np.ndarray, ks: list[int], forced: int | None
+                     ) -> tuple[list[int], str]:
+    """The k values a sample of ``d`` distinct customers can take (2..d), and a note if fewer.
+
+    k-means cannot make more segments than there are distinct points: a larger k
+    leaves segments empty. A forced k above the number of distinct customers (in
+    the whole data) is an error.
+    """
+    top = max(ks)
+    if np.unique(Zs[:1_000], axis=0).shape[0] >= top:  # the usual case, at once
+        return ks, ""
+    distinct = int(np.unique(Zs, axis=0).shape[0])
+    if forced is not None and forced > distinct:
+        distinct = int(np.unique(Z, axis=0).shape[0])
+        if forced > distinct:
+            raise ValidationError([_problem(
+                "too-few-distinct", f"the clustering columns hold {distinct:,} distinct "
+                f"customers, too few for k = {forced}; fix: use --k {distinct} or less, or "
+                "cluster on more columns")])
+    kept = [k for k in ks if k <= distinct]
+    if len(kept) == len(ks):
+        return ks, ""
+    return kept, (f"only k = {min(kept)}..{max(kept)} were tried: the clustering columns hold "
+                  f"{distinct:,} distinct customers")
 
 
 def _row_distances(Z: np.ndarray, centers: np.ndarray, labels: np.ndarray,
