@@ -41,6 +41,10 @@ from custseg.io import (
     write_json,
     write_parquet,
 )
+from custseg.io.atomic import pid_alive
+from custseg.io.csv_reader import keep_infinity_as_text, read_text_arrow
+from custseg.io.sources import NA_OPTIONS
+from custseg.io.text import SAMPLE_BYTES
 
 
 def small_frame() -> pd.DataFrame:
@@ -416,6 +420,23 @@ def test_missing_file_and_folder(tmp_path):
     with pytest.raises(InputError, match=r"file not found: .*; fix: check the path") as err:
         read_table(tmp_path / "nowhere" / "x.csv")
     one_line(err)
+
+
+@pytest.mark.parametrize(("name", "options", "match"), [
+    ("c.csv", {"sql": "SELECT 1"},
+     r"--sql applies only to \.duckdb, \.ddb, \.db, \.sqlite, \.sqlite3 files, not to .*c\.csv; "
+     r"fix: remove --sql"),
+    ("c.parquet", {"encoding": "latin-1"},
+     r"--encoding applies only to \.csv, \.tsv, \.txt, \.jsonl, \.ndjson, \.json files, not to "
+     r".*c\.parquet; fix: remove --encoding"),
+])
+def test_options_that_do_not_apply_are_refused_whole_and_in_chunks(tmp_path, name, options, match):
+    path = tmp_path / name
+    (write_parquet if name.endswith(".parquet") else write_csv)(small_frame(), path)
+    for read in (read_table, lambda p, **o: next(cio.iter_table(p, **o))):
+        with pytest.raises(InputError, match=match) as err:
+            read(path, **options)
+        one_line(err)
 
 
 def test_directory_is_not_a_file(tmp_path):
@@ -909,8 +930,8 @@ def test_check_output_dir(tmp_path):
 
 
 def test_pid_alive():
-    assert cio._pid_alive(os.getpid())
-    assert not cio._pid_alive(dead_pid())
+    assert pid_alive(os.getpid())
+    assert not pid_alive(dead_pid())
 
 
 # ------------------------------------------------------------------------ real data
@@ -965,12 +986,12 @@ def test_arrow_reader_reads_what_pandas_reads_or_declines(rows, sep, tmp_path_fa
     text = sep.join(f"c{i}" for i in range(width)) + "\n" + "".join(sep.join(r) + "\n" for r in rows)
     path = tmp_path_factory.mktemp("arrow") / "t.csv"
     path.write_text(text, encoding="utf-8")
-    sample, complete = cio._decode_text(path, "utf-8", cio._SAMPLE_BYTES)
-    got = cio._read_text_arrow(path, "utf-8", sep, sample)
+    sample, complete = cio.decode_text(path, "utf-8", SAMPLE_BYTES)
+    got = read_text_arrow(path, "utf-8", sep, sample)
     if got is None:
         return
-    options = {"sep": sep, "encoding": "utf-8", **cio._NA_OPTIONS}
-    want = cio._keep_infinity_as_text(pd.read_csv(path, low_memory=False, **options), path, options)
+    options = {"sep": sep, "encoding": "utf-8", **NA_OPTIONS}
+    want = keep_infinity_as_text(pd.read_csv(path, low_memory=False, **options), path, options)
     pd.testing.assert_frame_equal(got, want)
 
 
