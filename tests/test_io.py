@@ -1002,6 +1002,50 @@ def test_read_table_uses_pyarrow_for_a_plain_csv(tmp_path, monkeypatch):
     pd.testing.assert_frame_equal(read_table(path), small_frame())
 
 
+def _mixed_frame(n: int = 3000) -> pd.DataFrame:
+    """Columns of every type the Arrow reader types (and one it leaves to pandas)."""
+    rng = np.random.default_rng(3)
+    return pd.DataFrame({
+        "id": [f"c{i}" for i in range(n)],
+        "count": rng.integers(-5, 1000, n),
+        "spend": np.where(rng.random(n) < 0.1, np.nan, rng.exponential(50, n).round(2)),
+        "member": rng.random(n) < 0.5,
+        "city": rng.choice(["Zürich", "Oslo", "a, b", 'say "hi"'], n),
+        "empty": np.full(n, np.nan),
+    })
+
+
+@pytest.mark.parametrize("n_jobs", [1, 2, -1])
+def test_read_table_gives_the_same_table_whatever_n_jobs(tmp_path, n_jobs):
+    path = tmp_path / "mixed.csv"
+    write_csv(_mixed_frame(), path)
+    one = read_table(path)
+    assert one["count"].dtype == np.int64 and one["member"].dtype == bool  # the Arrow path read it
+    pd.testing.assert_frame_equal(read_table(path, n_jobs=n_jobs), one)
+    pd.testing.assert_frame_equal(one, pd.read_csv(path, keep_default_na=False, na_values=[""]))
+    chunks = list(cio.iter_table(path, chunksize=1000, n_jobs=n_jobs))
+    pd.testing.assert_frame_equal(pd.concat(chunks, ignore_index=True), one)
+    pd.testing.assert_frame_equal(cio.read_head(path, 10, n_jobs=n_jobs), one.head(10))
+
+
+def test_read_table_starts_no_thread_with_one_job(tmp_path, monkeypatch):
+    import threading
+
+    path = tmp_path / "mixed.csv"
+    write_csv(_mixed_frame(), path)
+    monkeypatch.setattr(threading.Thread, "start", lambda self: pytest.fail("a thread was started"))
+    read_table(path)
+    read_table(path, n_jobs=1)
+
+
+def test_read_table_refuses_a_bad_n_jobs(tmp_path):
+    from custseg.errors import ParameterError
+
+    path = write(tmp_path / "c.csv", "a,b\n1,2\n")
+    with pytest.raises(ParameterError, match=r"The 'n_jobs' parameter must be None or a non-zero "):
+        read_table(path, n_jobs=0)
+
+
 @pytest.mark.parametrize("values", [
     [0.0, -0.0, 5.0, 1e-7, 1e-4, -1e-4, 0.0001234, 1e16, 1e15, 999999999.999999, 1e9, 0.1, 1 / 3,
      123456789.123456, -2.5, 1e22, 5e-324, 2.0**53, 1e-5, 9.999999e-05, 0.3, 0.1 + 0.2, 100.0,

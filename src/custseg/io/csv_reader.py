@@ -15,13 +15,13 @@ import csv
 import itertools
 import re
 from collections.abc import Iterator
-from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 import pandas as pd
 
+from .._parallel import map_ordered
 from ..errors import InputError
 from .ragged import ragged_fix
 from .sources import NA_OPTIONS, empty_error, no_rows_error, raise_on_duplicates
@@ -33,10 +33,13 @@ _EXPECTED_FIELDS = re.compile(r"Expected (\d+) fields in line (\d+), saw (\d+)")
 _EOF_IN_STRING = re.compile(r"EOF inside string starting at row (\d+)")
 
 
-def read_delimited(path: Path, *, encoding: str | None = None) -> pd.DataFrame:
-    """Read delimited text (``.csv``, ``.tsv``, ``.txt``)."""
+def read_delimited(path: Path, *, encoding: str | None = None, n_jobs: int | None = None) -> pd.DataFrame:
+    """Read delimited text (``.csv``, ``.tsv``, ``.txt``).
+
+    ``n_jobs`` threads type the columns read by pyarrow (None: one, in this thread).
+    """
     codec, sep, sample = sniff_text(path, encoding)
-    frame = read_text_arrow(path, codec, sep, sample)
+    frame = read_text_arrow(path, codec, sep, sample, n_jobs=n_jobs)
     if frame is not None:
         return frame
     options: dict[str, Any] = {"sep": sep, "encoding": codec, **NA_OPTIONS}
@@ -89,7 +92,8 @@ _MAYBE_NUMBER_OR_BOOL = (r"(?i)^\s*[-+]?(?:[0-9_]*\.?[0-9_]*(?:e[-+]?[0-9_]+)?"
                          r"|inf|infinity|nan|true|false)\s*$")
 
 
-def read_text_arrow(path: Path, codec: str, sep: str, sample: str) -> pd.DataFrame | None:
+def read_text_arrow(path: Path, codec: str, sep: str, sample: str, *,
+                    n_jobs: int | None = None) -> pd.DataFrame | None:
     """The table pandas would read, read by pyarrow's multi-threaded CSV reader; or None.
 
     Every column is read as text, then typed the way pandas types it: integers
@@ -98,7 +102,9 @@ def read_text_arrow(path: Path, codec: str, sep: str, sample: str) -> pd.DataFra
     float NaN, else text. None (read with pandas instead, which also words the
     errors) unless the file is UTF-8 with one of the four delimiters, has unique
     non-empty column names and at least one data row, and no column is made only of
-    values that pandas might read as numbers or booleans in another way.
+    values that pandas might read as numbers or booleans in another way. The
+    columns are typed by ``n_jobs`` joblib threads (None: one job, in this thread);
+    the result does not depend on it.
     """
     import io as _io
 
@@ -123,9 +129,8 @@ def read_text_arrow(path: Path, codec: str, sep: str, sample: str) -> pd.DataFra
         return None
     if table.schema.names != header or table.num_rows == 0:
         return None
-    # the columns are typed in threads: Arrow's regular expressions release the GIL
-    with ThreadPoolExecutor(max_workers=min(4, len(header))) as pool:
-        typed = list(pool.map(_typed_text_column, table.columns))
+    # with n_jobs, the columns are typed in threads: Arrow's regular expressions release the GIL
+    typed = map_ordered(_typed_text_column, table.columns, n_jobs=n_jobs, prefer="threads")
     if any(c is None for c in typed):
         return None
     columns: dict[str, Any] = dict(zip(header, typed, strict=True))

@@ -17,6 +17,7 @@ from typing import Any
 
 import pandas as pd
 
+from .._parallel import check_n_jobs
 from ..errors import InputError
 from .csv_reader import iter_delimited, read_delimited
 from .databases import read_database
@@ -43,7 +44,8 @@ class TableFormat:
     """How one kind of data file is read.
 
     ``read(path, **options)`` reads the whole table; it takes the options of
-    :data:`_OPTIONS` that apply to the format as keyword arguments.
+    :data:`_OPTIONS` that apply to the format as keyword arguments, and
+    ``n_jobs`` if it can work in parallel.
     ``chunks(path, chunksize, **options)``, if the format has it, reads the
     table in chunks of at most ``chunksize`` rows without holding it whole;
     other formats are read whole and sliced.
@@ -58,6 +60,10 @@ class TableFormat:
     def options(self) -> set[str]:
         """The user options (``encoding``, ``sql``, ``sheet``) its reader accepts."""
         return set(inspect.signature(self.read).parameters) & set(_OPTIONS)
+
+    def jobs(self, n_jobs: int | None) -> dict[str, Any]:
+        """``{"n_jobs": n_jobs}`` for a reader that can work in parallel, else nothing."""
+        return {"n_jobs": n_jobs} if "n_jobs" in inspect.signature(self.read).parameters else {}
 
 
 #: The file formats, by suffix, in the order error messages list them.
@@ -113,6 +119,7 @@ def read_table(
     encoding: str | None = None,
     sql: str | None = None,
     sheet: str | int | None = None,
+    n_jobs: int | None = None,
 ) -> pd.DataFrame:
     """Read a data file into a DataFrame, choosing the reader by file suffix.
 
@@ -128,6 +135,10 @@ def read_table(
         Database files only (required for them): the SELECT query to run.
     sheet : str or int, optional
         Excel files only: the sheet name or 0-based position; default the first.
+    n_jobs : int, optional
+        Threads for the work that can be shared (typing a CSV's columns): None
+        (the default) or 1 for one job in this thread, -1 for every CPU. The
+        table read does not depend on it.
 
     Returns
     -------
@@ -141,29 +152,31 @@ def read_table(
         The file is missing, unreadable, empty, malformed, of an unsupported
         type, or an option does not apply to it.
     """
+    n_jobs = check_n_jobs(n_jobs)
     path = Path(path).expanduser()
     fmt = table_format(path)
     given = _given_options(fmt, path, encoding=encoding, sql=sql, sheet=sheet)
     if fmt is not PARQUET_FOLDER and check_readable(path) == 0:
         raise empty_error(path)
-    frame = fmt.read(path, **given)
+    frame = fmt.read(path, **given, **fmt.jobs(n_jobs))
     check_unique_columns(frame.columns, path)
     return frame
 
 
 def iter_table(path: PathLike, *, chunksize: int = 500_000, encoding: str | None = None,
-               sql: str | None = None) -> Iterator[pd.DataFrame]:
+               sql: str | None = None, n_jobs: int | None = None) -> Iterator[pd.DataFrame]:
     """Read a table in chunks of at most ``chunksize`` rows, with bounded memory.
 
     Text files are parsed chunk by chunk and Parquet files (and folders) batch
     by batch, so files larger than memory work; other types are read whole and
     then sliced. The checks of :func:`read_table` (existence, encoding,
-    delimiter, empty file, options that do not apply) apply.
+    delimiter, empty file, options that do not apply) apply; ``n_jobs`` is passed
+    to :func:`read_table` for a table read whole.
     """
     p = Path(path).expanduser()
     fmt = table_format(p)
     if fmt.chunks is None:
-        frame = read_table(p, encoding=encoding, sql=sql)
+        frame = read_table(p, encoding=encoding, sql=sql, n_jobs=n_jobs)
         for start in range(0, len(frame), chunksize):
             yield frame.iloc[start:start + chunksize].reset_index(drop=True)
         return
@@ -173,13 +186,14 @@ def iter_table(path: PathLike, *, chunksize: int = 500_000, encoding: str | None
     yield from fmt.chunks(p, chunksize, **given)
 
 
-def read_head(path: PathLike, rows: int, *, encoding: str | None = None) -> pd.DataFrame:
+def read_head(path: PathLike, rows: int, *, encoding: str | None = None,
+              n_jobs: int | None = None) -> pd.DataFrame:
     """The first ``rows`` rows of a table, with the checks of :func:`iter_table`.
 
     Text and Parquet files are read only as far as needed (for inferring a spec
     from a file too large to read whole, say); other types are read whole.
     """
-    chunks = iter_table(path, chunksize=rows, encoding=encoding)
+    chunks = iter_table(path, chunksize=rows, encoding=encoding, n_jobs=n_jobs)
     try:
         return next(chunks)
     finally:
