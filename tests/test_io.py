@@ -409,6 +409,100 @@ def test_read_errors(tmp_path, name, content, match):
     one_line(err)
 
 
+# ------------------------------------------- rows with more or fewer fields than the header
+
+HEADER5 = "customer_id,minutes,CLV,region,channel\n"
+ROWS10 = "".join(f"c{i},{i},{i}.5,1,2\n" for i in range(1, 11))  # lines 2 to 11
+SHORT_FIX = (r"fix: add the missing fields \(an empty field still needs its comma ',', "
+             r"e\.g\. \"c1,,5\"\), or rejoin a row that was broken across lines")
+LONG_FIX = (r"fix: quote fields that contain the comma ',' \(e\.g\. \"Smith, John\"\), "
+            r"or remove the extra delimiter")
+
+
+def _read_whole(path):
+    return read_table(path)
+
+
+def _read_in_chunks(path):
+    return list(cio.iter_table(path, chunksize=3))
+
+
+@pytest.mark.parametrize("read", [_read_whole, _read_in_chunks], ids=["read_table", "iter_table"])
+@pytest.mark.parametrize("encoding", ["utf-8", "cp1252"], ids=["arrow", "pandas"])
+@pytest.mark.parametrize("newline", ["\n", "\r\n"], ids=["lf", "crlf"])
+@pytest.mark.parametrize(("content", "line", "fields"), [
+    (HEADER5 + ROWS10 + "c999,1,2\n", 12, 3),  # the example: short, on the last line
+    (HEADER5 + ROWS10 + "c999,1,2", 12, 3),  # ... with no newline at the end
+    (HEADER5 + ROWS10 + "c999,1,2,3\n" + ROWS10, 12, 4),  # one field short, in the middle
+    (HEADER5 + "c999,1,2\n" + ROWS10, 2, 3),  # the first data row
+    (HEADER5 + ROWS10 + "c999,1,2,3,4,5\n" + ROWS10, 12, 6),  # long, in the middle
+    (HEADER5 + ROWS10 + "c999,1,2,3,4,5\n", 12, 6),  # long, on the last line
+    # a quoted field holding the delimiter and a newline is one field; blank lines are lines
+    (HEADER5 + 'c0,1,"2,5",1,"two\nlines"\n\n  \n' + ROWS10 + "c999,1\n", 16, 2),
+    (HEADER5 + 'c0,1,"2,5",1,"two\nlines"\n\n' + ROWS10 + "c999,1,2,3,4,5\n", 15, 6),
+], ids=["short-last", "short-last-no-newline", "short-middle", "short-first", "long-middle",
+        "long-last", "short-after-quoted-newline", "long-after-quoted-newline"])
+def test_a_row_with_more_or_fewer_fields_stops_the_reading(tmp_path, read, encoding, newline, content,
+                                                           line, fields):
+    content = content.replace("\n", newline)
+    if encoding == "cp1252":  # not UTF-8: read by pandas, which fills a short row with empty cells
+        content = content.replace("c1,", "cé1,", 1)
+    path = write(tmp_path / "t.csv", content.encode(encoding))
+    fix = SHORT_FIX if fields < 5 else LONG_FIX
+    with pytest.raises(InputError, match=rf"^line {line} of .*t\.csv has {fields} fields but the header "
+                                         rf"has 5; {fix}$") as err:
+        read(path)
+    one_line(err)
+
+
+def test_the_arrow_reader_stops_on_a_short_row_itself(tmp_path, monkeypatch):
+    path = write(tmp_path / "t.csv", HEADER5 + ROWS10 + "c999,1,2\n")
+    monkeypatch.setattr(pd, "read_csv", lambda *a, **k: pytest.fail("pandas read the file"))
+    with pytest.raises(InputError, match=rf"^line 12 of .* has 3 fields but the header has 5; {SHORT_FIX}$"):
+        read_table(path)
+
+
+@pytest.mark.parametrize(("name", "content", "match"), [
+    ("t.tsv", "a\tb\tc\n1\t2\t3\n4\t5\n",
+     r"^line 3 of .* has 2 fields but the header has 3; fix: add the missing fields \(an empty field "
+     r"still needs its tab '\\t'\), or rejoin a row that was broken across lines$"),
+    ("t.csv", "a;b;c\n1;2;3\n4;5\n",
+     r"^line 3 of .* has 2 fields but the header has 3; fix: .*its semicolon ';', e\.g\. \"c1;;5\"\)"),
+    ("t.txt", "  a  b  c\n" + "  1  2.5  x\n" * 60 + "  4  5\n",
+     r"^line 62 of .* has 2 fields but the header has 3; fix: fill in the missing values \(a "
+     r"whitespace-aligned file cannot hold an empty value; save it as CSV with empty fields instead\)$"),
+    ("t.txt", "  a  b  c\n" + "  1  2.5  x\n" * 60 + '  4  5  "New York"  7\n',
+     r"^line 62 of .* has 4 fields but the header has 3; fix: quote values that contain spaces"),
+])
+def test_short_rows_with_other_delimiters(tmp_path, name, content, match):
+    path = write(tmp_path / name, content)
+    for read in (_read_whole, _read_in_chunks):
+        with pytest.raises(InputError, match=match) as err:
+            read(path)
+        one_line(err)
+
+
+@pytest.mark.parametrize("encoding", ["utf-8", "cp1252"], ids=["arrow", "pandas"])
+@pytest.mark.parametrize("newline", ["\n", "\r\n"], ids=["lf", "crlf"])
+@pytest.mark.parametrize("content", [
+    HEADER5 + 'c0,1,"2,5",1,"two\nlines, and a comma"\n' + ROWS10,
+    HEADER5 + ROWS10 + "\n\n   \n" + ROWS10 + "\n",  # blank lines (and one of spaces) are skipped
+    HEADER5 + "c0,,,,\n" + ROWS10 + "c11,1,2.5,,\n",  # empty fields, but all of them there
+    HEADER5 + ROWS10 + 'c11,1,2.5,1,""\n',  # a quoted empty last field
+], ids=["quoted-delimiter-and-newline", "blank-lines", "empty-fields", "quoted-empty-field"])
+def test_rows_with_the_header_s_field_count_are_read_as_pandas_reads_them(tmp_path, encoding, newline,
+                                                                         content):
+    content = content.replace("\n", newline)
+    if encoding == "cp1252":
+        content = content.replace("c1,", "cé1,", 1)
+    path = write(tmp_path / "t.csv", content.encode(encoding))
+    options = {"encoding": encoding, "keep_default_na": False, "na_values": [""]}
+    pd.testing.assert_frame_equal(read_table(path), pd.read_csv(path, **options))
+    with pd.read_csv(path, chunksize=3, **options) as chunks:  # each chunk is typed on its own
+        want = pd.concat(chunks, ignore_index=True)
+    pd.testing.assert_frame_equal(pd.concat(_read_in_chunks(path), ignore_index=True), want)
+
+
 def test_missing_file_suggests_a_close_name(tmp_path):
     write(tmp_path / "customers.csv", "a\n1\n")
     with pytest.raises(InputError, match=r"file not found: .*customer\.csv.*customers\.csv") as err:

@@ -7,6 +7,8 @@ text, then typed exactly as pandas types it), else with pandas.
 memory. What pandas does silently (extra leading fields taken for an index,
 repeated names renamed ``a.1``, words such as ``inf`` read as infinity) is
 caught or undone, and parser errors become one-line :class:`InputError` s.
+A row with more or fewer fields than the header stops the reading, whichever
+the path (see :mod:`custseg.io.ragged`).
 """
 
 from __future__ import annotations
@@ -23,7 +25,13 @@ import pandas as pd
 
 from .._parallel import map_ordered
 from ..errors import InputError
-from .ragged import ragged_fix
+from .ragged import (
+    RaggedRow,
+    RaggedRowHandler,
+    RowLengthCheck,
+    find_ragged_row,
+    ragged_row_error,
+)
 from .sources import NA_OPTIONS, empty_error, no_rows_error, raise_on_duplicates
 from .text import DELIMITERS, sniff_text
 
@@ -39,9 +47,15 @@ def read_delimited(path: Path, *, encoding: str | None = None, n_jobs: int | Non
     ``n_jobs`` threads type the columns read by pyarrow (None: one, in this thread).
     """
     codec, sep, sample = sniff_text(path, encoding)
-    frame = read_text_arrow(path, codec, sep, sample, n_jobs=n_jobs)
-    if frame is not None:
-        return frame
+    table, ragged = _read_text_table(path, codec, sep, sample)
+    if ragged:  # pyarrow refused a row: unless pandas words it otherwise (an unclosed quote), say where
+        row = find_ragged_row(path, codec, sep)
+        if row is not None:
+            raise ragged_row_error(path, row, sep)
+    if table is not None:
+        frame = _typed_frame(table, n_jobs)
+        if frame is not None:
+            return frame
     options: dict[str, Any] = {"sep": sep, "encoding": codec, **NA_OPTIONS}
     try:
         # low_memory=False: each column is typed as a whole, so a column with
@@ -50,17 +64,28 @@ def read_delimited(path: Path, *, encoding: str | None = None, n_jobs: int | Non
     except pd.errors.EmptyDataError as exc:
         raise empty_error(path) from exc
     except pd.errors.ParserError as exc:
-        raise _parser_error(path, exc, sep) from exc
+        raise _parser_error(path, exc, options) from exc
     _check_first_text_chunk(frame, path, options)
     if frame.empty and len(frame.columns):
         raise no_rows_error(path, "has a header but no data rows")
+    if table is None and _short_row_possible(frame):  # (a table from pyarrow: no row is short)
+        RowLengthCheck(path, codec, sep).through()
     return keep_infinity_as_text(frame, path, options)
+
+
+def _short_row_possible(frame: pd.DataFrame) -> bool:
+    """Whether pandas may have filled a row with fewer fields than the header with empty cells.
+
+    It fills the last fields of such a row, so the last column has a missing value.
+    """
+    return frame.shape[1] > 1 and bool(frame.iloc[:, -1].isna().any())
 
 
 def iter_delimited(path: Path, chunksize: int, *, encoding: str | None = None) -> Iterator[pd.DataFrame]:
     """Read delimited text in chunks of at most ``chunksize`` rows, with pandas."""
     codec, sep, _ = sniff_text(path, encoding)
     options: dict[str, Any] = {"sep": sep, "encoding": codec, **NA_OPTIONS}
+    row_lengths = RowLengthCheck(path, codec, sep)
     try:
         reader = pd.read_csv(path, chunksize=chunksize, low_memory=False, **options)
         rows = 0
@@ -70,6 +95,8 @@ def iter_delimited(path: Path, chunksize: int, *, encoding: str | None = None) -
             if number == 0:
                 _check_first_text_chunk(chunk, path, options)
             rows += len(chunk)
+            if _short_row_possible(chunk):
+                row_lengths.through(rows)
             chunk = _keep_infinity_as_text_in_chunk(chunk.reset_index(drop=True), path, options,
                                                     chunksize, number)
             yield chunk
@@ -78,7 +105,7 @@ def iter_delimited(path: Path, chunksize: int, *, encoding: str | None = None) -
     except pd.errors.EmptyDataError as exc:
         raise empty_error(path) from exc
     except pd.errors.ParserError as exc:
-        raise _parser_error(path, exc, sep) from exc
+        raise _parser_error(path, exc, options) from exc
 
 
 # How the pyarrow reader types a text column (read as text) as pandas would: these
@@ -106,34 +133,48 @@ def read_text_arrow(path: Path, codec: str, sep: str, sample: str, *,
     columns are typed by ``n_jobs`` joblib threads (None: one job, in this thread);
     the result does not depend on it.
     """
+    table, _ = _read_text_table(path, codec, sep, sample)
+    return None if table is None else _typed_frame(table, n_jobs)
+
+
+def _read_text_table(path: Path, codec: str, sep: str, sample: str) -> tuple[Any | None, bool]:
+    """The file as a pyarrow table of text columns (see :func:`read_text_arrow`), or None;
+    and whether pyarrow refused a row with more or fewer fields than the header."""
     import io as _io
 
     import pyarrow as pa
     import pyarrow.csv as pa_csv
 
     if codec not in ("utf-8", "utf-8-sig") or sep not in DELIMITERS:
-        return None
+        return None, False
     try:
         header = next(csv.reader(_io.StringIO(sample.lstrip("\ufeff")), delimiter=sep))
     except (StopIteration, csv.Error):
-        return None
+        return None, False
     if "" in header or len(set(header)) != len(header):
-        return None
+        return None, False
+    ragged = RaggedRowHandler()  # a ragged row stops the parse; and so does a blank one, for pandas
     try:
         table = pa_csv.read_csv(
-            path, parse_options=pa_csv.ParseOptions(delimiter=sep, newlines_in_values=True),
+            path, parse_options=pa_csv.ParseOptions(delimiter=sep, newlines_in_values=True,
+                                                    invalid_row_handler=ragged),
             convert_options=pa_csv.ConvertOptions(
                 column_types={name: pa.string() for name in header}, null_values=[""],
                 strings_can_be_null=True, quoted_strings_can_be_null=True))
     except (pa.ArrowException, ValueError, OSError):
-        return None
+        return None, ragged.seen
     if table.schema.names != header or table.num_rows == 0:
-        return None
+        return None, False
+    return table, False
+
+
+def _typed_frame(table: Any, n_jobs: int | None) -> pd.DataFrame | None:
+    """The text columns of ``table`` typed as pandas types them, or None (see :func:`read_text_arrow`)."""
     # with n_jobs, the columns are typed in threads: Arrow's regular expressions release the GIL
     typed = map_ordered(_typed_text_column, table.columns, n_jobs=n_jobs, prefer="threads")
     if any(c is None for c in typed):
         return None
-    columns: dict[str, Any] = dict(zip(header, typed, strict=True))
+    columns: dict[str, Any] = dict(zip(table.schema.names, typed, strict=True))
     return pd.DataFrame(columns)
 
 
@@ -180,11 +221,7 @@ def _check_first_text_chunk(frame: pd.DataFrame, path: Path, options: dict[str, 
         # More fields in the data than in the header: pandas silently used the
         # extra leading field(s) as the index.
         header_fields = frame.shape[1]
-        raise InputError(
-            f"line 2 of {path} has {header_fields + frame.index.nlevels} fields "
-            f"but the header has {header_fields}",
-            fix=ragged_fix(options["sep"]),
-        )
+        raise _ragged_error(path, options, RaggedRow(2, header_fields + frame.index.nlevels, header_fields))
     if _looks_mangled(frame.columns):  # pandas renamed a repeated name "a" to "a.1"
         raw = pd.read_csv(path, header=None, nrows=1, dtype=str, **options)
         raise_on_duplicates(["" if pd.isna(v) else str(v) for v in raw.iloc[0]], path)
@@ -235,15 +272,22 @@ def _keep_infinity_as_text_in_chunk(chunk: pd.DataFrame, path: Path, options: di
     return chunk
 
 
-def _parser_error(path: Path, exc: pd.errors.ParserError, sep: str) -> InputError:
+def _ragged_error(path: Path, options: dict[str, Any], guess: RaggedRow) -> InputError:
+    """The error for the first ragged row of ``path``, which pandas met around ``guess``.
+
+    pandas' line numbers do not count the newlines inside quoted fields, so the
+    row is looked up; ``guess`` is said if the lookup finds none.
+    """
+    found = find_ragged_row(path, options["encoding"], options["sep"])
+    return ragged_row_error(path, found or guess, options["sep"])
+
+
+def _parser_error(path: Path, exc: pd.errors.ParserError, options: dict[str, Any]) -> InputError:
     text = str(exc)
     match = _EXPECTED_FIELDS.search(text)
     if match:
-        expected, line, saw = match.groups()
-        return InputError(
-            f"line {line} of {path} has {saw} fields but the header has {expected}",
-            fix=ragged_fix(sep),
-        )
+        expected, line, saw = map(int, match.groups())
+        return _ragged_error(path, options, RaggedRow(line, saw, expected))
     match = _EOF_IN_STRING.search(text)
     if match:
         return InputError(
