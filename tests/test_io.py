@@ -41,6 +41,10 @@ from custseg.io import (
     write_json,
     write_parquet,
 )
+from custseg.io.atomic import pid_alive
+from custseg.io.csv_reader import keep_infinity_as_text, read_text_arrow
+from custseg.io.sources import NA_OPTIONS
+from custseg.io.text import SAMPLE_BYTES
 
 
 def small_frame() -> pd.DataFrame:
@@ -405,6 +409,100 @@ def test_read_errors(tmp_path, name, content, match):
     one_line(err)
 
 
+# ------------------------------------------- rows with more or fewer fields than the header
+
+HEADER5 = "customer_id,minutes,CLV,region,channel\n"
+ROWS10 = "".join(f"c{i},{i},{i}.5,1,2\n" for i in range(1, 11))  # lines 2 to 11
+SHORT_FIX = (r"fix: add the missing fields \(an empty field still needs its comma ',', "
+             r"e\.g\. \"c1,,5\"\), or rejoin a row that was broken across lines")
+LONG_FIX = (r"fix: quote fields that contain the comma ',' \(e\.g\. \"Smith, John\"\), "
+            r"or remove the extra delimiter")
+
+
+def _read_whole(path):
+    return read_table(path)
+
+
+def _read_in_chunks(path):
+    return list(cio.iter_table(path, chunksize=3))
+
+
+@pytest.mark.parametrize("read", [_read_whole, _read_in_chunks], ids=["read_table", "iter_table"])
+@pytest.mark.parametrize("encoding", ["utf-8", "cp1252"], ids=["arrow", "pandas"])
+@pytest.mark.parametrize("newline", ["\n", "\r\n"], ids=["lf", "crlf"])
+@pytest.mark.parametrize(("content", "line", "fields"), [
+    (HEADER5 + ROWS10 + "c999,1,2\n", 12, 3),  # the issue's example: short, on the last line
+    (HEADER5 + ROWS10 + "c999,1,2", 12, 3),  # ... with no newline at the end
+    (HEADER5 + ROWS10 + "c999,1,2,3\n" + ROWS10, 12, 4),  # one field short, in the middle
+    (HEADER5 + "c999,1,2\n" + ROWS10, 2, 3),  # the first data row
+    (HEADER5 + ROWS10 + "c999,1,2,3,4,5\n" + ROWS10, 12, 6),  # long, in the middle
+    (HEADER5 + ROWS10 + "c999,1,2,3,4,5\n", 12, 6),  # long, on the last line
+    # a quoted field holding the delimiter and a newline is one field; blank lines are lines
+    (HEADER5 + 'c0,1,"2,5",1,"two\nlines"\n\n  \n' + ROWS10 + "c999,1\n", 16, 2),
+    (HEADER5 + 'c0,1,"2,5",1,"two\nlines"\n\n' + ROWS10 + "c999,1,2,3,4,5\n", 15, 6),
+], ids=["short-last", "short-last-no-newline", "short-middle", "short-first", "long-middle",
+        "long-last", "short-after-quoted-newline", "long-after-quoted-newline"])
+def test_a_row_with_more_or_fewer_fields_stops_the_reading(tmp_path, read, encoding, newline, content,
+                                                           line, fields):
+    content = content.replace("\n", newline)
+    if encoding == "cp1252":  # not UTF-8: read by pandas, which fills a short row with empty cells
+        content = content.replace("c1,", "cé1,", 1)
+    path = write(tmp_path / "t.csv", content.encode(encoding))
+    fix = SHORT_FIX if fields < 5 else LONG_FIX
+    with pytest.raises(InputError, match=rf"^line {line} of .*t\.csv has {fields} fields but the header "
+                                         rf"has 5; {fix}$") as err:
+        read(path)
+    one_line(err)
+
+
+def test_the_arrow_reader_stops_on_a_short_row_itself(tmp_path, monkeypatch):
+    path = write(tmp_path / "t.csv", HEADER5 + ROWS10 + "c999,1,2\n")
+    monkeypatch.setattr(pd, "read_csv", lambda *a, **k: pytest.fail("pandas read the file"))
+    with pytest.raises(InputError, match=rf"^line 12 of .* has 3 fields but the header has 5; {SHORT_FIX}$"):
+        read_table(path)
+
+
+@pytest.mark.parametrize(("name", "content", "match"), [
+    ("t.tsv", "a\tb\tc\n1\t2\t3\n4\t5\n",
+     r"^line 3 of .* has 2 fields but the header has 3; fix: add the missing fields \(an empty field "
+     r"still needs its tab '\\t'\), or rejoin a row that was broken across lines$"),
+    ("t.csv", "a;b;c\n1;2;3\n4;5\n",
+     r"^line 3 of .* has 2 fields but the header has 3; fix: .*its semicolon ';', e\.g\. \"c1;;5\"\)"),
+    ("t.txt", "  a  b  c\n" + "  1  2.5  x\n" * 60 + "  4  5\n",
+     r"^line 62 of .* has 2 fields but the header has 3; fix: fill in the missing values \(a "
+     r"whitespace-aligned file cannot hold an empty value; save it as CSV with empty fields instead\)$"),
+    ("t.txt", "  a  b  c\n" + "  1  2.5  x\n" * 60 + '  4  5  "New York"  7\n',
+     r"^line 62 of .* has 4 fields but the header has 3; fix: quote values that contain spaces"),
+])
+def test_short_rows_with_other_delimiters(tmp_path, name, content, match):
+    path = write(tmp_path / name, content)
+    for read in (_read_whole, _read_in_chunks):
+        with pytest.raises(InputError, match=match) as err:
+            read(path)
+        one_line(err)
+
+
+@pytest.mark.parametrize("encoding", ["utf-8", "cp1252"], ids=["arrow", "pandas"])
+@pytest.mark.parametrize("newline", ["\n", "\r\n"], ids=["lf", "crlf"])
+@pytest.mark.parametrize("content", [
+    HEADER5 + 'c0,1,"2,5",1,"two\nlines, and a comma"\n' + ROWS10,
+    HEADER5 + ROWS10 + "\n\n   \n" + ROWS10 + "\n",  # blank lines (and one of spaces) are skipped
+    HEADER5 + "c0,,,,\n" + ROWS10 + "c11,1,2.5,,\n",  # empty fields, but all of them there
+    HEADER5 + ROWS10 + 'c11,1,2.5,1,""\n',  # a quoted empty last field
+], ids=["quoted-delimiter-and-newline", "blank-lines", "empty-fields", "quoted-empty-field"])
+def test_rows_with_the_header_s_field_count_are_read_as_pandas_reads_them(tmp_path, encoding, newline,
+                                                                         content):
+    content = content.replace("\n", newline)
+    if encoding == "cp1252":
+        content = content.replace("c1,", "cé1,", 1)
+    path = write(tmp_path / "t.csv", content.encode(encoding))
+    options = {"encoding": encoding, "keep_default_na": False, "na_values": [""]}
+    pd.testing.assert_frame_equal(read_table(path), pd.read_csv(path, **options))
+    with pd.read_csv(path, chunksize=3, **options) as chunks:  # each chunk is typed on its own
+        want = pd.concat(chunks, ignore_index=True)
+    pd.testing.assert_frame_equal(pd.concat(_read_in_chunks(path), ignore_index=True), want)
+
+
 def test_missing_file_suggests_a_close_name(tmp_path):
     write(tmp_path / "customers.csv", "a\n1\n")
     with pytest.raises(InputError, match=r"file not found: .*customer\.csv.*customers\.csv") as err:
@@ -416,6 +514,23 @@ def test_missing_file_and_folder(tmp_path):
     with pytest.raises(InputError, match=r"file not found: .*; fix: check the path") as err:
         read_table(tmp_path / "nowhere" / "x.csv")
     one_line(err)
+
+
+@pytest.mark.parametrize(("name", "options", "match"), [
+    ("c.csv", {"sql": "SELECT 1"},
+     r"--sql applies only to \.duckdb, \.ddb, \.db, \.sqlite, \.sqlite3 files, not to .*c\.csv; "
+     r"fix: remove --sql"),
+    ("c.parquet", {"encoding": "latin-1"},
+     r"--encoding applies only to \.csv, \.tsv, \.txt, \.jsonl, \.ndjson, \.json files, not to "
+     r".*c\.parquet; fix: remove --encoding"),
+])
+def test_options_that_do_not_apply_are_refused_whole_and_in_chunks(tmp_path, name, options, match):
+    path = tmp_path / name
+    (write_parquet if name.endswith(".parquet") else write_csv)(small_frame(), path)
+    for read in (read_table, lambda p, **o: next(cio.iter_table(p, **o))):
+        with pytest.raises(InputError, match=match) as err:
+            read(path, **options)
+        one_line(err)
 
 
 def test_directory_is_not_a_file(tmp_path):
@@ -909,8 +1024,8 @@ def test_check_output_dir(tmp_path):
 
 
 def test_pid_alive():
-    assert cio._pid_alive(os.getpid())
-    assert not cio._pid_alive(dead_pid())
+    assert pid_alive(os.getpid())
+    assert not pid_alive(dead_pid())
 
 
 # ------------------------------------------------------------------------ real data
@@ -965,12 +1080,12 @@ def test_arrow_reader_reads_what_pandas_reads_or_declines(rows, sep, tmp_path_fa
     text = sep.join(f"c{i}" for i in range(width)) + "\n" + "".join(sep.join(r) + "\n" for r in rows)
     path = tmp_path_factory.mktemp("arrow") / "t.csv"
     path.write_text(text, encoding="utf-8")
-    sample, complete = cio._decode_text(path, "utf-8", cio._SAMPLE_BYTES)
-    got = cio._read_text_arrow(path, "utf-8", sep, sample)
+    sample, complete = cio.decode_text(path, "utf-8", SAMPLE_BYTES)
+    got = read_text_arrow(path, "utf-8", sep, sample)
     if got is None:
         return
-    options = {"sep": sep, "encoding": "utf-8", **cio._NA_OPTIONS}
-    want = cio._keep_infinity_as_text(pd.read_csv(path, low_memory=False, **options), path, options)
+    options = {"sep": sep, "encoding": "utf-8", **NA_OPTIONS}
+    want = keep_infinity_as_text(pd.read_csv(path, low_memory=False, **options), path, options)
     pd.testing.assert_frame_equal(got, want)
 
 
@@ -979,6 +1094,50 @@ def test_read_table_uses_pyarrow_for_a_plain_csv(tmp_path, monkeypatch):
     write_csv(small_frame(), path)
     monkeypatch.setattr(pd, "read_csv", lambda *a, **k: pytest.fail("pandas read the file"))
     pd.testing.assert_frame_equal(read_table(path), small_frame())
+
+
+def _mixed_frame(n: int = 3000) -> pd.DataFrame:
+    """Columns of every type the Arrow reader types (and one it leaves to pandas)."""
+    rng = np.random.default_rng(3)
+    return pd.DataFrame({
+        "id": [f"c{i}" for i in range(n)],
+        "count": rng.integers(-5, 1000, n),
+        "spend": np.where(rng.random(n) < 0.1, np.nan, rng.exponential(50, n).round(2)),
+        "member": rng.random(n) < 0.5,
+        "city": rng.choice(["Zürich", "Oslo", "a, b", 'say "hi"'], n),
+        "empty": np.full(n, np.nan),
+    })
+
+
+@pytest.mark.parametrize("n_jobs", [1, 2, -1])
+def test_read_table_gives_the_same_table_whatever_n_jobs(tmp_path, n_jobs):
+    path = tmp_path / "mixed.csv"
+    write_csv(_mixed_frame(), path)
+    one = read_table(path)
+    assert one["count"].dtype == np.int64 and one["member"].dtype == bool  # the Arrow path read it
+    pd.testing.assert_frame_equal(read_table(path, n_jobs=n_jobs), one)
+    pd.testing.assert_frame_equal(one, pd.read_csv(path, keep_default_na=False, na_values=[""]))
+    chunks = list(cio.iter_table(path, chunksize=1000, n_jobs=n_jobs))
+    pd.testing.assert_frame_equal(pd.concat(chunks, ignore_index=True), one)
+    pd.testing.assert_frame_equal(cio.read_head(path, 10, n_jobs=n_jobs), one.head(10))
+
+
+def test_read_table_starts_no_thread_with_one_job(tmp_path, monkeypatch):
+    import threading
+
+    path = tmp_path / "mixed.csv"
+    write_csv(_mixed_frame(), path)
+    monkeypatch.setattr(threading.Thread, "start", lambda self: pytest.fail("a thread was started"))
+    read_table(path)
+    read_table(path, n_jobs=1)
+
+
+def test_read_table_refuses_a_bad_n_jobs(tmp_path):
+    from custseg.errors import ParameterError
+
+    path = write(tmp_path / "c.csv", "a,b\n1,2\n")
+    with pytest.raises(ParameterError, match=r"The 'n_jobs' parameter must be None or a non-zero "):
+        read_table(path, n_jobs=0)
 
 
 @pytest.mark.parametrize("values", [

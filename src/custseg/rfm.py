@@ -809,10 +809,10 @@ def _read_error(where: str, exc: Exception, sep: str | None = None) -> InputErro
     text = str(exc)
     line, fields_ = _CSV_LINE.search(text), _CSV_FIELDS.search(text)
     if sep is not None and line and fields_:
-        from .io import _ragged_fix
+        from .io import ragged_fix
 
         return InputError(f"line {line.group(1)} of {where} has {fields_.group(2)} fields but the "
-                          f"header has {fields_.group(1)}", fix=_ragged_fix(sep))
+                          f"header has {fields_.group(1)}", fix=ragged_fix(sep))
     lines = [part.strip() for part in text.strip().splitlines() if part.strip()]
     first = lines[0] if lines else type(exc).__name__
     if line:
@@ -906,7 +906,7 @@ def _open_path(path: Path) -> _Log:
 
     suffix = path.suffix.lower()
     if suffix in (".parquet", ".pq"):
-        io._check_readable(path)
+        io.check_readable(path)
         con, scratch = _connect()
         log_sql = (f"CREATE TEMP VIEW raw AS SELECT * EXCLUDE (file_row_number), "
                    f"file_row_number + 1 AS {_q(_ROW)} FROM read_parquet({_lit(str(path))}, "
@@ -919,17 +919,17 @@ def _open_path(path: Path) -> _Log:
             raise io.unreadable_parquet_error(path) from exc
         return _Log(con, str(path), text_typed=False, scratch=scratch)
     if suffix in (".csv", ".tsv", ".txt"):
-        io._check_readable(path)
+        io.check_readable(path)
         codec, sep, sample = io.sniff_text(path)
         duck_codec = {"utf-8": "utf-8", "utf-8-sig": "utf-8", "latin-1": "latin-1",
                       "iso8859-1": "latin-1"}.get(codec)
-        if sep in io._DELIMITERS and duck_codec is not None:
+        if sep in io.DELIMITERS and duck_codec is not None:
             import csv
 
             lines = sample.lstrip("\ufeff").splitlines()
             skip = next((i for i, line in enumerate(lines) if line.strip()), 0) + 1
             header = next(csv.reader([lines[skip - 1] if lines else ""], delimiter=sep), [])
-            io._raise_on_duplicates(header, path)
+            io.raise_on_duplicates(header, path)
             names = [name if name != "" else f"Unnamed: {i}" for i, name in enumerate(header)]
             columns = "{" + ", ".join(f"{_lit(name)}: 'VARCHAR'" for name in names) + "}"
             # null_padding: a short row gets empty cells, as pandas reads it

@@ -267,9 +267,9 @@ def _csv_chunks(path: Path, chunksize: int, plan: _Plan) -> Iterator[Any]:
     import pyarrow.csv as pa_csv
 
     # the same checks, in the same order, as io.iter_table: the same errors
-    io._check_readable(path)
+    io.check_readable(path)
     codec, sep, sample = io.sniff_text(path)
-    if codec not in ("utf-8", "utf-8-sig", "ascii") or sep not in io._DELIMITERS:
+    if codec not in ("utf-8", "utf-8-sig", "ascii") or sep not in io.DELIMITERS:
         raise _Fallback("encoding or delimiter")
     try:
         header = next(csv.reader(_io.StringIO(sample.lstrip("\ufeff")), delimiter=sep))
@@ -298,7 +298,7 @@ def _parquet_chunks(path: Path, chunksize: int, plan: _Plan) -> Iterator[Any]:
     import pyarrow as pa
     import pyarrow.parquet as pq
 
-    io._check_readable(path)
+    io.check_readable(path)
     try:
         pf = pq.ParquetFile(path)
         schema = pf.schema_arrow
@@ -546,7 +546,7 @@ def _neutralise_array(array):
     import pyarrow.compute as pc
 
     risky = None
-    for prefix in io._FORMULA_PREFIXES:
+    for prefix in io.FORMULA_PREFIXES:
         starts = pc.starts_with(array, prefix)
         risky = starts if risky is None else pc.or_(risky, starts)
     risky = pc.fill_null(risky, False).to_numpy(zero_copy_only=False)

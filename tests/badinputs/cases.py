@@ -383,6 +383,63 @@ def _(d, s):
     return run_call(d, put(d, "data.csv", _ragged_first_row()))
 
 
+SHORT_FIX = ("add the missing fields (an empty field still needs its comma ',', e.g. \"c1,,5\"), or "
+             "rejoin a row that was broken across lines")
+
+
+def _short_last_row() -> str:
+    """Issue #16's example: a row with fewer fields at the end (the header has 4)."""
+    return csv_text(customers()) + "C999,1,2\n"
+
+
+def _short_row_at(line: int, text: str | None = None, sep: str = ",") -> str:
+    """The clean CSV (or ``text``) with the last field of physical ``line`` (from 1) dropped."""
+    lines = (csv_text(customers()) if text is None else text).split("\n")
+    lines[line - 1] = lines[line - 1].rsplit(sep, 1)[0]
+    return "\n".join(lines)
+
+
+def _long_last_row() -> str:
+    return csv_text(customers()) + "C999,1,2,0,x\n"
+
+
+@case("short-last-row", "run",
+      error=f"error: line 50 of data.csv has 3 fields but the header has 4; fix: {SHORT_FIX}")
+def _(d, s):
+    return run_call(d, put(d, "data.csv", _short_last_row()))
+
+
+@case("short-row", "run",
+      error=f"error: line 20 of data.csv has 3 fields but the header has 4; fix: {SHORT_FIX}")
+def _(d, s):
+    return run_call(d, put(d, "data.csv", _short_row_at(20)))
+
+
+@case("long-last-row", "run",
+      error="error: line 50 of data.csv has 5 fields but the header has 4; fix: quote fields that "
+            "contain the comma ',' (e.g. \"Smith, John\"), or remove the extra delimiter")
+def _(d, s):
+    return run_call(d, put(d, "data.csv", _long_last_row()))
+
+
+@case("short-row-cp1252-semicolon-crlf", "run",
+      error="error: line 20 of data.csv has 3 fields but the header has 4; fix: add the missing "
+            "fields (an empty field still needs its semicolon ';', e.g. \"c1;;5\"), or rejoin a "
+            "row that was broken across lines")
+def _(d, s):  # read by pandas (not UTF-8), which fills a short row with empty cells
+    text = _short_row_at(20, csv_text(customers(), sep=";"), ";").replace("\n", "\r\n")
+    return run_call(d, put(d, "data.csv", text, "cp1252"))
+
+
+@case("short-row-after-quoted-newlines", "run",
+      error=f"error: line 30 of data.csv has 4 fields but the header has 5; fix: {SHORT_FIX}")
+def _(d, s):  # the notes of rows 1, 4, 7, ... span 3 lines each: data row 17 starts on line 30
+    lines = csv_text(_with_notes()).split("\n")
+    assert lines[29].startswith("C017,") and lines[29].endswith(",plain")
+    lines[29] = lines[29].rsplit(",", 1)[0]
+    return run_call(d, put(d, "data.csv", "\n".join(lines)))
+
+
 def _duplicate_columns() -> str:
     df = customers()
     df["CLV2"] = df["CLV"]
@@ -856,6 +913,25 @@ def _(d, s):
             "contain the comma ',' (e.g. \"Smith, John\"), or remove the extra delimiter")
 def _(d, s):
     return assign_call(d, s, put(d, "new.csv", _ragged_first_row()))
+
+
+@case("short-last-row", "assign",
+      error=f"error: line 50 of new.csv has 3 fields but the header has 4; fix: {SHORT_FIX}")
+def _(d, s):
+    return assign_call(d, s, put(d, "new.csv", _short_last_row()))
+
+
+@case("short-row-in-chunks", "assign",
+      error=f"error: line 20 of new.csv has 3 fields but the header has 4; fix: {SHORT_FIX}")
+def _(d, s):
+    return assign_call(d, s, put(d, "new.csv", _short_row_at(20)), "--chunk-size", "7")
+
+
+@case("long-last-row", "assign",
+      error="error: line 50 of new.csv has 5 fields but the header has 4; fix: quote fields that "
+            "contain the comma ',' (e.g. \"Smith, John\"), or remove the extra delimiter")
+def _(d, s):
+    return assign_call(d, s, put(d, "new.csv", _long_last_row()), "--chunk-size", "7")
 
 
 @case("duplicate-column-names", "assign",

@@ -219,7 +219,7 @@ def _remote_delimiter(spark, url: str) -> str:
     lines = [r[0] for r in spark.read.text(url).limit(50).collect()]
     if not lines:
         raise InputError(f"{url!r} is empty", fix="check the path")
-    return io._sniff_delimiter("\n".join(lines) + "\n", False)
+    return io.sniff_delimiter("\n".join(lines) + "\n", False)
 
 
 def read_spark(spark, path: str | Path, *, encoding: str | None = None):
@@ -243,9 +243,9 @@ def read_spark(spark, path: str | Path, *, encoding: str | None = None):
         if remote:
             encoding, sep = encoding or "utf-8", _remote_delimiter(spark, str(path))
         else:
-            encoding = io._resolve_encoding(p, encoding)
-            sample, complete = io._decode_text(p, encoding, limit=256 * 1024)
-            sep = io._sniff_delimiter(sample, complete)
+            encoding = io.resolve_encoding(p, encoding)
+            sample, complete = io.decode_text(p, encoding, limit=256 * 1024)
+            sep = io.sniff_delimiter(sample, complete)
         if len(sep) != 1:
             raise InputError(f"{str(path)!r} is whitespace-aligned, which the Spark CSV reader "
                              "cannot split", fix="convert it to Parquet or CSV, or use "
