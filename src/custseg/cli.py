@@ -303,11 +303,13 @@ def init(
     overwrite: OverwriteOpt = False,
     encoding: EncodingOpt = None,
     sql: SqlOpt = None,
+    jobs: JobsOpt = -1,
 ):
     """Infer a data dictionary (spec.toml) from DATA, with comments, for editing."""
     from .workflow import write_spec
 
-    written = write_spec(data, output, overwrite=overwrite, encoding=encoding, sql=sql)
+    written = write_spec(data, output, overwrite=overwrite, encoding=encoding, sql=sql,
+                         n_jobs=_n_jobs(jobs))
     for note in written.notes:
         out_console.print(f"  {note}", markup=False)
     what = "transactions spec" if written.kind == "transactions" else "spec"

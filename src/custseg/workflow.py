@@ -27,7 +27,7 @@ from pathlib import Path
 import pandas as pd
 
 from . import io
-from ._parallel import Later, beside
+from ._parallel import Later, beside, effective_n_jobs
 from .errors import ParameterError
 from .pipeline import RunOptions, RunResult
 from .spec import Spec
@@ -144,7 +144,7 @@ def _segment_and_write(df: pd.DataFrame | None, spec: Spec | None, options: RunO
                        compare: list[str] | None, timings: dict[str, float]) -> RunResult:
     from .engines import run_engine
 
-    parallel = options.n_jobs is not None and options.n_jobs != 1
+    parallel = effective_n_jobs(options.n_jobs) > 1
     early = _EarlyFigures(options.n_jobs) if parallel and options.analysis else None
     try:
         result = run_engine(engine, df, spec, options, progress=progress, input_info=info,
@@ -241,13 +241,13 @@ def run_file(source: str | Path, out: str | Path, *, spec: Spec | None = None,
             if spec is None and not remote and data.is_file():
                 from .engines.spark import INFER_ROWS
 
-                df = io.read_head(data, INFER_ROWS, encoding=encoding)
+                df = io.read_head(data, INFER_ROWS, encoding=encoding, n_jobs=options.n_jobs)
                 spec = _guess_transactions(df, notify)
                 tx_path = spec is not None
                 if tx_path:  # the whole log is aggregated from the file
                     df = None
         elif not tx_path:
-            df = io.read_table(data, encoding=encoding, sql=sql)
+            df = io.read_table(data, encoding=encoding, sql=sql, n_jobs=options.n_jobs)
             if spec is None:
                 spec = _guess_transactions(df, notify)
                 tx_path = spec is not None
@@ -338,12 +338,14 @@ class SpecWritten:
 
 
 def write_spec(source: str | Path, output: str | Path, *, overwrite: bool = False,
-               encoding: str | None = None, sql: str | None = None) -> SpecWritten:
+               encoding: str | None = None, sql: str | None = None,
+               n_jobs: int | None = None) -> SpecWritten:
     """Infer a data dictionary from ``source`` and write it, with comments, to ``output``.
 
     An order log gets a transactions spec naming its customer, date and amount
     columns; a customer table a spec of every column (kind, role, missing-value
     policy, transform), with a comment on each choice. Written atomically.
+    ``n_jobs``: threads for reading the file (see :func:`custseg.io.read_table`).
     """
     from .rfm import guess_transaction_columns, transactions_spec_text
     from .spec import infer_spec
@@ -352,7 +354,7 @@ def write_spec(source: str | Path, output: str | Path, *, overwrite: bool = Fals
     if output.exists() and not overwrite:
         raise ParameterError(f"{str(output)!r} already exists",
                              fix="pass --overwrite or choose another --output")
-    df = io.read_table(source, encoding=encoding, sql=sql)
+    df = io.read_table(source, encoding=encoding, sql=sql, n_jobs=n_jobs)
     cols = guess_transaction_columns(df)
     if cols is not None:
         header = (f"custseg data dictionary for the order log {source.name} ({len(df):,} rows).\n"

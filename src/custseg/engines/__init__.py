@@ -51,7 +51,7 @@ def _local(df: pd.DataFrame | None, spec: Spec | None, options: RunOptions, *,
         if source is None:
             raise InputError("no data was given to the local engine",
                              fix="pass a DataFrame or a file path")
-        df = io.read_table(Path(source), encoding=encoding)
+        df = io.read_table(Path(source), encoding=encoding, n_jobs=options.n_jobs)
     return segment(df, spec, options, progress=progress, input_info=input_info,
                    on_partial_analysis=on_partial_analysis)
 
