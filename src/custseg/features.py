@@ -115,7 +115,7 @@ class FeatureSpace(TransformerMixin, BaseEstimator):
                     levels = [c for c in col.labels]
                     levels += sorted(s for s in seen if s not in col.labels)
                 else:
-                    levels = sorted(seen, key=_natural_key)
+                    levels = sorted(seen, key=natural_key)
                 self.levels_[name] = levels
         self.mean_, self.scale_ = self._scaling(frame)
         self.feature_names_ = self._feature_names()
@@ -303,7 +303,11 @@ class FeatureSpace(TransformerMixin, BaseEstimator):
         return fs
 
 
-def _natural_key(s: str):
+def natural_key(s: str):
+    """Sort key of category levels: numbers first, in numeric order, then text.
+
+    Public: the Spark engine orders the levels it finds with it too.
+    """
     try:
         return (0, float(s), s)
     except ValueError:

@@ -19,7 +19,7 @@ from . import __version__, _forked
 from .segmenter import CustomerSegmenter, Progress
 from .spec import Spec
 
-__all__ = ["RunOptions", "RunResult", "segment", "profiles_table"]
+__all__ = ["RunOptions", "RunResult", "segment", "profiles_table", "package_versions"]
 
 #: The statistical questions (needed only after the profiles) run in a child at
 #: this lower priority, so that the k sweep and the consensus beside it, which the
@@ -118,7 +118,8 @@ def _names_of(names: list[str], labels: np.ndarray) -> pd.Series:
     return pd.Series(pd.array(taken, dtype=pd.StringDtype("pyarrow", na_value=np.nan)))
 
 
-def _versions() -> dict[str, str]:
+def package_versions() -> dict[str, str]:
+    """The versions recorded in a manifest's ``package_versions`` (every engine)."""
     import scipy
     import sklearn
 
@@ -220,7 +221,7 @@ def segment(df: pd.DataFrame, spec: Spec | None, options: RunOptions | None = No
              "count": p["count"]}
             for p in est.problems_
         ],
-        "package_versions": _versions(),
+        "package_versions": package_versions(),
         "timings": dict(est.timings_),
     }
     analysis = None

@@ -52,13 +52,13 @@ from .._timing import StageClock
 from ..cluster.hierarchy import ward_tree
 from ..cluster.selection import ari, ch_db, choose_k, forced_k, gap_and_stability
 from ..errors import InputError, ParameterError, Problem, ValidationError
-from ..features import SKEW_THRESHOLD, FeatureSpace, _natural_key
+from ..features import SKEW_THRESHOLD, FeatureSpace, natural_key
 from ..model import SegmentModel, nearest_centroid
-from ..pipeline import RunOptions, RunResult, _versions
+from ..pipeline import RunOptions, RunResult, package_versions
 from ..profile import name_segments
 from ..quality import quality_warnings
 from ..spec import TRANSFORMS, UNKNOWN_LEVEL, Spec, infer_spec
-from ..validate import MAX_EXAMPLES, _n, _rows_text, _short, validate
+from ..validate import MAX_EXAMPLES, count_text, rows_text, short_text, validate
 
 __all__ = ["segment", "get_session", "jvm_log_path", "read_spark", "can_read",
            "write_partitioned_segments", "SparkSettings", "MAX_ITER", "TOL"]
@@ -399,7 +399,7 @@ def _global_problems(typed, spec: Spec, *, min_rows: int) -> list[Problem]:
         elif name in spec.cluster_on and stats[f"{name}__min"] == stats[f"{name}__max"]:
             first = stats[f"{name}__min"]
             out.append(Problem(code="constant-column", severity="warning", column=name,
-                               message=f"column {name!r} has the same value ({_short(first)!r}) "
+                               message=f"column {name!r} has the same value ({short_text(first)!r}) "
                                        "in every row, so it cannot separate segments and is "
                                        "left out of the clustering"))
     if spec.id:
@@ -410,7 +410,7 @@ def _global_problems(typed, spec: Spec, *, min_rows: int) -> list[Problem]:
             ex = (typed.join(dup.select(spec.id), on=spec.id).orderBy("_row")
                   .select("_row", spec.id).limit(MAX_EXAMPLES).collect())
             rows = [int(r["_row"]) for r in ex]
-            shown = ", ".join(f"row {r} ({_short(v)!r})" for r, v in
+            shown = ", ".join(f"row {r} ({short_text(v)!r})" for r, v in
                               zip(rows, [r[spec.id] for r in ex], strict=True))
             out.append(Problem(code="duplicate-id", severity="error", column=spec.id,
                                rows=rows, count=int(count),
@@ -420,7 +420,7 @@ def _global_problems(typed, spec: Spec, *, min_rows: int) -> list[Problem]:
     usable = n - int(stats["_dropped"] or 0)
     if usable < min_rows:
         out.append(Problem(code="too-few-rows", severity="error",
-                           message=f"the data has {_n(usable, 'usable row', 'usable rows')} "
+                           message=f"the data has {count_text(usable, 'usable row', 'usable rows')} "
                                    f"(n_samples = {usable}) but the clustering needs at least "
                                    f"{min_rows}; fix: use more customers, or a smaller --k or "
                                    "--k-range"))
@@ -436,8 +436,8 @@ def _global_problems(typed, spec: Spec, *, min_rows: int) -> list[Problem]:
                     repeats.orderBy("_row").select("_row").limit(MAX_EXAMPLES).collect()]
             out.append(Problem(code="duplicate-rows", severity="warning", count=int(count),
                                rows=rows,
-                               message=f"{_n(int(count), 'row repeats', 'rows repeat')} an "
-                                       f"earlier row exactly ({_rows_text(rows, int(count))}); "
+                               message=f"{count_text(int(count), 'row repeats', 'rows repeat')} an "
+                                       f"earlier row exactly ({rows_text(rows, int(count))}); "
                                        "without an id column they are kept as separate "
                                        "customers"))
         repeats.unpersist()
@@ -510,7 +510,7 @@ def _fit_features(data, spec: Spec, *, n: int, log_transform: str,
             if col.labels:
                 lv = list(col.labels) + sorted(s for s in seen if s not in col.labels)
             else:
-                lv = sorted(seen, key=_natural_key)
+                lv = sorted(seen, key=natural_key)
             levels[name] = lv
     raw = _raw_exprs(columns, fill, log, levels)
     stats = data.agg(*[F.avg(e).alias(f"m{j}") for j, e in enumerate(raw)],
@@ -663,7 +663,7 @@ _SPARK_INPUT_ERRORS = (  # (pattern in Spark's message, one-line error made from
     (re.compile(r"\[MALFORMED_CSV_RECORD\] Malformed CSV record: (.*?)(?: SQLSTATE|$)",
                 re.MULTILINE),
      lambda m, src: InputError(
-         f"a row of {src} does not split into the header's fields: {_short(m.group(1))!r}",
+         f"a row of {src} does not split into the header's fields: {short_text(m.group(1))!r}",
          fix="quote fields that contain the delimiter and give every row as many fields "
              "as the header (--engine local names the line)")),
     (re.compile(r"\[PATH_NOT_FOUND\] Path does not exist: (\S+?)\.?(?: SQLSTATE|$)",
@@ -707,7 +707,7 @@ def _segment(df, spec, options, *, progress, input_info, source, master, encodin
     options = options or RunOptions()
     say = progress or (lambda stage, detail="": None)
     est = options.estimator(spec)
-    ks = est._check_params()
+    ks = est.check_params()
     if est.algorithm != "kmeans":
         raise ParameterError(f"the Spark engine runs k-means only, not {est.algorithm!r}",
                              fix="leave --algorithm out, or use --engine local")
@@ -965,7 +965,7 @@ def _segment(df, spec, options, *, progress, input_info, source, master, encodin
             {"code": p["code"], "message": p["message"],
              **({"column": p["column"]} if p["column"] else {}), "rows": p["rows"],
              "count": p["count"]} for p in est.problems_],
-        "package_versions": {**_versions(), "pyspark": spark.version},
+        "package_versions": {**package_versions(), "pyspark": spark.version},
         "timings": dict(timings),
     }
     analysis = None
@@ -999,7 +999,7 @@ def _profiles(assigned, spec: Spec, k: int, n: int) -> tuple[list[dict], dict]:
     :func:`custseg.profile.numeric_z`, from Spark aggregations."""
     from pyspark.sql import functions as F
 
-    from ..profile import _levels, add_category_shares
+    from ..profile import add_category_shares, category_levels
 
     numeric = [c for c in spec.used if spec.columns[c].kind == "numeric"]
     overall = assigned.agg(*[F.skewness(c).alias(f"{c}__skew") for c in numeric],
@@ -1041,7 +1041,7 @@ def _profiles(assigned, spec: Spec, k: int, n: int) -> tuple[list[dict], dict]:
         else:
             counts_rows = assigned.groupBy("segment", name).count().collect()
             codes = np.array(sorted({r[name] for r in counts_rows}, key=str), dtype=object)
-            levels = _levels(spec, name, codes)
+            levels = category_levels(spec, name, codes)
             index = {lvl: i for i, lvl in enumerate(levels)}
             counts = np.zeros((k, len(levels)), dtype=np.int64)
             for r in counts_rows:
@@ -1068,12 +1068,12 @@ def _reference_distributions(assigned, spec: Spec, n: int) -> dict:
     """As :func:`custseg.compare.reference_distributions`, from Spark aggregations."""
     from pyspark.sql import functions as F
 
-    from ..compare import _PCTS
+    from ..compare import REFERENCE_PERCENTILES
 
     ref: dict = {}
     numeric = [c for c in spec.used if spec.columns[c].kind == "numeric"]
     if numeric:
-        qs = [float(q) for q in _PCTS]
+        qs = [float(q) for q in REFERENCE_PERCENTILES]
         row = assigned.agg(*[_median_expr(F.col(c), n, qs).alias(c) for c in numeric]).first()
         for c in numeric:
             ref[c] = {"kind": "numeric", "n": int(n), "percentiles": [float(x) for x in row[c]]}
