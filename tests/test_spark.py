@@ -162,7 +162,7 @@ def test_spark_validation_finds_what_the_local_engine_finds(spark):
 def _spark_run_of_2000(tmp_path, monkeypatch, **limits):
     """The Spark engine on 2,000 synthetic customers (k = 3), with module constants
     such as ``PARTITIONED_MIN`` lowered so that small data takes the large-data paths."""
-    import custseg.engines.spark as engine
+    import custseg.engines.spark.run as engine
     from custseg.engines import run_engine
 
     for name, value in limits.items():
@@ -251,7 +251,7 @@ def test_unknown_engine_names_the_known_ones(name, message):
 
 
 def test_spec_inference_sees_numbers_in_text_columns_as_the_csv_reader_does():
-    from custseg.engines.spark import _typed_head
+    from custseg.engines.spark.read import typed_head
 
     class Head:  # stands in for a Spark DataFrame of a CSV read as text
         def limit(self, n):
@@ -261,7 +261,7 @@ def test_spec_inference_sees_numbers_in_text_columns_as_the_csv_reader_does():
             return pd.DataFrame({"a": ["1", "2", None], "b": ["x", "y", "z"],
                                  "c": ["1.5", " 2", "3"], "d": ["1", "2", "3"]})
 
-    head = _typed_head(Head())
+    head = typed_head(Head())
     assert head["a"].tolist()[:2] == [1.0, 2.0] and np.isnan(head["a"].iloc[2])
     assert head["c"].tolist() == [1.5, 2.0, 3.0]
     assert head["d"].dtype == np.int64 and head["d"].tolist() == [1, 2, 3]
@@ -410,12 +410,12 @@ def test_options_the_engine_cannot_honour_are_refused_before_any_work(tmp_path, 
      "data.csv is not a readable Parquet file (truncated or corrupted?); fix: write it again"),
 ])
 def test_spark_input_failures_become_one_line_input_errors(text, expected):
-    from custseg.engines.spark import _spark_input_error
+    from custseg.engines.spark.read import input_error
     from custseg.errors import InputError
 
     SparkFailure = type("SparkFailure", (Exception,), {"__module__": "py4j.protocol"})
-    err = _spark_input_error(SparkFailure(text), "data.csv")
+    err = input_error(SparkFailure(text), "data.csv")
     assert isinstance(err, InputError)
     assert str(err).startswith(expected) and "\n" not in str(err)
-    assert _spark_input_error(ValueError(text), "data.csv") is None  # not from Spark
-    assert _spark_input_error(SparkFailure("Java heap space"), "data.csv") is None
+    assert input_error(ValueError(text), "data.csv") is None  # not from Spark
+    assert input_error(SparkFailure("Java heap space"), "data.csv") is None
