@@ -24,10 +24,14 @@ driver
     (collected: about 40 bytes a customer) for ``segments.csv``; above it the
     executors write only the partitioned ``segments.parquet/``.
 
+Python on the executors: only the validation of each Arrow batch
+(:mod:`.checks`); the Python workers run this interpreter in local mode, and
+the custseg package is shipped to them as a zip (:mod:`.session`).
+
 pyspark is imported lazily: without it, :func:`segment` raises a one-line
 :class:`~custseg.errors.ParameterError` naming ``pip install "custseg[spark]"``.
 
-Modules, by job: :mod:`.session` (settings, the JVM's log),
+Modules, by job: :mod:`.session` (settings, the JVM's log, the workers' Python),
 :mod:`.read` (CSV/Parquet/URLs and the input's errors), :mod:`.checks`
 (validation), :mod:`.stages` (features, k-means, assignment, profiles),
 :mod:`.write` (the segments table on the executors), :mod:`.run` (the run).

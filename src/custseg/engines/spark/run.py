@@ -23,7 +23,7 @@ from ...spec import TRANSFORMS, Spec, infer_spec
 from . import stages
 from .checks import validate_on_spark
 from .read import INFER_ROWS, can_read, input_error, read_spark, typed_head
-from .session import get_session, jvm_log_path, spark_session_class
+from .session import get_session, jvm_log_path, ship_custseg, spark_session_class
 from .stages import (
     FINAL_STARTS,
     INIT_STEPS,
@@ -129,6 +129,7 @@ def _segment(df, spec, options, *, progress, input_info, source, master, encodin
     if source is not None and not io.is_url(source) and not Path(source).exists():
         raise InputError(f"{str(source)!r} does not exist", fix="check the path")
     spark = spark or get_session(master)
+    ship_custseg(spark)  # the executors' Python workers validate the rows
     say("read", f"reading with Spark ({spark.sparkContext.master}; the JVM's log: "
                 f"{jvm_log_path()})")
     if source is not None and can_read(source):
