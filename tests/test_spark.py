@@ -366,21 +366,42 @@ def test_a_parquet_folder_and_a_file_url_are_read_as_the_file(spark, id_spec, tm
     assert manifest["input"]["sha256"] == digest.hexdigest()
 
 
-def test_a_malformed_csv_row_is_one_line_naming_the_record(spark, spec365, tmp_path):
+@pytest.mark.parametrize("as_url", [False, True], ids=["path", "url"])
+def test_a_row_with_more_or_fewer_fields_is_one_line_naming_its_line(spark, id_spec, tmp_path,
+                                                                     as_url):
+    """Issue #16: Spark stops on the row (FAILFAST); the message names the file's line (the
+    header is line 1) and both field counts, for a local path (found by a scan of the file
+    after Spark stopped) and for a URL (by a Spark scan of its lines)."""
     # (with --spec nothing is read here first: Spark's reader meets the row)
-    data = tmp_path / "customers.csv"
-    lines = make_customers(500, seed=6).to_csv(index=False).splitlines()
-    lines[301] += ",99"  # a fifth field
+    data = tmp_path / "data.csv"
+    lines = _customers_with_ids(1_000, seed=6).to_csv(index=False).splitlines()
+    if as_url:
+        lines[300] += ",99"  # a sixth field
+        expected = f"{data.as_uri()} line 301 has 6 fields but the header has 5; fix: "
+    else:
+        lines.append("c01000,1,2")  # two fields short, at the end
+        expected = f"{data} line 1,002 has 3 fields but the header has 5; fix: "
     data.write_text("\n".join(lines) + "\n")
-    res = CliRunner().invoke(app, ["run", str(data), "--spec", str(spec365), "--engine", "spark",
+    source = data.as_uri() if as_url else str(data)
+    res = CliRunner().invoke(app, ["run", source, "--spec", str(id_spec), "--engine", "spark",
                                    "--k", "3", "--k-range", "3-3", "--out", str(tmp_path / "run"),
                                    "-q"])
     assert res.exit_code == 2, res.output
     message = res.output.strip()
     assert "\n" not in message
-    assert "does not split into the header's fields" in message
-    assert repr(lines[301]) in message
+    assert message.startswith(f"error: {expected}"), message
     assert not (tmp_path / "run").exists()
+
+
+def test_the_first_row_with_another_field_count_is_found_line_by_line(tmp_path):
+    from custseg.engines.spark.read import first_ragged_line
+
+    data = tmp_path / "data.csv"
+    # a quoted delimiter does not split; a blank line is skipped but counted; CRLF ends lines
+    data.write_bytes(b'id,name,v\r\n1,"Smith, John",2\r\n\r\n2,b,3\r\n3,c\r\n4,d,5,6\r\n')
+    assert first_ragged_line(data, "utf-8", ",") == (5, 2, 3)
+    data.write_text("id;v\n1;2\n\n2;3\n")
+    assert first_ragged_line(data, "utf-8", ";") is None
 
 
 @pytest.mark.parametrize("args, message", [

@@ -8,6 +8,8 @@ not Parquet) become one-line :class:`~custseg.errors.InputError` by
 
 from __future__ import annotations
 
+import codecs
+import csv
 import re
 from pathlib import Path
 
@@ -19,7 +21,7 @@ from ...errors import InputError
 from ...validate import short_text
 
 __all__ = ["TEXT_SUFFIXES", "PARQUET_SUFFIXES", "INFER_ROWS", "can_read", "read_spark",
-           "typed_head", "number_rows", "input_error"]
+           "typed_head", "number_rows", "input_error", "field_count_error", "first_ragged_line"]
 
 TEXT_SUFFIXES = (".csv", ".tsv", ".txt")
 PARQUET_SUFFIXES = (".parquet", ".pq")
@@ -47,15 +49,12 @@ def _remote_delimiter(spark, url: str) -> str:
 
 
 def _text_format(spark, path: str | Path, encoding: str | None) -> tuple[str, str]:
-    """The encoding and delimiter Spark reads a text ``path`` with (a local one: detected as
-    the local reader detects them; a URL: UTF-8 or ``encoding``, delimiter from its first
-    lines)."""
+    """The encoding and delimiter Spark reads a text ``path`` with (a local one: as the local
+    reader decides them; a URL: UTF-8 or ``encoding``, delimiter from its first lines)."""
     if io.is_url(path):
         return encoding or "utf-8", _remote_delimiter(spark, str(path))
-    p = Path(path)
-    encoding = io._resolve_encoding(p, encoding)
-    sample, complete = io._decode_text(p, encoding, limit=256 * 1024)
-    return encoding, io._sniff_delimiter(sample, complete)
+    codec, sep, _ = io.sniff_text(Path(path), encoding)
+    return codec, sep
 
 
 def read_spark(spark, path: str | Path, *, encoding: str | None = None):
@@ -65,8 +64,8 @@ def read_spark(spark, path: str | Path, *, encoding: str | None = None):
     ``file://``, ...): nothing is then checked or read on this machine, the format
     comes from the suffix (none, or a trailing ``/``: a Parquet folder), text is
     read as UTF-8 (or ``encoding``) and its delimiter sniffed from its first lines.
-    A local text file's encoding is detected as the local reader detects it,
-    unless ``encoding`` is given.
+    A local text file's encoding and delimiter are detected as the local reader
+    detects them, unless ``encoding`` is given.
     """
     remote = io.is_url(path)
     p = Path(str(path).rstrip("/")) if remote else Path(path)
@@ -126,28 +125,124 @@ def number_rows(df, name: str = "_row"):
     return df.withColumn(name, (offset + local_idx + 1).cast("long")).drop("_mid"), total
 
 
+# ------------------------------------------------------------------ rows that do not fit
+def field_count_error(where: str, line: int | None, fields: int, header: int,
+                      record: str | None = None) -> InputError:
+    """``data.csv line 1,002 has 3 fields but the header has 5; fix: ...`` (one line).
+
+    ``line`` counts the file's lines from 1 (the header is line 1); when it is not
+    known, the row's text is quoted instead.
+    """
+    at = (f"{where} line {line:,}" if line is not None
+          else f"a row of {where} ({short_text(record)!r})")
+    if fields > header:
+        fix = ("quote fields that contain the delimiter, or remove the extra delimiter, so "
+               "that every row has as many fields as the header")
+    else:
+        fix = "give every row as many fields as the header (an empty field for a missing value)"
+    return InputError(f"{at} has {fields} fields but the header has {header}", fix=fix)
+
+
+def _split(line: str, sep: str) -> int:
+    """The number of fields of one line of delimited text (quotes as Spark's CSV reader reads
+    them: a delimiter inside double quotes does not split)."""
+    if '"' not in line:
+        return line.count(sep) + 1
+    return len(next(csv.reader([line], delimiter=sep)))
+
+
+def first_ragged_line(path: Path, encoding: str, sep: str) -> tuple[int, int, int] | None:
+    """``(line, fields, header fields)`` of the first row of a local text file with another
+    number of fields than its header, or None.
+
+    Line by line, as Spark's CSV reader splits the file (``multiLine`` off: a row
+    is one line); blank lines are skipped, as Spark skips them. Only called once
+    Spark has stopped on a malformed row, so a valid file is never read twice.
+    """
+    header = None
+    with path.open(encoding=encoding, newline="") as handle:
+        for number, line in enumerate(handle, start=1):
+            text = line.rstrip("\r\n")
+            if not text.strip():
+                continue
+            fields = _split(text, sep)
+            if header is None:
+                header = fields
+            elif fields != header:
+                return number, fields, header
+    return None
+
+
+def _remote_record_line(spark, url: str, record: str) -> int | None:
+    """The line number of the first line of the text at ``url`` that is ``record`` (Spark reads
+    it line by line, JVM only), or None when Spark's text reader does not find it."""
+    from pyspark.sql import functions as F
+
+    lines, _ = number_rows(spark.read.text(url), "_line")
+    found = lines.filter(F.col("value") == record).agg(F.min("_line")).first()[0]
+    return None if found is None else int(found)
+
+
+def _locate(record: str, source, encoding: str | None) -> tuple[int | None, int, int] | None:
+    """``(line or None, fields, header fields)`` of the row Spark stopped on, or None."""
+    from pyspark.sql import SparkSession
+
+    spark = SparkSession.getActiveSession()
+    if source is None or spark is None:
+        return None
+    codec, sep = _text_format(spark, source, encoding)
+    if not io.is_url(source):
+        found = first_ragged_line(Path(source), codec, sep)
+        if found is not None:
+            return found
+    header = len(spark.read.csv(str(source), header=True, sep=sep, encoding=codec).columns)
+    line = (_remote_record_line(spark, str(source), record)
+            if codecs.lookup(codec).name == "utf-8" else None)
+    return line, _split(record, sep), header
+
+
+def _ragged_row(record: str, source, encoding: str | None = None) -> InputError:
+    """The one-line error for Spark's ``MALFORMED_CSV_RECORD`` (``record`` as Spark quotes it).
+
+    A local file is scanned here for the first row with another field count (only
+    now, after Spark stopped); for a URL the field counts come from the quoted row
+    and its line number from a Spark scan of the text (UTF-8 only; without it the
+    row is quoted instead of its line named). Locating is best effort: when it
+    fails, the message quotes the row.
+    """
+    where = str(source) if source is not None else "the input"
+    try:
+        located = _locate(record, source, encoding)
+    except Exception:  # (the input may have changed or gone meanwhile)
+        located = None
+    if located is None:
+        return InputError(f"a row of {where} does not split into the header's fields: "
+                          f"{short_text(record)!r}",
+                          fix="quote fields that contain the delimiter and give every row as "
+                              "many fields as the header")
+    return field_count_error(where, *located, record=record)
+
+
 _SPARK_INPUT_ERRORS = (  # (pattern in Spark's message, one-line error made from the match)
     (re.compile(r"\[MALFORMED_CSV_RECORD\] Malformed CSV record: (.*?)(?: SQLSTATE|$)",
                 re.MULTILINE),
-     lambda m, src: InputError(
-         f"a row of {src} does not split into the header's fields: {short_text(m.group(1))!r}",
-         fix="quote fields that contain the delimiter and give every row as many fields "
-             "as the header (--engine local names the line)")),
+     lambda m, src, enc: _ragged_row(m.group(1), src, enc)),
     (re.compile(r"\[PATH_NOT_FOUND\] Path does not exist: (\S+?)\.?(?: SQLSTATE|$)",
                 re.MULTILINE),
-     lambda m, src: InputError(f"{m.group(1)!r} does not exist",
-                               fix="check the path; a URL must be reachable from every "
-                                   "Spark executor")),
+     lambda m, src, enc: InputError(f"{m.group(1)!r} does not exist",
+                                    fix="check the path; a URL must be reachable from every "
+                                        "Spark executor")),
     (re.compile(r'No FileSystem for scheme "?([\w+.-]+)"?'),
-     lambda m, src: InputError(f"Spark has no file system for {m.group(1)}:// URLs ({src})",
-                               fix="add its connector to Spark (e.g. hadoop-aws for s3a://), "
-                                   "or copy the data to a path Spark reads")),
+     lambda m, src, enc: InputError(f"Spark has no file system for {m.group(1)}:// URLs "
+                                    f"({src if src is not None else 'the input'})",
+                                    fix="add its connector to Spark (e.g. hadoop-aws for "
+                                        "s3a://), or copy the data to a path Spark reads")),
     (re.compile(r"is not a Parquet file"),
-     lambda m, src: io.unreadable_parquet_error(src)),
+     lambda m, src, enc: io.unreadable_parquet_error(src if src is not None else "the input")),
 )
 
 
-def input_error(exc: BaseException, source) -> InputError | None:
+def input_error(exc: BaseException, source, encoding: str | None = None) -> InputError | None:
     """The one-line :class:`InputError` for a Spark failure caused by the input, else None.
 
     Spark reports a bad input (a malformed CSV row under ``FAILFAST``, a missing
@@ -157,9 +252,8 @@ def input_error(exc: BaseException, source) -> InputError | None:
     if not type(exc).__module__.startswith(("pyspark", "py4j")):
         return None
     text = str(exc)
-    where = str(source) if source is not None else "the input"
     for pattern, make in _SPARK_INPUT_ERRORS:
         found = pattern.search(text)
         if found:
-            return make(found, where)
+            return make(found, source, encoding)
     return None

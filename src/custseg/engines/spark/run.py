@@ -98,7 +98,7 @@ def segment(df: pd.DataFrame | None, spec: Spec | None, options: RunOptions | No
             return _segment(df, spec, options, progress=progress, input_info=input_info,
                             source=source, master=master, encoding=encoding, spark=spark)
         except Exception as exc:
-            known = input_error(exc, source)
+            known = input_error(exc, source, encoding)
             if known is None:
                 raise
             raise known from None
