@@ -10,6 +10,7 @@ from __future__ import annotations
 import importlib.util
 import shutil
 import sys
+from pathlib import Path
 
 import numpy as np
 import pandas as pd
@@ -137,6 +138,22 @@ def test_assign_with_a_spark_model_gives_the_spark_segments(spark_run, real_365_
     np.testing.assert_allclose(assigned["distance"], seg["distance"], atol=1e-5)
 
 
+def test_spark_assignment_equals_the_core_kernel(spark_run, real_365_module):
+    """The Spark engine assigns with Spark SQL expressions (the feature transform and the
+    nearest centre), which keeps Python off the executors for it; the segments and
+    distances are pinned to :class:`custseg.model.SegmentModel`'s on the same data
+    (issue #16: one assignment path, or an equivalence test for the second)."""
+    from custseg.io import read_table
+    from custseg.modelfile import load_model
+
+    model = load_model(spark_run)
+    expected, _ = model.assign(read_table(real_365_module))
+    seg = pd.read_csv(spark_run / "segments.csv")
+    assert seg["row"].tolist() == expected["row"].tolist()
+    assert seg["segment"].tolist() == expected["segment"].tolist()
+    np.testing.assert_allclose(seg["distance"], expected["distance"], rtol=0, atol=1.01e-6)
+
+
 def test_spark_validation_finds_what_the_local_engine_finds(spark):
     from custseg.engines import run_engine
 
@@ -241,6 +258,24 @@ def test_missing_pyspark_is_one_line_with_the_install_command(monkeypatch):
     assert "\n" not in str(err.value)
 
 
+@pytest.mark.parametrize("pyspark_python, master, configured, expected", [
+    (None, "local[*]", None, sys.executable),  # local mode: this interpreter
+    (None, "local-cluster[1,1,1024]", None, sys.executable),
+    (None, "spark://host:7077", None, "python3"),  # a cluster: its workers' python3
+    (None, "yarn", "/opt/py/bin/python", "/opt/py/bin/python"),  # spark.pyspark.python
+    (None, "local[2]", "/opt/py/bin/python", "/opt/py/bin/python"),
+    ("/x/bin/python", "local[*]", "/opt/py/bin/python", "/x/bin/python"),  # PYSPARK_PYTHON
+])
+def test_the_python_workers_run_the_interpreter_the_user_chose_or_this_one(
+        monkeypatch, pyspark_python, master, configured, expected):
+    from custseg.engines.spark.session import worker_python
+
+    monkeypatch.delenv("PYSPARK_PYTHON", raising=False)
+    if pyspark_python:
+        monkeypatch.setenv("PYSPARK_PYTHON", pyspark_python)
+    assert worker_python(master, configured, pyspark_python or "python3") == expected
+
+
 @pytest.mark.parametrize("name, message", [("dask", "unknown engine 'dask'")])
 def test_unknown_engine_names_the_known_ones(name, message):
     from custseg.engines import get_engine
@@ -271,6 +306,7 @@ def test_spec_inference_sees_numbers_in_text_columns_as_the_csv_reader_does():
 # ------------------------------------------------------------------ how Spark gets the input
 READS_NOTHING_HERE = r"""
 import sys
+sys.path.insert(0, sys.argv.pop(1))  # custseg for this process only, as a console script has it
 import custseg.io as io
 
 def refuse(*args, **kwargs):
@@ -284,24 +320,33 @@ main()
 """
 
 
-def test_spark_run_reads_the_input_itself_and_keeps_the_terminal_quiet(tmp_path):
+def test_spark_run_reads_the_input_itself_and_keeps_the_terminal_quiet(tmp_path,
+                                                                       python_without_custseg):
     """``custseg run DATA --engine spark -q``: no pandas read of the whole file, the
-    JVM's start-up chatter goes to its log file, and the terminal shows nothing."""
+    JVM's start-up chatter goes to its log file, and the terminal shows nothing.
+
+    From an environment that is not activated (issue #16): ``python3`` on ``PATH``
+    cannot import custseg and the process finds custseg through its own ``sys.path``
+    only, as a console script called by its path does; Spark's Python workers (the
+    validation) run this interpreter."""
     import hashlib
     import json
-    import os
     import subprocess
+
+    import custseg
+    from conftest import env_without_custseg
 
     require_or_skip(_spark_available(), "pyspark or java is not installed")
     data = tmp_path / "customers.parquet"
     make_customers(1_500, seed=4).to_parquet(data)
     log = tmp_path / "jvm.log"
     out = tmp_path / "run"
+    src = str(Path(custseg.__file__).resolve().parents[1])
     done = subprocess.run(
-        [sys.executable, "-c", READS_NOTHING_HERE, "run", str(data), "--engine", "spark",
+        [sys.executable, "-c", READS_NOTHING_HERE, src, "run", str(data), "--engine", "spark",
          "--master", "local[1]", "--k", "3", "--k-range", "3-3", "--out", str(out), "-q"],
         capture_output=True, text=True, timeout=600,
-        env={**os.environ, "CUSTSEG_SPARK_LOG": str(log)})
+        env=env_without_custseg(python_without_custseg, CUSTSEG_SPARK_LOG=str(log)))
     assert done.returncode == 0, done.stderr[-2000:]
     assert done.stderr == ""
     assert "log4j" in log.read_text()  # what the JVM printed went to its log

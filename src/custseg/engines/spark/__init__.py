@@ -38,11 +38,10 @@ Modules, by job: :mod:`.session` (settings, the JVM's log, the workers' Python),
 """
 
 from .read import INFER_ROWS, can_read, read_spark
-from .run import DRIVER_SEGMENTS_MAX, PARTITIONED_MIN, segment
+from .run import segment
 from .session import SparkSettings, get_session, jvm_log_path
 from .stages import MAX_ITER, TOL
 from .write import write_partitioned_segments
 
 __all__ = ["segment", "get_session", "jvm_log_path", "read_spark", "can_read",
-           "write_partitioned_segments", "SparkSettings", "MAX_ITER", "TOL", "INFER_ROWS",
-           "PARTITIONED_MIN", "DRIVER_SEGMENTS_MAX"]
+           "write_partitioned_segments", "SparkSettings", "MAX_ITER", "TOL", "INFER_ROWS"]
