@@ -39,6 +39,8 @@ above it ``percentile_approx`` with relative error 1e-6."""
 
 
 def median_expr(col, n: int, q=0.5):
+    """Spark's percentile(s) ``q`` of ``col`` over ``n`` rows: exact up to
+    ``EXACT_PERCENTILE_MAX`` rows, else approximate (relative error 1e-6)."""
     from pyspark.sql import functions as F
 
     if n <= EXACT_PERCENTILE_MAX:
