@@ -22,7 +22,7 @@ from .errors import Problem, ValidationError
 from .spec import Spec, code_str
 
 __all__ = ["Validated", "validate", "check", "coerce_numeric", "coerce_codes", "MAX_COLUMNS",
-           "MAX_CELL_CHARS"]
+           "MAX_CELL_CHARS", "MAX_EXAMPLES", "short_text", "rows_text", "count_text"]
 
 MAX_EXAMPLES = 3
 MAX_COLUMNS = 1000
@@ -68,20 +68,26 @@ def _examples(rows: list[int], values: list) -> str:
     return ", ".join(parts)
 
 
-def _short(v) -> str:
+def short_text(v) -> str:
+    """``v`` as text, cut to 40 characters (``...`` at the end) for a message."""
     s = str(v)
     return s if len(s) <= 40 else s[:37] + "..."
 
 
-def _rows_text(rows: list[int], count: int) -> str:
+def rows_text(rows: list[int], count: int) -> str:
     """``rows 3, 5 and 2 more``, or ``row 3`` for one."""
     more = f" and {count - len(rows):,} more" if count > len(rows) else ""
     return ("row " if count == 1 else "rows ") + ", ".join(map(str, rows)) + more
 
 
-def _n(count: int, one: str, many: str) -> str:
+def count_text(count: int, one: str, many: str) -> str:
     """``1 value`` / ``3 values`` / ``30,658 values``."""
     return f"{count:,} {one if count == 1 else many}"
+
+
+# The message helpers' former private names, used throughout this module (and by
+# changes on other branches); the public names above are what other modules import.
+_short, _rows_text, _n = short_text, rows_text, count_text
 
 
 def coerce_numeric(s: pd.Series) -> tuple[np.ndarray, np.ndarray]:
