@@ -125,3 +125,80 @@ def python_without_custseg(tmp_path_factory) -> Path:
                           capture_output=True).returncode != 0, "custseg is importable"
     subprocess.run([python, "-c", "import pandas, pyarrow, pyspark"], env=env, check=True)
     return bin_dir
+
+
+# ------------------------------------------- models of every kind, for the assignment paths
+VARIED_SPEC = '''
+kind = "customers"
+id = "customer_id"
+cluster_on = ["minutes_watched", "CLV", "tier"]
+describe = ["region", "plan"]
+
+[columns.minutes_watched]
+kind = "numeric"
+role = "engagement"
+missing = "zero"
+transform = "log"
+
+[columns.CLV]
+kind = "numeric"
+role = "value"
+missing = "median"
+
+[columns.tier]
+kind = "categorical"
+missing = "mode"
+
+[columns.region]
+kind = "categorical"
+missing = "unknown"
+labels = { 0 = "North", 1 = "South", 2 = "Elsewhere" }
+
+[columns.plan]
+kind = "categorical"
+missing = "unknown"
+'''
+"""A spec for the assignment-path tests: missing values filled three ways, a categorical
+clustering column and a describing one without labels (codes never seen make a customer
+unfamiliar, no warning) and one with labels (a code outside them is a warning)."""
+
+VARIED_ALGORITHMS = ("kmeans", "gmm", "hdbscan", "kprototypes")
+
+
+def varied_customers(n: int, seed: int, *, missing: bool = False, unseen: bool = False,
+                     unlabelled: bool = False):
+    """Customers for :data:`VARIED_SPEC`: ``missing`` empties cells of every fillable column,
+    ``unseen`` puts codes the model never saw in ``tier`` and ``plan``, ``unlabelled`` a
+    region code outside its labels (a warning)."""
+    import numpy as np
+
+    from custseg.datasets import make_customers
+
+    rng = np.random.default_rng(seed)
+    df = make_customers(n, seed=seed).drop(columns=["channel"])
+    df.insert(0, "customer_id", [f"v{seed}-{i}" for i in range(n)])
+    df["tier"] = rng.choice(["basic", "plus", "pro"], n).astype(object)
+    df["plan"] = rng.choice(["monthly", "yearly"], n).astype(object)
+    df["region"] = df["region"].astype(object)
+    if missing:
+        for col, every in (("minutes_watched", 5), ("CLV", 7), ("tier", 6), ("plan", 4),
+                           ("region", 9)):
+            df.loc[df.index[1::every], col] = None
+    if unseen:
+        df.loc[df.index[2::8], "tier"] = "gold"
+        df.loc[df.index[3::5], "plan"] = "weekly"
+    if unlabelled:
+        df.loc[df.index[4], "region"] = 7
+    return df
+
+
+@pytest.fixture(scope="session")
+def varied_models() -> dict:
+    """{algorithm: SegmentModel} fitted on :func:`varied_customers` with :data:`VARIED_SPEC`."""
+    import custseg
+
+    spec = custseg.parse_spec(VARIED_SPEC)
+    train = varied_customers(600, seed=1)
+    return {algo: custseg.CustomerSegmenter(spec, algorithm=algo, k=None if algo == "hdbscan" else 3,
+                                            stability_runs=0).fit(train).model_
+            for algo in VARIED_ALGORITHMS}
