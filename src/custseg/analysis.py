@@ -16,12 +16,13 @@ from scipy.cluster.hierarchy import dendrogram
 
 from . import __version__, explore
 from ._parallel import map_ordered
-from ._threads import one_thread
+from ._threads import one_openmp_thread, one_thread
 from .recommend import NOTE, cell_recommendations, rules_from_spec, segment_recommendations
 from .segmenter import CustomerSegmenter
 from .spec import Spec
 
-__all__ = ["answer_questions", "answer_questions_one_thread", "build_analysis", "partial_analysis",
+__all__ = ["answer_questions", "answer_questions_one_thread", "answer_questions_beside",
+           "build_analysis", "partial_analysis",
            "SCATTER_MAX", "PCA_MAX"]
 
 SCATTER_MAX = 50_000
@@ -260,6 +261,17 @@ def answer_questions(spec: Spec, data: pd.DataFrame, seed: int, *, n_jobs: int |
 def answer_questions_one_thread(spec: Spec, data: pd.DataFrame, seed: int) -> dict:
     """:func:`answer_questions` with one native (BLAS, OpenMP) thread, as a run computes them."""
     with one_thread():
+        return answer_questions(spec, data, seed)
+
+
+def answer_questions_beside(spec: Spec, data: pd.DataFrame, seed: int) -> dict:
+    """:func:`answer_questions` in a worker thread, on one OpenMP thread of its own.
+
+    BLAS's limit is process-wide: the caller holds it at one thread while this runs
+    (:func:`custseg.pipeline.segment`), so the numbers are those of
+    :func:`answer_questions_one_thread`.
+    """
+    with one_openmp_thread():
         return answer_questions(spec, data, seed)
 
 

@@ -18,7 +18,7 @@ from ._parallel import beside_many
 from ._timing import StageClock
 from .cluster.algorithms import get_algorithm
 from .cluster.hierarchy import ward_tree
-from .cluster.selection import choose_k, forced_k, start_consensus, starts_then_polish, sweep
+from .cluster.selection import choose_k, consensus_beside, forced_k, starts_then_polish, sweep
 from .compare import reference_distributions
 from .errors import ParameterError, ValidationError
 from .features import FeatureSpace
@@ -289,8 +289,7 @@ class CustomerSegmenter(TransformerMixin, ClusterMixin, BaseEstimator):
             else min(self.silhouette_sample, self.silhouette_max))
         ks, too_few = _within_distinct(Zs, Z, ks, self.k)
         # the gap statistic and stability need only the sample: started first, beside the rest
-        consensus = start_consensus(Zs, ks, seed=seed, n_jobs=self.n_jobs)
-        try:
+        with consensus_beside(Zs, ks, seed=seed, n_jobs=self.n_jobs) as consensus:
             say("ward", "building the Ward hierarchy")
             self.ward_ = ward_tree(Zs, exact_max=self.ward_exact_max, seed=seed)
             lap("ward")
@@ -306,10 +305,6 @@ class CustomerSegmenter(TransformerMixin, ClusterMixin, BaseEstimator):
                                start_max=START_MAX if fast else None,
                                progress=lambda d: say("choose_k", d), fit_kwargs=extra_kw,
                                consensus=consensus)
-        except BaseException:
-            if consensus is not None:
-                consensus.cancel()  # a worker still computing for a failed fit
-            raise
         note = (f"Chosen on a fixed-seed sample of {Zs.shape[0]:,} of {n:,} customers"
                 if sample is not None else "")
         if too_few:

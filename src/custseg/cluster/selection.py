@@ -25,17 +25,18 @@ reason names every criterion's pick, so disagreement is visible.
 
 from __future__ import annotations
 
-from collections.abc import Callable
+import contextlib
+from collections.abc import Callable, Iterator
 
 import numpy as np
 
-from .._parallel import Later, beside
-from .._threads import one_thread
+from .._parallel import Later, beside, effective_n_jobs
+from .._threads import one_blas_thread, one_openmp_thread, one_thread
 from .algorithms import ClusterFit, get_algorithm
 from .assign import nearest_centroid
 from .hierarchy import WardTree
 
-__all__ = ["sweep", "start_consensus", "forced_k", "silhouettes", "ch_db", "ari", "knee_point",
+__all__ = ["sweep", "consensus_beside", "forced_k", "silhouettes", "ch_db", "ari", "knee_point",
            "choose_k", "CRITERIA"]
 
 CRITERIA = ("elbow", "silhouette", "calinski_harabasz", "davies_bouldin", "gap", "stability",
@@ -99,10 +100,11 @@ def gap_and_stability(X: np.ndarray, ks: list[int], *, seed: int = 0, n_refs: in
     return out
 
 
-def _gap_and_stability_one_thread(X: np.ndarray, ks: list[int], *, seed: int,
-                                  max_rows: int) -> dict[int, dict]:
-    """:func:`gap_and_stability` with one native thread (many small fits: more cost more)."""
-    with one_thread():
+def _gap_and_stability_beside(X: np.ndarray, ks: list[int], *, seed: int,
+                              max_rows: int) -> dict[int, dict]:
+    """:func:`gap_and_stability` on one OpenMP thread of its own: in a worker thread, BLAS
+    is held at one thread by the caller (:func:`consensus_beside`)."""
+    with one_openmp_thread():
         return gap_and_stability(X, ks, seed=seed, max_rows=max_rows)
 
 
@@ -263,8 +265,8 @@ def sweep(
     best is then refined by Lloyd iterations on every row, so the metrics and
     centroids describe all of ``X`` at a fraction of the cost. The gap statistic
     and bootstrap stability (on their own subsample) are ``consensus`` if given
-    (see :func:`start_consensus`), else started here: with ``n_jobs`` of two or
-    more in a joblib worker process beside the sweep, else computed after it.
+    (see :func:`consensus_beside`), else started here: with ``n_jobs`` of two or
+    more in a thread beside the sweep, else computed after it.
 
     Returns the metric rows (one dict per k) and the fits by k.
     """
@@ -278,16 +280,14 @@ def sweep(
     if start_max is not None and algorithm == "kmeans" and n > start_max:
         start_rows = np.sort(np.random.default_rng(seed + 7).choice(n, size=start_max,
                                                                      replace=False))
-    if consensus is None:
-        consensus = start_consensus(X, ks, seed=seed, consensus_max=consensus_max, n_jobs=n_jobs)
-    try:
+    if consensus is not None:
         return _sweep(X, ks, fit, n_init=n_init, seed=seed, ward=ward, sil_rows=sil_rows,
                       start_rows=start_rows, progress=progress, fit_kwargs=fit_kwargs or {},
                       consensus=consensus)
-    except BaseException:
-        if consensus is not None:
-            consensus.cancel()  # a worker still computing for a failed sweep
-        raise
+    with consensus_beside(X, ks, seed=seed, consensus_max=consensus_max, n_jobs=n_jobs) as mine:
+        return _sweep(X, ks, fit, n_init=n_init, seed=seed, ward=ward, sil_rows=sil_rows,
+                      start_rows=start_rows, progress=progress, fit_kwargs=fit_kwargs or {},
+                      consensus=mine)
 
 
 def _sweep(X: np.ndarray, ks: list[int], fit, *, n_init: int, seed: int, ward: WardTree | None,
@@ -326,20 +326,32 @@ def _sweep(X: np.ndarray, ks: list[int], fit, *, n_init: int, seed: int, ward: W
     return rows, fits
 
 
-def start_consensus(X: np.ndarray, ks: list[int], *, seed: int = 0,
-                    consensus_max: int | None = 5_000, n_jobs: int | None = None) -> Later | None:
-    """:func:`gap_and_stability` of ``X`` for :func:`sweep`, started now when ``n_jobs`` allows.
+@contextlib.contextmanager
+def consensus_beside(X: np.ndarray, ks: list[int], *, seed: int = 0,
+                     consensus_max: int | None = 5_000, n_jobs: int | None = None
+                     ) -> Iterator[Later | None]:
+    """Context giving :func:`gap_and_stability` of ``X`` for :func:`sweep`, started at once
+    when ``n_jobs`` allows.
 
-    With two jobs or more a joblib worker process computes it (hundreds of small
-    fits, mostly Python: a thread would take turns with the caller's), so started
-    before other work (the Ward tree) it has that time too; with one job it is
-    computed when the sweep asks for it. None when there is nothing to compute.
-    ``X`` must not change until the sweep.
+    With two jobs or more a joblib thread computes it beside the caller's own
+    work (the Ward tree, the sweep: scikit-learn's k-means releases the GIL in its
+    loops), on one OpenMP thread of its own, while this context holds BLAS at one
+    thread for the whole process (the numbers are then those of one thread, as
+    with one job). With one job it is computed when the sweep asks for it. None
+    when there is nothing to compute. ``X`` must not change meanwhile; a value
+    not taken when the context ends is cancelled.
     """
     if not consensus_max or len(ks) < 2:
-        return None
-    return beside(_gap_and_stability_one_thread, X, ks, seed=seed, max_rows=consensus_max,
-                  n_jobs=n_jobs)
+        yield None
+        return
+    beside_us = effective_n_jobs(n_jobs) > 1
+    with one_blas_thread() if beside_us else contextlib.nullcontext():
+        later = beside(_gap_and_stability_beside, X, ks, seed=seed, max_rows=consensus_max,
+                       n_jobs=n_jobs, prefer="threads")
+        try:
+            yield later
+        finally:
+            later.cancel()  # (nothing to do once its value was taken)
 
 
 def forced_k(k: int | None, best_k: int, reason: str) -> tuple[int, str]:
