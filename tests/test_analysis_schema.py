@@ -6,7 +6,7 @@ of ``--compare-algorithms`` (a part the command adds), and, through
 the report), the options, algorithms and data that add, drop or empty parts
 (--aggregate-only, hdbscan's noise segment, gmm's BIC, k-prototypes' gamma, a single
 k, --reference, undefined tests, an inferred spec without value column or groups,
-the tests' sample above TESTS_MAX customers); and the report tests' fixture. A
+the tests' sample above questions.TESTS_MAX customers); and the report tests' fixture. A
 table of broken analyses shows that the schema catches a missing key, a wrong
 type, an unknown key and an out-of-range value.
 
@@ -197,9 +197,9 @@ def test_an_inferred_spec_without_value_column_or_groups_matches(tmp_path):
 
 
 def test_a_run_above_the_tests_limit_matches_with_its_sample(demo_dir, tmp_path, monkeypatch):
-    from custseg import analysis as analysis_module
+    from custseg import questions
 
-    monkeypatch.setattr(analysis_module, "TESTS_MAX", ROWS // 2)
+    monkeypatch.setattr(questions, "TESTS_MAX", ROWS // 2)
     analysis = segment_demo(demo_dir, tmp_path, k_range=(2, 4))
     assert analysis["tests_sample"] == {"rows": ROWS // 2, "of": ROWS}
     assert_matches_schema(analysis)

@@ -19,7 +19,7 @@ PACKAGE = SRC / "custseg"
 
 #: modules (or packages: every module below them) of the core
 CORE = ("errors", "spec", "validate", "features", "cluster", "profile", "quality", "recommend",
-        "segmenter", "model", "explore", "analysis", "pipeline", "compare", "datasets", "schemas",
+        "segmenter", "model", "explore", "questions", "analysis", "pipeline", "compare", "datasets", "schemas",
         "_parallel", "_threads", "_timing", "_messages", "rfm.columns", "rfm.checks", "rfm.sql",
         "rfm.scores")
 #: modules (or packages) of the edges: the core imports none of them

@@ -6,7 +6,6 @@
 
 from __future__ import annotations
 
-import contextlib
 import platform
 import time
 from collections.abc import Callable
@@ -17,8 +16,7 @@ import numpy as np
 import pandas as pd
 
 from . import __version__
-from ._parallel import Later, beside, effective_n_jobs
-from ._threads import one_blas_thread
+from ._parallel import Later, beside
 from .segmenter import CustomerSegmenter, Progress
 from .spec import Spec
 
@@ -155,30 +153,23 @@ def segment(df: pd.DataFrame, spec: Spec | None, options: RunOptions | None = No
     n_jobs : int, optional
         Overrides ``options.n_jobs``: jobs to run at once (joblib). None or 1 runs
         everything in the calling thread; with two or more, the statistical
-        questions (which need only the data) are answered in a thread beside the
-        clustering (numpy releases the GIL in their sorts and draws). The results
-        are the same for every value.
+        questions (which need only the data) are answered in a worker process
+        beside the clustering. The results are the same for every value.
     """
     options = options or RunOptions()
     if n_jobs is not None:
         options = RunOptions(**{**options.__dict__, "n_jobs": n_jobs})
     est = options.estimator(spec)
     questions: list[Later] = []
-    beside_us = effective_n_jobs(options.n_jobs) > 1
-    # with two jobs or more, BLAS stays on one thread (process-wide) while the questions'
-    # thread computes, so that their numbers are those of one thread, as with one job
-    blas = contextlib.ExitStack()
 
     def on_stage(name: str) -> None:
-        from .analysis import answer_questions_beside, answer_questions_one_thread, partial_analysis
+        from .analysis import partial_analysis
+        from .questions import answer_questions_one_thread
 
         if name == "preprocess":
             # the statistical questions need only the data: answered beside the clustering
-            if beside_us:
-                blas.enter_context(one_blas_thread())
-            questions.append(beside(
-                answer_questions_beside if beside_us else answer_questions_one_thread, est.spec_,
-                est._data, int(est.random_state), n_jobs=options.n_jobs, prefer="threads"))
+            questions.append(beside(answer_questions_one_thread, est.spec_, est._data,
+                                    int(est.random_state), n_jobs=options.n_jobs))
         elif name in EARLY_STAGES and on_partial_analysis is not None:
             # after the last of them the analysis is built at once, which needs the answers
             answers = questions[0].result() if name == EARLY_STAGES[-1] else None
@@ -186,14 +177,10 @@ def segment(df: pd.DataFrame, spec: Spec | None, options: RunOptions | None = No
 
     try:
         est.fit(df, progress=progress, on_stage=on_stage if options.analysis else None)
-        if beside_us and questions:
-            questions[0].result()
     except BaseException:
         for job in questions:
             job.cancel()
         raise
-    finally:
-        blas.close()
     data, Z = est.__dict__.pop("_data"), est.__dict__.pop("_Z")
     spec_used = est.spec_
     n_total = len(df)

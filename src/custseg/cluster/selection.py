@@ -30,8 +30,8 @@ from collections.abc import Callable, Iterator
 
 import numpy as np
 
-from .._parallel import Later, beside, effective_n_jobs
-from .._threads import one_blas_thread, one_openmp_thread, one_thread
+from .._parallel import Later, beside
+from .._threads import one_thread
 from .algorithms import ClusterFit, get_algorithm
 from .assign import nearest_centroid
 from .hierarchy import WardTree
@@ -100,11 +100,11 @@ def gap_and_stability(X: np.ndarray, ks: list[int], *, seed: int = 0, n_refs: in
     return out
 
 
-def _gap_and_stability_beside(X: np.ndarray, ks: list[int], *, seed: int,
-                              max_rows: int) -> dict[int, dict]:
-    """:func:`gap_and_stability` on one OpenMP thread of its own: in a worker thread, BLAS
-    is held at one thread by the caller (:func:`consensus_beside`)."""
-    with one_openmp_thread():
+def _gap_and_stability_one_thread(X: np.ndarray, ks: list[int], *, seed: int,
+                                  max_rows: int) -> dict[int, dict]:
+    """:func:`gap_and_stability` on one native thread (many small fits: more cost more), the
+    numbers of a computation in the sweep's own one-thread context."""
+    with one_thread():
         return gap_and_stability(X, ks, seed=seed, max_rows=max_rows)
 
 
@@ -266,7 +266,7 @@ def sweep(
     centroids describe all of ``X`` at a fraction of the cost. The gap statistic
     and bootstrap stability (on their own subsample) are ``consensus`` if given
     (see :func:`consensus_beside`), else started here: with ``n_jobs`` of two or
-    more in a thread beside the sweep, else computed after it.
+    more in a worker process beside the sweep, else computed after it.
 
     Returns the metric rows (one dict per k) and the fits by k.
     """
@@ -333,25 +333,22 @@ def consensus_beside(X: np.ndarray, ks: list[int], *, seed: int = 0,
     """Context giving :func:`gap_and_stability` of ``X`` for :func:`sweep`, started at once
     when ``n_jobs`` allows.
 
-    With two jobs or more a joblib thread computes it beside the caller's own
-    work (the Ward tree, the sweep: scikit-learn's k-means releases the GIL in its
-    loops), on one OpenMP thread of its own, while this context holds BLAS at one
-    thread for the whole process (the numbers are then those of one thread, as
-    with one job). With one job it is computed when the sweep asks for it. None
-    when there is nothing to compute. ``X`` must not change meanwhile; a value
-    not taken when the context ends is cancelled.
+    With two jobs or more a joblib worker process computes it beside the caller's
+    own work (the Ward tree, the sweep): its hundreds of small fits are mostly
+    Python, which a thread would run in turns with the sweep's. With one job it is
+    computed when the sweep asks for it. Either way on one native thread, so the
+    numbers are the same. None when there is nothing to compute. ``X`` must not
+    change meanwhile; a value not taken when the context ends is cancelled.
     """
     if not consensus_max or len(ks) < 2:
         yield None
         return
-    beside_us = effective_n_jobs(n_jobs) > 1
-    with one_blas_thread() if beside_us else contextlib.nullcontext():
-        later = beside(_gap_and_stability_beside, X, ks, seed=seed, max_rows=consensus_max,
-                       n_jobs=n_jobs, prefer="threads")
-        try:
-            yield later
-        finally:
-            later.cancel()  # (nothing to do once its value was taken)
+    later = beside(_gap_and_stability_one_thread, X, ks, seed=seed, max_rows=consensus_max,
+                   n_jobs=n_jobs)
+    try:
+        yield later
+    finally:
+        later.cancel()  # (nothing to do once its value was taken)
 
 
 def forced_k(k: int | None, best_k: int, reason: str) -> tuple[int, str]:
