@@ -475,10 +475,10 @@ def test_quintile_scores_by_hand():
     [5.0],
 ], ids=["whole", "fractional", "far-apart", "one"])
 def test_min_rank_equals_pandas(values):
-    from custseg.rfm import _min_rank
+    from custseg.rfm.scores import min_rank
 
     key = np.array(values)
-    np.testing.assert_array_equal(_min_rank(key), pd.Series(key).rank(method="min").to_numpy())
+    np.testing.assert_array_equal(min_rank(key), pd.Series(key).rank(method="min").to_numpy())
 
 
 def test_equal_values_get_one_score():
