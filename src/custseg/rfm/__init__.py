@@ -35,7 +35,9 @@ directory, ``TMPDIR``, removed afterwards). Any other file (whitespace-padded
 text such as CDNOW's, other encodings, Excel, JSON, ...) is read whole with
 :func:`custseg.io.read_table`. Text files scanned by DuckDB are typed like
 ``read_table`` types them: a customer column holding only whole numbers becomes
-integers. Row numbers in messages count data rows from 1 whatever the source.
+integers. A row with more or fewer fields than the header stops the reading, with
+one line naming its line and both field counts, whichever way the file is read.
+Row numbers in messages count data rows from 1 whatever the source.
 
 DuckDB works within :data:`DUCKDB_MEMORY` (4 GB; the environment variable
 ``CUSTSEG_DUCKDB_MEMORY``, e.g. ``2GB``, overrides it) and spills beyond it into

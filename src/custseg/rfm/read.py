@@ -8,7 +8,9 @@ delimiter (detected by :func:`custseg.io.sniff_text`, as
 :func:`custseg.io.read_table` detects it), is scanned by DuckDB without loading
 it, so logs larger than memory work: text is parsed once into a temporary
 Parquet copy in the scratch directory. Any other file is read whole with
-:func:`custseg.io.read_table`.
+:func:`custseg.io.read_table`. Either way a row with more or fewer fields than
+the header stops the reading, with one line naming its line (as an editor
+numbers lines) and both field counts (:mod:`custseg.io.ragged`).
 
 DuckDB works within :data:`DUCKDB_MEMORY` (the environment variable
 ``CUSTSEG_DUCKDB_MEMORY``, e.g. ``2GB``, overrides it) and spills beyond it
@@ -40,6 +42,7 @@ from ..io import (
     sniff_text,
     unreadable_parquet_error,
 )
+from ..io.ragged import RaggedRow, find_ragged_row, ragged_row_error
 from .views import ROW, DuckLog, ident, literal, query_error
 
 __all__ = ["open_log", "DUCKDB_MEMORY"]
@@ -162,11 +165,11 @@ def _open_path(path: Path) -> tuple[DuckLog, Path]:
         duck_codec = {"utf-8": "utf-8", "utf-8-sig": "utf-8", "latin-1": "latin-1",
                       "iso8859-1": "latin-1"}.get(codec)
         if sep in DELIMITERS and duck_codec is not None:
-            return _open_text(path, sep, sample, duck_codec)
+            return _open_text(path, codec, sep, sample, duck_codec)
     return _open_frame(read_table(path), str(path))
 
 
-def _open_text(path: Path, sep: str, sample: str, duck_codec: str) -> tuple[DuckLog, Path]:
+def _open_text(path: Path, codec: str, sep: str, sample: str, duck_codec: str) -> tuple[DuckLog, Path]:
     """Delimited text, parsed once by DuckDB into a Parquet copy in the scratch directory."""
     lines = sample.lstrip("\ufeff").splitlines()
     skip = next((i for i, line in enumerate(lines) if line.strip()), 0) + 1
@@ -174,10 +177,10 @@ def _open_text(path: Path, sep: str, sample: str, duck_codec: str) -> tuple[Duck
     raise_on_duplicates(header, path)
     names = [name if name != "" else f"Unnamed: {i}" for i, name in enumerate(header)]
     columns = "{" + ", ".join(f"{literal(name)}: 'VARCHAR'" for name in names) + "}"
-    # null_padding: a short row gets empty cells, as pandas reads it
+    # strict_mode: a row with more or fewer fields than the header stops the scan
     options = (f"delim = {literal(sep)}, header = false, skip = {skip}, columns = {columns}, "
                f"quote = '\"', escape = '\"', encoding = {literal(duck_codec)}, "
-               "auto_detect = false, strict_mode = true, null_padding = true")
+               "auto_detect = false, strict_mode = true")
     # Parse the text once into a temporary Parquet file (in the temporary directory,
     # TMPDIR), so that the several passes of the checks scan columns, not text.
     con, scratch = _connect()
@@ -192,18 +195,45 @@ def _open_text(path: Path, sep: str, sample: str, duck_codec: str) -> tuple[Duck
         try:
             con.execute(copy_sql(options)).fetchall()
         except Exception as exc:
-            # DuckDB's parallel scanner cannot pad short rows when a quoted field
-            # holds a line break; the serial one can (slower, so only then).
-            if "parallel=false" not in str(exc):
-                raise
-            con.execute(copy_sql(options + ", parallel = false")).fetchall()
+            # The first record with another field count than the header, found by Python's csv
+            # module (a quoted delimiter or line break stays in its field), at the physical
+            # line an editor shows: DuckDB counts records, not lines, after a quoted line break.
+            row = _ragged_row(path, codec, sep)
+            if row is not None:
+                raise ragged_row_error(path, row, sep) from exc
+            # None: a line of only spaces or tabs (a record of one field to DuckDB), or a
+            # problem that is not the field count. Read as before this check: a short record
+            # gets empty cells, and DuckDB words any other problem.
+            _copy_padded(con, copy_sql, options)
         con.execute("CREATE TEMP VIEW raw AS SELECT * FROM "
                     f"read_parquet({literal(str(copy))})").fetchall()
     except Exception as exc:
-        con.close()
-        shutil.rmtree(scratch, ignore_errors=True)
+        _close(con, scratch)
+        if isinstance(exc, InputError):
+            raise
         raise _read_error(str(path), exc, sep) from exc
     return DuckLog(con, str(path), text_typed=True), scratch
+
+
+def _ragged_row(path: Path, codec: str, sep: str) -> RaggedRow | None:
+    """The first record of ``path`` with more or fewer fields than the header, or None."""
+    try:
+        return find_ragged_row(path, codec, sep)
+    except (UnicodeDecodeError, OSError):
+        return None  # DuckDB's error says what is wrong
+
+
+def _copy_padded(con: Any, copy_sql: Any, options: str) -> None:
+    """The copy with short records padded with empty cells (the reading of a file without ragged rows)."""
+    padded = options + ", null_padding = true"
+    try:
+        con.execute(copy_sql(padded)).fetchall()
+    except Exception as exc:
+        # DuckDB's parallel scanner cannot pad short rows when a quoted field
+        # holds a line break; the serial one can (slower, so only then).
+        if "parallel=false" not in str(exc):
+            raise
+        con.execute(copy_sql(padded + ", parallel = false")).fetchall()
 
 
 def _read_error(where: str, exc: Exception, sep: str) -> InputError:
