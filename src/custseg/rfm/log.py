@@ -44,14 +44,14 @@ def validate_transactions(source: pd.DataFrame | str | os.PathLike[str],
     ----------
     source : DataFrame, str or os.PathLike
         The log, or the path of a file (Parquet and delimited text are scanned
-        out of core by DuckDB; see the module docstring).
+        out of core by DuckDB; see :mod:`custseg.rfm`).
     cols : TransactionColumns or dict
         Names of the columns.
     as_of : date-like, optional
         End of the observation period; default the last transaction's date.
         Transactions after it are left out (a warning counts them).
     returns : {"net", "drop", "error"}, default "net"
-        What negative amounts mean (see the module docstring).
+        What negative amounts mean (see :mod:`custseg.rfm`).
     drop_duplicates : bool, default False
         Whether exact duplicate rows are left out of the customer checks (and of
         :func:`aggregate`).
@@ -175,7 +175,7 @@ def aggregate(source: pd.DataFrame | str | os.PathLike[str],
         End of the observation period (inclusive); default the date of the last
         transaction. Later transactions are left out.
     convention : {"default", "lifetimes"}, default "default"
-        Which columns to compute; the module docstring defines both side by side.
+        Which columns to compute; :mod:`custseg.rfm` defines both side by side.
     returns : {"net", "drop", "error"}, default "net"
         What negative amounts mean.
     drop_duplicates : bool, default False
