@@ -79,7 +79,8 @@ def open_log(source: Any) -> Iterator[DuckLog]:
     try:
         yield log
     finally:
-        _close(log.con, scratch)
+        log.close()
+        shutil.rmtree(scratch, ignore_errors=True)
 
 
 def _close(con: Any, scratch: Path) -> None:
