@@ -333,7 +333,7 @@ def test_size_limit_is_checked_before_the_app_reads_or_parses():
     """At the ASGI level: an oversized Content-Length is answered without one receive()."""
 
     async def run():
-        from custseg.api import _Guard
+        from custseg.api.guard import Guard as _Guard
 
         async def app(scope, receive, send):  # must never be reached
             raise AssertionError("the app was called")
@@ -451,6 +451,18 @@ def test_openapi_documents_request_responses_and_errors(client):
     assert "99 %" in schemas["Assignment"]["properties"]["unfamiliar"]["description"]
     assert "the fix" in detail["properties"]["message"]["description"]
     assert "security" not in post
+
+
+def test_every_field_description_reaches_openapi(client):
+    from custseg.api.schemas import FIELD_DOCS, Health, described
+
+    schemas = client.get("/openapi.json").json()["components"]["schemas"]
+    assert len(FIELD_DOCS) == 7
+    for shape, fields in FIELD_DOCS.items():
+        for field, text in fields.items():
+            assert schemas[shape]["properties"][field]["description"] == text
+    with pytest.raises(TypeError, match="Health has no field 'nope'"):
+        described(nope="a description of nothing")(Health)
 
 
 def test_openapi_declares_the_bearer_scheme_when_locked(locked):
@@ -619,9 +631,10 @@ def test_generated_requests_never_get_a_server_error(case):
 # ------------------------------------------------- the plain path (no pandas)
 def _pandas_answer(model, recs, monkeypatch):
     from custseg import api
+    from custseg.api import plain
 
     with monkeypatch.context() as m:
-        m.setattr(api, "PLAIN_MAX_RECORDS", 0)
+        m.setattr(plain, "PLAIN_MAX_RECORDS", 0)
         try:
             return api.assign_records(model, recs)
         except custseg.CustsegError as exc:
@@ -629,11 +642,11 @@ def _pandas_answer(model, recs, monkeypatch):
 
 
 def _plain_answer(model, recs):
-    from custseg import api
+    from custseg.api import plain
 
     try:
-        return api._assign_plain(model, recs)
-    except api._Unplain:
+        return plain.assign_plain(model, recs)
+    except plain.Unplain:
         return None
 
 
@@ -666,6 +679,65 @@ _VALUE = st.one_of(st.none(), st.integers(-5, 3000), st.floats(-5, 5000, allow_n
     optional={"customer_id": st.one_of(st.integers(0, 3), st.sampled_from(["a", "b"])),
               "channel": _VALUE}), min_size=1, max_size=4))
 def test_plain_path_never_disagrees_with_the_pandas_path(model, rows):
+    plain = _plain_answer(model, rows)
+    if plain is None:
+        return
+    with pytest.MonkeyPatch.context() as m:
+        assert plain == _pandas_answer(model, rows, m)
+
+
+# ------------------------------- the plain path against the pandas path, every kind of model
+def _json_ready(df: pd.DataFrame) -> list[dict]:
+    return [{k: (None if isinstance(v, float) and math.isnan(v) else v) for k, v in row.items()}
+            for row in df.to_dict("records")]
+
+
+@pytest.mark.parametrize("algorithm", ["kmeans", "gmm", "hdbscan", "kprototypes"])
+@pytest.mark.parametrize("variant", ["clean", "missing", "unseen", "missing+unseen", "unlabelled"])
+def test_plain_path_equals_the_pandas_path_for_every_model(varied_models, monkeypatch, algorithm,
+                                                          variant):
+    """Same segments, distances, unfamiliar flags and warnings (none); a code outside a
+    column's labels (a warning) is handed over to the pandas path, which words it."""
+    from conftest import varied_customers
+
+    model = varied_models[algorithm]
+    recs = _json_ready(varied_customers(60, seed=22, missing="missing" in variant,
+                                        unseen="unseen" in variant,
+                                        unlabelled=variant == "unlabelled"))
+    for batch in (recs[:1], recs[:7], recs):
+        plain = _plain_answer(model, batch)
+        pandas_ = _pandas_answer(model, batch, monkeypatch)
+        if variant == "unlabelled" and len(batch) > 4:
+            assert plain is None
+            assert [w["code"] for w in pandas_["warnings"]] == ["unseen-code"]
+            continue
+        assert plain is not None
+        assert plain == pandas_
+    if "unseen" in variant:
+        assert any(a["unfamiliar"] for a in plain["assignments"])
+
+
+_VARIED_VALUE = st.one_of(st.none(), st.integers(-3, 3000), st.floats(-3, 5000, allow_nan=False),
+                          st.sampled_from(["0", "1", "2", " 1", "", "x", "12.5", "basic", "pro",
+                                           "gold", "monthly", "weekly", "yearly"]), st.booleans())
+# mostly what the plain path answers (numbers, codes, empty cells), sometimes anything
+_VARIED_NUMBER = st.one_of(st.none(), st.integers(0, 3000), st.floats(0, 5000, allow_nan=False),
+                           st.floats(0, 1e6, allow_nan=False), _VARIED_VALUE)
+_VARIED_CODE = st.one_of(st.none(), st.integers(0, 3), st.sampled_from(
+    ["basic", "plus", "pro", "gold", " pro ", "", "monthly", "yearly", "weekly", "0", "2"]),
+    _VARIED_VALUE)
+
+
+@pytest.mark.parametrize("algorithm", ["kmeans", "gmm", "hdbscan", "kprototypes"])
+@settings(max_examples=60, deadline=None, database=None)
+@given(rows=st.lists(st.fixed_dictionaries(
+    {"minutes_watched": _VARIED_NUMBER, "CLV": _VARIED_NUMBER, "tier": _VARIED_CODE},
+    optional={"customer_id": st.one_of(st.integers(0, 10**6), st.sampled_from(["a", "b"])),
+              "region": st.one_of(st.integers(0, 2), _VARIED_CODE), "plan": _VARIED_CODE}),
+    min_size=1, max_size=4))
+def test_plain_path_never_disagrees_with_the_pandas_path_for_any_model(varied_models, algorithm,
+                                                                      rows):
+    model = varied_models[algorithm]
     plain = _plain_answer(model, rows)
     if plain is None:
         return

@@ -64,8 +64,8 @@ def server(tmp_path_factory):
 
     with pytest.MonkeyPatch.context() as mp:
         mp.setattr(uvicorn, "Server", Recorded)
-        mp.setattr(api, "HEAD_SECONDS", HEAD_SECONDS)
-        mp.setattr(api, "BODY_SECONDS", BODY_SECONDS)
+        mp.setattr(api.server, "HEAD_SECONDS", HEAD_SECONDS)
+        mp.setattr(api.guard, "BODY_SECONDS", BODY_SECONDS)
         mp.delenv(api.TOKEN_ENV, raising=False)
         mp.delenv("CUSTSEG_MODEL_KEY", raising=False)
         with socket.socket() as probe:

@@ -104,7 +104,8 @@ def test_alignment_detects_a_vanished_segment(base):
 
 @pytest.mark.parametrize("n", [1, 2, 7, 1000, 10_001])
 def test_reference_quantiles_equal_numpy(n):
-    from custseg.compare import _PCTS, _quantiles
+    from custseg.compare import REFERENCE_PERCENTILES, _quantiles
 
     v = np.random.default_rng(n).lognormal(size=n)
-    np.testing.assert_allclose(_quantiles(v, _PCTS), np.quantile(v, _PCTS), rtol=1e-14)
+    np.testing.assert_allclose(_quantiles(v, REFERENCE_PERCENTILES),
+                               np.quantile(v, REFERENCE_PERCENTILES), rtol=1e-14)

@@ -280,3 +280,142 @@ def test_arrow_path_overlaps_reading_and_stops_its_reader_on_error(model, tmp_pa
         assign_file(model, data, tmp_path / "out.csv", chunksize=100)
     assert not (tmp_path / "out.csv").exists()
     assert not [t for t in threading.enumerate() if t.name == "custseg-assign-reader"]
+
+
+# ------------------------------------------------------------ n_jobs: read-ahead by choice
+def _assign_bytes(model, data, out, **kwargs) -> tuple[dict, bytes]:
+    summary = assign_file(model, data, out, overwrite=True, **kwargs)
+    summary.pop("output")
+    return summary, out.read_bytes()
+
+
+@pytest.mark.parametrize("path", ["arrow", "pandas"])
+@pytest.mark.parametrize("source,suffix", [("csv", ".csv"), ("parquet", ".parquet"),
+                                           ("csv", ".parquet")])
+def test_output_is_the_same_for_any_n_jobs(id_model, tmp_path, monkeypatch, path, source, suffix):
+    df = _new_customers(530, seed=13, ids=[f"c{i}" for i in range(530)])
+    data = tmp_path / f"new.{source}"
+    df.to_csv(data, index=False) if source == "csv" else df.to_parquet(data)
+    results = {}
+    with monkeypatch.context() as m:
+        (_pandas_only if path == "pandas" else _arrow_only)(m)
+        for n_jobs in (None, 1, 2, -1):
+            results[n_jobs] = _assign_bytes(id_model, data, tmp_path / f"out{suffix}",
+                                            chunksize=100, n_jobs=n_jobs)
+    assert results[None][0]["rows"] == 530
+    for n_jobs in (1, 2, -1):
+        assert results[n_jobs] == results[None], n_jobs
+
+
+@pytest.mark.parametrize("path", ["arrow", "pandas"])
+@pytest.mark.parametrize("n_jobs", [None, 1])
+def test_one_job_starts_no_thread(model, tmp_path, monkeypatch, path, n_jobs):
+    import threading
+
+    import joblib
+
+    def refuse(*args, **kwargs):
+        raise AssertionError("a thread or a joblib pool was started with one job")
+
+    data = tmp_path / "new.csv"
+    make_customers(250, seed=14).to_csv(data, index=False)
+    with monkeypatch.context() as m:
+        (_pandas_only if path == "pandas" else _arrow_only)(m)
+        m.setattr(threading.Thread, "start", refuse)
+        m.setattr(joblib, "Parallel", refuse)
+        summary = assign_file(model, data, tmp_path / "out.csv", chunksize=40, n_jobs=n_jobs)
+    assert summary["rows"] == 250
+
+
+@pytest.mark.parametrize("path", ["arrow", "pandas"])
+def test_two_jobs_stop_at_the_same_error_and_leave_no_thread(model, tmp_path, monkeypatch, path):
+    import threading
+
+    df = make_customers(500, seed=12)
+    df["CLV"] = df["CLV"].astype(object)
+    df.loc[250, "CLV"] = "abc"
+    data = tmp_path / "bad.csv"
+    df.to_csv(data, index=False)
+    before = set(threading.enumerate())
+    errors = []
+    with monkeypatch.context() as m:
+        if path == "pandas":
+            _pandas_only(m)
+        for n_jobs in (None, 2):
+            with pytest.raises(ValidationError, match=r"row 251: 'abc'") as info:
+                assign_file(model, data, tmp_path / "out.csv", chunksize=50, n_jobs=n_jobs)
+            errors.append(str(info.value))
+            assert not (tmp_path / "out.csv").exists()
+            assert not list(tmp_path.glob(".out*"))
+    assert errors[0] == errors[1]
+    assert set(threading.enumerate()) <= before
+
+
+@pytest.mark.parametrize("n_jobs", [0, 1.5, "2", True])
+def test_n_jobs_must_be_a_non_zero_integer_or_none(model, tmp_path, n_jobs):
+    data = tmp_path / "new.csv"
+    make_customers(10, seed=1).to_csv(data, index=False)
+    with pytest.raises(ParameterError, match="'n_jobs' parameter"):
+        assign_file(model, data, tmp_path / "out.csv", n_jobs=n_jobs)
+    assert not (tmp_path / "out.csv").exists()
+
+
+def test_in_turn_raises_the_first_failure_in_order_and_closes_the_chunks():
+    from custseg.scoring import _in_turn
+
+    closed = []
+
+    def chunks(bad_read: int):
+        try:
+            for i in range(10):
+                if i == bad_read:
+                    raise LookupError(f"read {i}")
+                yield i
+        finally:
+            closed.append(True)
+
+    for n_jobs in (None, 2):
+        for bad_work, bad_read, error in [(3, 99, "work 3"), (3, 4, "work 3"), (99, 4, "read 4"),
+                                          (3, 3, "read 3")]:
+            seen = []
+
+            def work(i, bad_work=bad_work, seen=seen):
+                if i == bad_work:
+                    raise KeyError(f"work {i}")
+                seen.append(i)
+
+            closed.clear()
+            with pytest.raises((KeyError, LookupError), match=error):
+                _in_turn(chunks(bad_read), work, n_jobs=n_jobs)
+            assert seen == list(range(min(bad_work, bad_read)))
+            assert closed == [True]
+
+
+# ------------------------------- the Arrow path against the pandas path, every kind of model
+@pytest.mark.parametrize("algorithm", ["kmeans", "gmm", "hdbscan", "kprototypes"])
+@pytest.mark.parametrize("variant", ["clean", "missing", "unseen", "missing+unseen", "unlabelled"])
+def test_arrow_path_equals_the_pandas_path_for_every_model(varied_models, tmp_path, monkeypatch,
+                                                          algorithm, variant):
+    """Same summary (segments, unfamiliar, warnings) and bytes; 'unlabelled' (a warning) is
+    handed over to pandas, the others stay on the Arrow path."""
+    from conftest import varied_customers
+
+    model = varied_models[algorithm]
+    df = varied_customers(240, seed=21, missing="missing" in variant, unseen="unseen" in variant,
+                          unlabelled=variant == "unlabelled")
+    for source in ("csv", "parquet"):
+        data = tmp_path / f"new.{source}"
+        df.to_csv(data, index=False) if source == "csv" else df.to_parquet(data)
+        for suffix in (".csv", ".parquet"):
+            (arrow, arrow_out), (pandas_, pandas_out) = _both_ways(
+                model, data, tmp_path, monkeypatch, suffix, chunksize=50,
+                arrow=variant != "unlabelled")
+            assert arrow == pandas_
+            if suffix == ".csv":
+                assert arrow_out == pandas_out
+            else:
+                pd.testing.assert_frame_equal(arrow_out, pandas_out, check_dtype=False)
+    if "unseen" in variant:
+        assert arrow["unfamiliar"] > 0
+    if variant == "unlabelled":
+        assert [w["code"] for w in arrow["warnings"]] == ["unseen-code"]

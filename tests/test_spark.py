@@ -10,6 +10,7 @@ from __future__ import annotations
 import importlib.util
 import shutil
 import sys
+from pathlib import Path
 
 import numpy as np
 import pandas as pd
@@ -147,6 +148,22 @@ def test_assign_with_a_spark_model_gives_the_spark_segments(spark_run, real_365_
     np.testing.assert_allclose(assigned["distance"], seg["distance"], atol=1e-5)
 
 
+def test_spark_assignment_equals_the_core_kernel(spark_run, real_365_module):
+    """The Spark engine assigns with Spark SQL expressions (the feature transform and the
+    nearest centre), which keeps Python off the executors for it; the segments and
+    distances are pinned to :class:`custseg.model.SegmentModel`'s on the same data
+    (issue #16: one assignment path, or an equivalence test for the second)."""
+    from custseg.io import read_table
+    from custseg.modelfile import load_model
+
+    model = load_model(spark_run)
+    expected, _ = model.assign(read_table(real_365_module))
+    seg = pd.read_csv(spark_run / "segments.csv")
+    assert seg["row"].tolist() == expected["row"].tolist()
+    assert seg["segment"].tolist() == expected["segment"].tolist()
+    np.testing.assert_allclose(seg["distance"], expected["distance"], rtol=0, atol=1.01e-6)
+
+
 def test_spark_validation_finds_what_the_local_engine_finds(spark):
     from custseg.engines import run_engine
 
@@ -172,7 +189,7 @@ def test_spark_validation_finds_what_the_local_engine_finds(spark):
 def _spark_run_of_2000(tmp_path, monkeypatch, **limits):
     """The Spark engine on 2,000 synthetic customers (k = 3), with module constants
     such as ``PARTITIONED_MIN`` lowered so that small data takes the large-data paths."""
-    import custseg.engines.spark as engine
+    import custseg.engines.spark.run as engine
     from custseg.engines import run_engine
 
     for name, value in limits.items():
@@ -251,6 +268,24 @@ def test_missing_pyspark_is_one_line_with_the_install_command(monkeypatch):
     assert "\n" not in str(err.value)
 
 
+@pytest.mark.parametrize("pyspark_python, master, configured, expected", [
+    (None, "local[*]", None, sys.executable),  # local mode: this interpreter
+    (None, "local-cluster[1,1,1024]", None, sys.executable),
+    (None, "spark://host:7077", None, "python3"),  # a cluster: its workers' python3
+    (None, "yarn", "/opt/py/bin/python", "/opt/py/bin/python"),  # spark.pyspark.python
+    (None, "local[2]", "/opt/py/bin/python", "/opt/py/bin/python"),
+    ("/x/bin/python", "local[*]", "/opt/py/bin/python", "/x/bin/python"),  # PYSPARK_PYTHON
+])
+def test_the_python_workers_run_the_interpreter_the_user_chose_or_this_one(
+        monkeypatch, pyspark_python, master, configured, expected):
+    from custseg.engines.spark.session import worker_python
+
+    monkeypatch.delenv("PYSPARK_PYTHON", raising=False)
+    if pyspark_python:
+        monkeypatch.setenv("PYSPARK_PYTHON", pyspark_python)
+    assert worker_python(master, configured, pyspark_python or "python3") == expected
+
+
 @pytest.mark.parametrize("name, message", [("dask", "unknown engine 'dask'")])
 def test_unknown_engine_names_the_known_ones(name, message):
     from custseg.engines import get_engine
@@ -261,7 +296,7 @@ def test_unknown_engine_names_the_known_ones(name, message):
 
 
 def test_spec_inference_sees_numbers_in_text_columns_as_the_csv_reader_does():
-    from custseg.engines.spark import _typed_head
+    from custseg.engines.spark.read import typed_head
 
     class Head:  # stands in for a Spark DataFrame of a CSV read as text
         def limit(self, n):
@@ -271,7 +306,7 @@ def test_spec_inference_sees_numbers_in_text_columns_as_the_csv_reader_does():
             return pd.DataFrame({"a": ["1", "2", None], "b": ["x", "y", "z"],
                                  "c": ["1.5", " 2", "3"], "d": ["1", "2", "3"]})
 
-    head = _typed_head(Head())
+    head = typed_head(Head())
     assert head["a"].tolist()[:2] == [1.0, 2.0] and np.isnan(head["a"].iloc[2])
     assert head["c"].tolist() == [1.5, 2.0, 3.0]
     assert head["d"].dtype == np.int64 and head["d"].tolist() == [1, 2, 3]
@@ -281,6 +316,7 @@ def test_spec_inference_sees_numbers_in_text_columns_as_the_csv_reader_does():
 # ------------------------------------------------------------------ how Spark gets the input
 READS_NOTHING_HERE = r"""
 import sys
+sys.path.insert(0, sys.argv.pop(1))  # custseg for this process only, as a console script has it
 import custseg.io as io
 
 def refuse(*args, **kwargs):
@@ -294,24 +330,33 @@ main()
 """
 
 
-def test_spark_run_reads_the_input_itself_and_keeps_the_terminal_quiet(tmp_path):
+def test_spark_run_reads_the_input_itself_and_keeps_the_terminal_quiet(tmp_path,
+                                                                       python_without_custseg):
     """``custseg run DATA --engine spark -q``: no pandas read of the whole file, the
-    JVM's start-up chatter goes to its log file, and the terminal shows nothing."""
+    JVM's start-up chatter goes to its log file, and the terminal shows nothing.
+
+    From an environment that is not activated (issue #16): ``python3`` on ``PATH``
+    cannot import custseg and the process finds custseg through its own ``sys.path``
+    only, as a console script called by its path does; Spark's Python workers (the
+    validation) run this interpreter."""
     import hashlib
     import json
-    import os
     import subprocess
+
+    import custseg
+    from conftest import env_without_custseg
 
     require_or_skip(_spark_available(), "pyspark or java is not installed")
     data = tmp_path / "customers.parquet"
     make_customers(1_500, seed=4).to_parquet(data)
     log = tmp_path / "jvm.log"
     out = tmp_path / "run"
+    src = str(Path(custseg.__file__).resolve().parents[1])
     done = subprocess.run(
-        [sys.executable, "-c", READS_NOTHING_HERE, "run", str(data), "--engine", "spark",
+        [sys.executable, "-c", READS_NOTHING_HERE, src, "run", str(data), "--engine", "spark",
          "--master", "local[1]", "--k", "3", "--k-range", "3-3", "--out", str(out), "-q"],
         capture_output=True, text=True, timeout=600,
-        env={**os.environ, "CUSTSEG_SPARK_LOG": str(log)})
+        env=env_without_custseg(python_without_custseg, CUSTSEG_SPARK_LOG=str(log)))
     assert done.returncode == 0, done.stderr[-2000:]
     assert done.stderr == ""
     assert "log4j" in log.read_text()  # what the JVM printed went to its log
@@ -376,21 +421,44 @@ def test_a_parquet_folder_and_a_file_url_are_read_as_the_file(spark, id_spec, tm
     assert manifest["input"]["sha256"] == digest.hexdigest()
 
 
-def test_a_malformed_csv_row_is_one_line_naming_the_record(spark, spec365, tmp_path):
+@pytest.mark.parametrize("as_url", [False, True], ids=["path", "url"])
+def test_a_row_with_more_or_fewer_fields_is_one_line_naming_its_line(spark, id_spec, tmp_path,
+                                                                     as_url):
+    """Issue #16: Spark stops on the row (FAILFAST); the message names the file's line (the
+    header is line 1) and both field counts, for a local path (found by a scan of the file
+    after Spark stopped) and for a URL (by a Spark scan of its lines)."""
     # (with --spec nothing is read here first: Spark's reader meets the row)
-    data = tmp_path / "customers.csv"
-    lines = make_customers(500, seed=6).to_csv(index=False).splitlines()
-    lines[301] += ",99"  # a fifth field
+    data = tmp_path / "data.csv"
+    lines = _customers_with_ids(1_000, seed=6).to_csv(index=False).splitlines()
+    if as_url:
+        lines[300] += ",99"  # a sixth field
+        expected = (f"line 301 of {data.as_uri()} has 6 fields but the header has 5; fix: quote "
+                    "fields that contain the comma")
+    else:
+        lines.append("c01000,1,2")  # two fields short, at the end
+        expected = (f"line 1002 of {data} has 3 fields but the header has 5; fix: add the "
+                    "missing fields")
     data.write_text("\n".join(lines) + "\n")
-    res = CliRunner().invoke(app, ["run", str(data), "--spec", str(spec365), "--engine", "spark",
+    source = data.as_uri() if as_url else str(data)
+    res = CliRunner().invoke(app, ["run", source, "--spec", str(id_spec), "--engine", "spark",
                                    "--k", "3", "--k-range", "3-3", "--out", str(tmp_path / "run"),
                                    "-q"])
     assert res.exit_code == 2, res.output
     message = res.output.strip()
     assert "\n" not in message
-    assert "does not split into the header's fields" in message
-    assert repr(lines[301]) in message
+    assert message.startswith(f"error: {expected}"), message
     assert not (tmp_path / "run").exists()
+
+
+def test_the_first_row_with_another_field_count_is_found_line_by_line(tmp_path):
+    from custseg.engines.spark.read import first_ragged_line
+
+    data = tmp_path / "data.csv"
+    # a quoted delimiter does not split; a blank line is skipped but counted; CRLF ends lines
+    data.write_bytes(b'id,name,v\r\n1,"Smith, John",2\r\n\r\n2,b,3\r\n3,c\r\n4,d,5,6\r\n')
+    assert first_ragged_line(data, "utf-8", ",") == (5, 2, 3)
+    data.write_text("id;v\n1;2\n\n2;3\n")
+    assert first_ragged_line(data, "utf-8", ";") is None
 
 
 @pytest.mark.parametrize("args, message", [
@@ -420,12 +488,12 @@ def test_options_the_engine_cannot_honour_are_refused_before_any_work(tmp_path, 
      "data.csv is not a readable Parquet file (truncated or corrupted?); fix: write it again"),
 ])
 def test_spark_input_failures_become_one_line_input_errors(text, expected):
-    from custseg.engines.spark import _spark_input_error
+    from custseg.engines.spark.read import input_error
     from custseg.errors import InputError
 
     SparkFailure = type("SparkFailure", (Exception,), {"__module__": "py4j.protocol"})
-    err = _spark_input_error(SparkFailure(text), "data.csv")
+    err = input_error(SparkFailure(text), "data.csv")
     assert isinstance(err, InputError)
     assert str(err).startswith(expected) and "\n" not in str(err)
-    assert _spark_input_error(ValueError(text), "data.csv") is None  # not from Spark
-    assert _spark_input_error(SparkFailure("Java heap space"), "data.csv") is None
+    assert input_error(ValueError(text), "data.csv") is None  # not from Spark
+    assert input_error(SparkFailure("Java heap space"), "data.csv") is None

@@ -358,6 +358,7 @@ def assign(
     encoding: EncodingOpt = None,
     sql: SqlOpt = None,
     quiet: QuietOpt = False,
+    jobs: JobsOpt = -1,
 ):
     """Assign new customers in DATA to the segments of a fitted MODEL."""
     from .modelfile import load_model
@@ -365,7 +366,7 @@ def assign(
 
     m = load_model(model)
     summary = assign_file(m, data, output, chunksize=chunk_size, overwrite=overwrite,
-                          encoding=encoding, sql=sql)
+                          encoding=encoding, sql=sql, n_jobs=_n_jobs(jobs))
     if not quiet:
         for w in summary["warnings"]:
             err_console.print(f"warning [{w['code']}]: {w['message']}", markup=False,

@@ -29,7 +29,7 @@ from .model import SegmentModel
 from .spec import Spec
 
 __all__ = ["reference_distributions", "align_segments", "compare_models", "compare_to_data",
-           "psi", "THRESHOLDS"]
+           "psi", "THRESHOLDS", "REFERENCE_PERCENTILES"]
 
 THRESHOLDS = {
     "psi_retrain": 0.25,
@@ -40,7 +40,8 @@ THRESHOLDS = {
     "match_quantile": "0.9",
 }
 _EPS = 1e-4
-_PCTS = np.linspace(0.0, 1.0, 101)
+#: the probabilities of the 101 percentiles kept per numeric column as a model's reference
+REFERENCE_PERCENTILES = np.linspace(0.0, 1.0, 101)
 
 
 def reference_distributions(data: pd.DataFrame, spec: Spec) -> dict:
@@ -52,7 +53,7 @@ def reference_distributions(data: pd.DataFrame, spec: Spec) -> dict:
         if spec.columns[name].kind == "numeric":
             v = data[name].to_numpy(dtype=float)
             ref[name] = {"kind": "numeric", "n": int(v.size),
-                         "percentiles": [float(x) for x in _quantiles(v, _PCTS)]}
+                         "percentiles": [float(x) for x in _quantiles(v, REFERENCE_PERCENTILES)]}
         else:
             codes, values = factorize(data[name])
             counts = np.bincount(codes[codes >= 0], minlength=len(values))
@@ -84,7 +85,7 @@ def _cdf(percentiles: list[float], x: np.ndarray) -> np.ndarray:
     """
     p = np.asarray(percentiles, dtype=float)
     xs = np.unique(p)
-    probs = _PCTS[np.searchsorted(p, xs, side="right") - 1]
+    probs = REFERENCE_PERCENTILES[np.searchsorted(p, xs, side="right") - 1]
     return np.interp(x, xs, probs, left=0.0, right=1.0)
 
 

@@ -13,7 +13,7 @@ import numpy as np
 import pandas as pd
 
 from .cluster.assign import gmm_components, kprototypes_segments, nearest_centroid, nearest_chunk_rows
-from .features import FeatureSpace
+from .features import Columns, FeatureSpace, n_rows
 from .spec import Spec
 
 __all__ = ["SegmentModel", "nearest_centroid", "nearest_chunk_rows", "FORMAT_VERSION"]
@@ -83,8 +83,16 @@ class SegmentModel:
             "unfamiliar": unfamiliar,
         }, index=frame.index)
 
-    def assign_arrays(self, frame: pd.DataFrame) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-        """Segment, distance to its centroid and unfamiliar flag of each row of typed data."""
+    def assign_arrays(self, frame: Columns) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """Segment, distance to its centroid and unfamiliar flag of each row of typed data.
+
+        The assignment kernel of every path (:meth:`assign`, ``custseg assign``, the
+        API): :meth:`FeatureSpace.transform <custseg.features.FeatureSpace.transform>`,
+        then :meth:`segments_of`, the Euclidean distance to the segment's centroid,
+        and unfamiliar = farther than the segment's 99th training percentile or a
+        category level the model never saw. ``frame`` is typed, valid data: a
+        DataFrame or a mapping of column name to 1-D array (see ``transform``).
+        """
         Z = self.features.transform(frame)
         labels = self.segments_of(Z)
         diff = Z - self.centers[labels]
@@ -127,19 +135,38 @@ class SegmentModel:
         dist[keep] = res["distance"].to_numpy()
         unfamiliar = np.ones(n, dtype=bool)
         unfamiliar[keep] = res["unfamiliar"].to_numpy()
-        for col in extra:  # describing categories the model never saw
-            if self.spec.columns[col].kind != "categorical":
-                continue
-            known = list(self.spec.columns[col].labels) or list(
-                self.info.get("reference", {}).get(col, {}).get("shares", {}))
-            if known:
-                codes = checked.frame[col]
-                unfamiliar |= (codes.notna() & ~codes.isin(known)).to_numpy()
+        unfamiliar |= self.unseen_describing(checked.frame, extra)
         out["segment"] = seg
         out["segment_name"] = names
         out["distance"] = np.round(dist, 6)
         out["unfamiliar"] = unfamiliar
         return out, checked.warnings
+
+    def known_codes(self, column: str) -> list[str]:
+        """The category codes of ``column`` the model knows: the spec's labels, else the
+        codes seen in training (the reference distribution); empty when neither is known."""
+        labels = self.spec.columns[column].labels
+        if labels:
+            return list(labels)
+        return list(((self.info.get("reference") or {}).get(column) or {}).get("shares", {}))
+
+    def unseen_describing(self, frame: Columns, columns: list[str]) -> np.ndarray:
+        """Rows holding, in one of the describing ``columns``, a category code the model
+        never saw (:meth:`known_codes`); such customers are unfamiliar.
+
+        ``frame`` is typed data (a DataFrame or a mapping of column name to 1-D
+        array); numeric columns and columns without known codes are skipped.
+        """
+        out = np.zeros(n_rows(frame), dtype=bool)
+        for col in columns:
+            if self.spec.columns[col].kind != "categorical":
+                continue
+            known = self.known_codes(col)
+            if known:
+                codes, values = pd.factorize(frame[col], use_na_sentinel=True)  # empty: -1
+                unknown = np.array([v not in known for v in values] + [False], dtype=bool)
+                out |= unknown[codes]
+        return out
 
     @staticmethod
     def quantiles_of(dist: np.ndarray, labels: np.ndarray, k: int) -> list[dict]:

@@ -20,7 +20,7 @@ from ._parallel import Later, beside
 from .segmenter import CustomerSegmenter, Progress
 from .spec import Spec
 
-__all__ = ["RunOptions", "RunResult", "segment", "profiles_table"]
+__all__ = ["RunOptions", "RunResult", "segment", "profiles_table", "package_versions"]
 
 #: The stages after which the part of the analysis known so far is handed out
 #: (``on_partial_analysis``): from the final fit on, and with the questions'
@@ -117,7 +117,8 @@ def _names_of(names: list[str], labels: np.ndarray) -> pd.Series:
     return pd.Series(pd.array(taken, dtype=pd.StringDtype("pyarrow", na_value=np.nan)))
 
 
-def _versions() -> dict[str, str]:
+def package_versions() -> dict[str, str]:
+    """The versions recorded in a manifest's ``package_versions`` (every engine)."""
     import scipy
     import sklearn
 
@@ -229,7 +230,7 @@ def segment(df: pd.DataFrame, spec: Spec | None, options: RunOptions | None = No
              "count": p["count"]}
             for p in est.problems_
         ],
-        "package_versions": _versions(),
+        "package_versions": package_versions(),
         "timings": dict(est.timings_),
     }
     analysis = None

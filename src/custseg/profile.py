@@ -13,7 +13,8 @@ import pandas as pd
 
 from .spec import Spec, skewness
 
-__all__ = ["profile_segments", "add_category_shares", "name_segments", "numeric_z", "TRAIT_Z", "TRAIT_LIFT"]
+__all__ = ["profile_segments", "add_category_shares", "name_segments", "numeric_z", "TRAIT_Z", "TRAIT_LIFT",
+           "category_levels"]
 
 TRAIT_Z = 0.5
 TRAIT_LIFT = 1.5
@@ -41,7 +42,9 @@ def _category_counts(codes: np.ndarray, values: list, levels: list[str], labels:
     return np.bincount(flat, minlength=k * len(levels)).reshape(k, len(levels))
 
 
-def _levels(spec: Spec, name: str, values: list) -> list[str]:
+def category_levels(spec: Spec, name: str, values: list) -> list[str]:
+    """The levels a profile lists for categorical column ``name``: the spec's labels
+    that occur in ``values`` (in the spec's order), then the other codes sorted."""
     col = spec.columns[name]
     seen = set(values)
     levels = [c for c in col.labels if c in seen] if col.labels else []
@@ -83,7 +86,7 @@ def profile_segments(data: pd.DataFrame, labels: np.ndarray, k: int, spec: Spec)
         else:
             codes, values = factorize(data[name])
             present = np.bincount(codes[codes >= 0], minlength=len(values)) > 0
-            levels = _levels(spec, name, [v for v, p in zip(values, present, strict=True) if p])
+            levels = category_levels(spec, name, [v for v, p in zip(values, present, strict=True) if p])
             counts = _category_counts(codes, values, levels, labels, k)
             add_category_shares(profiles, name, col, levels, counts, sizes, n)
     return profiles

@@ -3,11 +3,15 @@
 :func:`assign_file` streams a data file through a :class:`~custseg.model.SegmentModel`
 chunk by chunk, so files larger than memory work with memory bounded by the
 chunk size. CSV and Parquet files go through pyarrow end to end (read, check,
-assign, write) with a reader thread overlapping the next chunk's reading with
-this chunk's work; whenever the data holds anything that the checks of
+assign, write); whenever the data holds anything that the checks of
 :func:`custseg.validate.validate` would report (an error or a warning), or a
 value whose reading by pandas could differ, the file is done again by the
-pandas path, so messages, warnings and output are the same either way.
+pandas path, so messages, warnings and output are the same either way. Both
+paths assign with the same kernel, :meth:`SegmentModel.assign_arrays
+<custseg.model.SegmentModel.assign_arrays>`. With ``n_jobs`` of one (the
+default) chunks are read, assigned and written in turn, in this thread; with
+two or more, the next chunk is read on a joblib thread while this one is
+assigned and written (the output is the same).
 :func:`export_segments` writes the customer list of chosen segments
 from a run directory, ready for a CRM or ad-platform upload.
 """
@@ -15,10 +19,8 @@ from a run directory, ready for a CRM or ad-platform upload.
 from __future__ import annotations
 
 import json
-import queue
 import re
-import threading
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -26,6 +28,7 @@ import numpy as np
 import pandas as pd
 
 from . import io
+from ._parallel import check_n_jobs, effective_n_jobs
 from .errors import InputError, ParameterError
 from .model import SegmentModel
 from .validate import MAX_ABS_NUMBER, MAX_CELL_CHARS
@@ -94,15 +97,18 @@ class _Writer:
 
 def assign_file(model: SegmentModel, data: str | Path, out: str | Path, *,
                 chunksize: int = 500_000, overwrite: bool = False, encoding: str | None = None,
-                sql: str | None = None) -> dict:
+                sql: str | None = None, n_jobs: int | None = None) -> dict:
     """Assign every customer of ``data`` and write the result to ``out`` atomically.
 
     Returns a summary: rows, counts per segment, unfamiliar customers, warnings.
     Every chunk is validated before anything is kept; a chunk with errors stops
-    the run, and nothing is written.
+    the run, and nothing is written. ``n_jobs`` (None: one job) of two or more
+    reads the next chunk on a joblib thread while this one is assigned and
+    written; with one job no thread is started. The output is the same either way.
     """
     if not isinstance(chunksize, int) or chunksize < 1:
         raise ParameterError(f"--chunk-size must be a positive integer, got {chunksize!r}")
+    n_jobs = check_n_jobs(n_jobs)
     out = Path(out)
     kind = _output_kind(out)
     _check_target(out, overwrite)
@@ -110,11 +116,11 @@ def assign_file(model: SegmentModel, data: str | Path, out: str | Path, *,
         tally = None
         if encoding is None and sql is None and Path(data).suffix.lower() in _ARROW_INPUTS:
             try:
-                tally = _assign_arrow(model, Path(data), Path(tmp), kind, chunksize)
+                tally = _assign_arrow(model, Path(data), Path(tmp), kind, chunksize, n_jobs)
             except _Fallback:
                 tally = None
         if tally is None:
-            tally = _assign_pandas(model, data, Path(tmp), kind, chunksize, encoding, sql)
+            tally = _assign_pandas(model, data, Path(tmp), kind, chunksize, encoding, sql, n_jobs)
         if tally.rows == 0:
             raise InputError(f"{data} has no rows to assign")
     counts = tally.counts
@@ -145,19 +151,66 @@ class _Tally:
 
 
 def _assign_pandas(model: SegmentModel, data, tmp: Path, kind: str, chunksize: int,
-                   encoding: str | None, sql: str | None) -> _Tally:
+                   encoding: str | None, sql: str | None, n_jobs: int | None = None) -> _Tally:
     """The reference path: pandas chunks, :meth:`SegmentModel.assign`, pandas or pyarrow writing."""
     tally = _Tally(model.k)
     writer = _Writer(tmp, kind)
+
+    def work(chunk: pd.DataFrame) -> None:
+        result, found = model.assign(chunk, row_offset=tally.rows)
+        writer.write(result)
+        tally.add(result["segment"].to_numpy(), result["unfamiliar"].to_numpy(), model.k)
+        tally.warnings.extend(p.to_dict() for p in found)
+
     try:
-        for chunk in io.iter_table(data, chunksize=chunksize, encoding=encoding, sql=sql):
-            result, found = model.assign(chunk, row_offset=tally.rows)
-            writer.write(result)
-            tally.add(result["segment"].to_numpy(), result["unfamiliar"].to_numpy(), model.k)
-            tally.warnings.extend(p.to_dict() for p in found)
+        _in_turn(io.iter_table(data, chunksize=chunksize, encoding=encoding, sql=sql), work,
+                n_jobs=n_jobs)
     finally:
         writer.close()
     return tally
+
+
+def _in_turn(chunks: Iterator[Any], work: Callable[[Any], None], *, n_jobs: int | None = None) -> None:
+    """``work(chunk)`` for every chunk of ``chunks``, in order.
+
+    With one job (``n_jobs`` None or 1): read a chunk, work on it, read the next,
+    in this thread. With two or more: two joblib threads, one working on this
+    chunk while the other reads the next, so at most two chunks are held. The
+    pool is made once per call (a pool per chunk cost ~10% of a 10M-row run); the
+    work is done in the same order either way, one call at a time, hence the same
+    output. An exception of either call is raised here once both calls have ended
+    (the work's first: it came first in order), and the chunks iterator is then
+    closed, so no thread outlives the call.
+    """
+    try:
+        if effective_n_jobs(n_jobs) < 2:
+            for chunk in chunks:
+                work(chunk)
+            return
+        from joblib import Parallel, delayed
+
+        end = object()
+        with Parallel(n_jobs=2, prefer="threads") as pool:
+            current = next(chunks, end)
+            while current is not end:
+                did, read = pool([delayed(_outcome)(work, current), delayed(_outcome)(next, chunks, end)])
+                for failed in (did[1], read[1]):
+                    if failed is not None:
+                        raise failed
+                current = read[0]
+    finally:
+        close = getattr(chunks, "close", None)
+        if close is not None:
+            close()
+
+
+def _outcome(fn: Callable[..., Any], *args: Any) -> tuple[Any, BaseException | None]:
+    """(value, None) or (None, exception) of ``fn(*args)``: a joblib task that never raises,
+    so that :func:`_in_turn` waits for both calls of a step before raising."""
+    try:
+        return fn(*args), None
+    except BaseException as exc:  # handed to the caller, in its thread
+        return None, exc
 
 
 # ------------------------------------------------------------------ the Arrow path
@@ -172,7 +225,8 @@ class _Fallback(Exception):
     """The Arrow path cannot promise pandas' result for this file: take the pandas path."""
 
 
-def _assign_arrow(model: SegmentModel, data: Path, tmp: Path, kind: str, chunksize: int) -> _Tally:
+def _assign_arrow(model: SegmentModel, data: Path, tmp: Path, kind: str, chunksize: int,
+                  n_jobs: int | None = None) -> _Tally:
     """assign_file with pyarrow from reading to writing; raises _Fallback to hand over."""
     import pyarrow as pa
 
@@ -183,11 +237,14 @@ def _assign_arrow(model: SegmentModel, data: Path, tmp: Path, kind: str, chunksi
         chunks = _csv_chunks(data, chunksize, plan)
     tally = _Tally(model.k)
     writer = _ArrowWriter(tmp, kind, model)
+
+    def work(table) -> None:
+        segments, unfamiliar, columns = plan.assign(table, tally.rows)
+        writer.write(columns)
+        tally.add(segments, unfamiliar, model.k)
+
     try:
-        for table in _prefetch(chunks):
-            segments, unfamiliar, columns = plan.assign(table, tally.rows)
-            writer.write(columns)
-            tally.add(segments, unfamiliar, model.k)
+        _in_turn(chunks, work, n_jobs=n_jobs)
     except (pa.ArrowException, ValueError) as exc:  # unreadable or not as inferred: pandas decides
         raise _Fallback(str(exc)) from exc
     finally:
@@ -195,47 +252,6 @@ def _assign_arrow(model: SegmentModel, data: Path, tmp: Path, kind: str, chunksi
     if tally.rows == 0:
         raise _Fallback("no rows")
     return tally
-
-
-def _prefetch(chunks: Iterator[Any], depth: int = 1) -> Iterator[Any]:
-    """Iterate over ``chunks`` produced by a thread, at most ``depth`` ahead (bounded memory)."""
-    box: queue.Queue = queue.Queue(maxsize=depth)
-    stop = threading.Event()
-    done = object()
-
-    def produce():
-        try:
-            for item in chunks:
-                while not stop.is_set():
-                    try:
-                        box.put((item, None), timeout=0.1)
-                        break
-                    except queue.Full:
-                        continue
-                if stop.is_set():
-                    return
-            box.put((done, None))
-        except BaseException as exc:  # handed to the consumer
-            box.put((done, exc))
-
-    thread = threading.Thread(target=produce, name="custseg-assign-reader", daemon=True)
-    thread.start()
-    try:
-        while True:
-            item, exc = box.get()
-            if item is done:
-                if exc is not None:
-                    raise exc
-                return
-            yield item
-    finally:
-        stop.set()
-        while thread.is_alive():  # unblock a producer waiting on a full queue
-            try:
-                box.get_nowait()
-            except queue.Empty:
-                pass
-            thread.join(timeout=0.05)
 
 
 def _rechunk(batches: Iterator[Any], chunksize: int) -> Iterator[Any]:
@@ -438,32 +454,28 @@ class _Plan:
 
     # -------------------------------------------------------------- assign
     def assign(self, table, row_offset: int) -> tuple[np.ndarray, np.ndarray, dict]:
-        """Segments, unfamiliar flags and the output columns of one table."""
+        """Segments, unfamiliar flags and the output columns of one table.
+
+        The checks above make the table's typed columns (numbers as float64, codes
+        as a ``pandas.Categorical`` of their text); the assignment is the core's
+        (:meth:`SegmentModel.assign_arrays` and
+        :meth:`~custseg.model.SegmentModel.unseen_describing`), as on the pandas path.
+        """
         import pyarrow as pa
 
         model = self.model
         n = table.num_rows
         typed: dict[str, Any] = {}
-        extra_unfamiliar = np.zeros(n, dtype=bool)
         for name in list(dict.fromkeys(self.needed + self.extra)):
             array = table.column(name)
             if self.numeric[name]:
                 typed[name] = self._numbers(name, array)
-                continue
-            index, codes = self._codes(name, array)
-            lookup = np.array(codes + [None], dtype=object)
-            typed[name] = lookup[index]
-            if name in self.extra:
-                col = self.spec.columns[name]
-                known = list(col.labels) or list(
-                    model.info.get("reference", {}).get(name, {}).get("shares", {}))
-                if known:
-                    unknown = np.array([c not in known for c in codes] + [False])
-                    extra_unfamiliar |= unknown[index]
+            else:
+                index, codes = self._codes(name, array)
+                typed[name] = pd.Categorical.from_codes(index, categories=codes, validate=False)
         ids = self._ids(table.column(self.id)) if self.id else None
-        frame = pd.DataFrame({name: typed[name] for name in self.needed}, index=pd.RangeIndex(n))
-        segments, dist, unfamiliar = model.assign_arrays(frame)
-        unfamiliar = unfamiliar | extra_unfamiliar
+        segments, dist, unfamiliar = model.assign_arrays({name: typed[name] for name in self.needed})
+        unfamiliar |= model.unseen_describing(typed, self.extra)
         columns = {
             (self.id if self.id else "row"):
                 ids if ids is not None else pa.array(np.arange(row_offset + 1, row_offset + n + 1)),

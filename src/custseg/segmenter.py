@@ -164,7 +164,9 @@ class CustomerSegmenter(TransformerMixin, ClusterMixin, BaseEstimator):
         self.n_jobs = n_jobs
 
     # ----------------------------------------------------------- parameters
-    def _check_params(self) -> list[int]:
+    def check_params(self) -> list[int]:
+        """Check the parameters (one ParameterError naming the first bad one) and return
+        the values of k to try; engines other than the local one call it too."""
         def bad(name, allowed, value):
             raise ParameterError(f"The {name!r} parameter of CustomerSegmenter must be {allowed}. "
                                  f"Got {value!r} instead.")
@@ -229,7 +231,7 @@ class CustomerSegmenter(TransformerMixin, ClusterMixin, BaseEstimator):
             if on_stage is not None:
                 on_stage(name)
 
-        ks = self._check_params()
+        ks = self.check_params()
         df = _array_frame(self, X, reset=True)
         say("validate", "checking the data against the spec")
         max_k = int(self.k) if self.k is not None else max(ks)

@@ -29,14 +29,15 @@ from .errors import Problem, ValidationError
 from .spec import Spec, code_str
 
 __all__ = ["Validated", "validate", "check", "coerce_numeric", "coerce_codes", "MAX_COLUMNS",
-           "MAX_CELL_CHARS"]
+           "MAX_CELL_CHARS", "MAX_EXAMPLES", "short_text", "rows_text", "count_text", "close_column",
+           "coerce_codes_and_levels"]
 
 MAX_COLUMNS = 1000
 MAX_CELL_CHARS = 10_000
 MAX_ABS_NUMBER = 1e15  # larger magnitudes are unit errors (and overflow distances)
 
-# The message helpers' former private names: engines/spark.py imports them (with
-# MAX_EXAMPLES) from here. They are custseg._messages' functions, whose names are public.
+# MAX_EXAMPLES, short_text, rows_text and count_text are custseg._messages' (the Spark engine
+# imports them from here), as are the former private names _n, _short and _rows_text.
 _n, _short, _rows_text = count_text, short_text, rows_text
 
 
@@ -239,7 +240,7 @@ def validate(df: pd.DataFrame, spec: Spec, *, min_rows: int = 2, mode: str = "fi
     suggested: set[str] = set()  # data columns offered as "did you mean" for a missing one
     for col in wanted:
         if col not in present:
-            close = _close_column(col, [c for c in available if c not in known])
+            close = close_column(col, [c for c in available if c not in known])
             hint = f"did you mean {close!r}? " if close else ""
             if close:
                 suggested.add(close)
@@ -409,7 +410,7 @@ def validate(df: pd.DataFrame, spec: Spec, *, min_rows: int = 2, mode: str = "fi
     return Validated(frame=frame, problems=problems, drop=drop)
 
 
-def _close_column(name: str, candidates: list[str]) -> str | None:
+def close_column(name: str, candidates: list[str]) -> str | None:
     """The data column ``name`` was probably meant to be: same letters in another case, else close."""
     import difflib
 

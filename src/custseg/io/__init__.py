@@ -42,7 +42,7 @@ from __future__ import annotations
 from .atomic import atomic_file, atomic_output_dir, atomic_write_file, check_output_dir
 from .checksum import file_sha256, source_sha256
 from .parquet import data_files, unreadable_parquet_error
-from .ragged import ragged_fix
+from .ragged import RaggedRow, ragged_fix, ragged_row_error
 from .readers import READERS, iter_table, read_head, read_table
 from .sources import check_readable, is_url, raise_on_duplicates
 from .text import DELIMITERS, decode_text, read_text, resolve_encoding, sniff_delimiter, sniff_text
@@ -79,6 +79,8 @@ __all__ = [
     "decode_text",
     "sniff_delimiter",
     "ragged_fix",
+    "ragged_row_error",
+    "RaggedRow",
     # writing
     "FORMULA_PREFIXES",
     "neutralise_cell",
