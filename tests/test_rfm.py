@@ -439,6 +439,78 @@ def test_ragged_csv_raises_input_error(tmp_path):
         validate_transactions(path, TransactionColumns("customer_id", "date", "amount"))
 
 
+SHORT_FIX = (r"fix: add the missing fields \(an empty field still needs its comma ',', e\.g\. \"c1,,5\"\), "
+             r"or rejoin a row that was broken across lines$")
+LONG_FIX = (r"fix: quote fields that contain the comma ',' \(e\.g\. \"Smith, John\"\), or remove the extra "
+            r"delimiter$")
+RAGGED_LOG = ["a,2024-01-01,1", "a,2024-01-05,2", "b,2024-01-02,3", "c,2024-01-03,4"]
+
+
+def _ragged_log(line: int, row: str, *, newline: str = "\n", final: bool = True) -> str:
+    """The log with physical ``line`` (from 1; the header is line 1) replaced by ``row``."""
+    lines = ["customer_id,date,amount", *RAGGED_LOG]
+    lines[line - 1] = row
+    return newline.join(lines) + (newline if final else "")
+
+
+@pytest.mark.parametrize(("text", "line", "fields", "fix"), [
+    (_ragged_log(3, "a,2024-01-05"), 3, 2, SHORT_FIX),
+    (_ragged_log(3, "a,2024-01-05,2,x"), 3, 4, LONG_FIX),
+    (_ragged_log(2, "a"), 2, 1, SHORT_FIX),
+    (_ragged_log(5, "c,2024-01-03"), 5, 2, SHORT_FIX),
+    (_ragged_log(5, "c,2024-01-03", final=False), 5, 2, SHORT_FIX),
+    (_ragged_log(5, "c,2024-01-03,4,x", final=False), 5, 4, LONG_FIX),
+    (_ragged_log(4, "b,2024-01-02", newline="\r\n"), 4, 2, SHORT_FIX),
+    (_ragged_log(5, "c,2024-01-03", newline="\r\n", final=False), 5, 2, SHORT_FIX),
+    # a quoted id holding a comma and a line break is one field: the short row starts on line 6
+    (_ragged_log(5, "c,2024-01-03").replace("a,2024-01-01", '"a, first\nline",2024-01-01', 1),
+     6, 2, SHORT_FIX),
+], ids=["short", "long", "short-first-row", "short-last-row", "short-last-row-no-newline",
+        "long-last-row-no-newline", "short-crlf", "short-last-row-crlf-no-newline",
+        "short-after-quoted-newline"])
+def test_a_ragged_row_stops_the_csv_reader(tmp_path, monkeypatch, text, line, fields, fix):
+    # issue #16: a row with fewer fields than the header was read with empty cells, silently
+    message = rf"^line {line} of .*log\.csv has {fields} fields but the header has 3; {fix}"
+    path = tmp_path / "log.csv"
+    path.write_bytes(text.encode())
+    scratch = tmp_path / "scratch"
+    scratch.mkdir()
+    monkeypatch.setattr("tempfile.tempdir", str(scratch))
+    cols = TransactionColumns("customer_id", "date", "amount")
+    for call in (validate_transactions, aggregate, validate_and_aggregate):
+        with pytest.raises(InputError, match=message):
+            call(path, cols, today=TODAY)
+    assert list(scratch.iterdir()) == []  # DuckDB's scratch directory is removed
+
+
+@pytest.mark.parametrize("sep", [";", "\t", "|"])
+def test_a_short_row_names_the_delimiter_in_its_fix(tmp_path, sep):
+    path = tmp_path / "log.csv"
+    path.write_text(_ragged_log(4, "b,2024-01-02").replace(",", sep))
+    with pytest.raises(InputError, match=r"^line 4 of .* has 2 fields but the header has 3; fix: add the "
+                                         r"missing fields \(an empty field still needs its "):
+        aggregate(path, TransactionColumns("customer_id", "date", "amount"), today=TODAY)
+
+
+def test_quoted_delimiters_and_line_breaks_are_not_ragged(tmp_path):
+    log = tiny_log()
+    log["customer_id"] = log["customer_id"].map({"a": "a, Inc.", "b": 'b "the\nsecond"', "c": "c;|x"})
+    expected = aggregate(log, COLS, today=TODAY)
+    for newline in ("\n", "\r\n"):
+        path = tmp_path / "log.csv"
+        log.to_csv(path, index=False, lineterminator=newline)
+        assert '"a, Inc."' in path.read_text() and '"c;|x"' not in path.read_text()
+        pd.testing.assert_frame_equal(aggregate(path, COLS, today=TODAY), expected)
+
+
+def test_blank_lines_are_not_ragged(tmp_path):
+    path = tmp_path / "log.csv"
+    path.write_text(_ragged_log(3, "") + "\n\n")
+    out = aggregate(path, TransactionColumns("customer_id", "date", "amount"), today=TODAY)
+    assert out["customer_id"].tolist() == ["a", "b", "c"]
+    assert out["monetary_total"].tolist() == [1.0, 3.0, 4.0]
+
+
 def test_bad_parameters():
     with pytest.raises(ParameterError, match=r"'returns' parameter .* got 'nett'; did you mean 'net'\?"):
         aggregate(tiny_log(), COLS, returns="nett")
@@ -475,10 +547,10 @@ def test_quintile_scores_by_hand():
     [5.0],
 ], ids=["whole", "fractional", "far-apart", "one"])
 def test_min_rank_equals_pandas(values):
-    from custseg.rfm import _min_rank
+    from custseg.rfm.scores import min_rank
 
     key = np.array(values)
-    np.testing.assert_array_equal(_min_rank(key), pd.Series(key).rank(method="min").to_numpy())
+    np.testing.assert_array_equal(min_rank(key), pd.Series(key).rank(method="min").to_numpy())
 
 
 def test_equal_values_get_one_score():

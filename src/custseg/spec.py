@@ -13,7 +13,6 @@ This module is pure: it parses text and inspects DataFrames, it never opens file
 
 from __future__ import annotations
 
-import difflib
 import json
 import math
 import re
@@ -24,6 +23,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from ._messages import did_you_mean
 from .errors import SpecError
 
 __all__ = [
@@ -230,7 +230,7 @@ class Spec:
             if c not in self.columns:
                 raise SpecError(
                     f"--cluster-on names column {c!r}, which the spec does not have",
-                    fix=f"use one of {', '.join(self.columns)}" + _suggest(c, self.columns),
+                    fix=f"use one of {', '.join(self.columns)}" + did_you_mean(c, self.columns),
                 )
         describe = [c for c in self.used if c not in cluster_on]
         return Spec(
@@ -273,16 +273,11 @@ class Spec:
 
 
 # ---------------------------------------------------------------- parsing
-def _suggest(word: str, options) -> str:
-    close = difflib.get_close_matches(str(word), [str(o) for o in options], n=1, cutoff=0.6)
-    return f"; did you mean {close[0]!r}?" if close else ""
-
-
 def _check_keys(d: dict, allowed: tuple[str, ...], where: str, source: str) -> None:
     for key in d:
         if key not in allowed:
             raise SpecError(
-                f"{source}: unknown key {key!r} in {where}{_suggest(key, allowed)}",
+                f"{source}: unknown key {key!r} in {where}{did_you_mean(key, allowed)}",
                 fix=f"allowed keys there are {', '.join(allowed)}",
             )
 
@@ -291,7 +286,7 @@ def _one_of(value: Any, allowed: tuple[str, ...], key: str, source: str) -> str:
     if value not in allowed:
         raise SpecError(
             f"{source}: {key} must be one of {', '.join(allowed)}, got {value!r}"
-            + _suggest(value, allowed),
+            + did_you_mean(value, allowed),
             fix=f"use one of {', '.join(allowed)}",
         )
     return value
@@ -427,7 +422,7 @@ def _from_dict(data: dict, source: str) -> Spec:
             if n not in columns:
                 raise SpecError(
                     f"{source}: {key} names {n!r}, which has no [columns.{n}] table"
-                    + _suggest(n, columns),
+                    + did_you_mean(n, columns),
                     fix="add the column table or correct the name",
                 )
         return names
@@ -452,7 +447,7 @@ def _from_dict(data: dict, source: str) -> Spec:
     for col, gs in _table("groups", "column = { group = [labels] }").items():
         if col not in columns:
             raise SpecError(f"{source}: [groups.{col}] names an unknown column"
-                            + _suggest(col, columns), fix=f"use one of {', '.join(columns)}")
+                            + did_you_mean(col, columns), fix=f"use one of {', '.join(columns)}")
         if columns[col].kind != "categorical":
             raise SpecError(f"{source}: [groups.{col}] needs a categorical column",
                             fix=f"remove [groups.{col}] or set kind = \"categorical\"")
@@ -469,7 +464,7 @@ def _from_dict(data: dict, source: str) -> Spec:
                     if columns[col].code_of(m) is None:
                         raise SpecError(
                             f"{source}: group {gname!r} of {col!r} lists {m!r}, which is neither "
-                            f"a code nor a label" + _suggest(m, columns[col].labels.values()),
+                            f"a code nor a label" + did_you_mean(m, columns[col].labels.values()),
                             fix=f"use one of {', '.join(columns[col].labels.values())}",
                         )
             groups[col][gname] = [code_str(m) for m in members]

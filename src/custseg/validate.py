@@ -11,12 +11,19 @@ in messages count data rows from 1, the same numbering as the ``row`` column of
 from __future__ import annotations
 
 import math
-import re
 from dataclasses import dataclass, field
 
 import numpy as np
 import pandas as pd
 
+from ._messages import (
+    MAX_EXAMPLES,
+    count_text,
+    examples_text,
+    number_mistakes,
+    rows_text,
+    short_text,
+)
 from ._parallel import beside
 from .errors import Problem, ValidationError
 from .spec import Spec, code_str
@@ -25,15 +32,13 @@ __all__ = ["Validated", "validate", "check", "coerce_numeric", "coerce_codes", "
            "MAX_CELL_CHARS", "MAX_EXAMPLES", "short_text", "rows_text", "count_text", "close_column",
            "coerce_codes_and_levels"]
 
-MAX_EXAMPLES = 3
 MAX_COLUMNS = 1000
 MAX_CELL_CHARS = 10_000
 MAX_ABS_NUMBER = 1e15  # larger magnitudes are unit errors (and overflow distances)
 
-_THOUSANDS = re.compile(r"^[+-]?\d{1,3}([,.' ]\d{3})+([.,]\d+)?$")
-_DECIMAL_COMMA = re.compile(r"^[+-]?\d+,\d+$")
-_NAN_WORDS = {"nan", "na", "n/a", "null", "none", "-", "--", "?", "inf", "+inf", "-inf",
-              "infinity", "-infinity", "#n/a", "#div/0!", "#value!"}
+# MAX_EXAMPLES, short_text, rows_text and count_text are custseg._messages' (the Spark engine
+# imports them from here), as are the former private names _n, _short and _rows_text.
+_n, _short, _rows_text = count_text, short_text, rows_text
 
 
 @dataclass
@@ -62,33 +67,6 @@ class Validated:
     @property
     def warnings(self) -> list[Problem]:
         return [p for p in self.problems if p.severity == "warning"]
-
-
-def _examples(rows: list[int], values: list) -> str:
-    parts = [f"row {r}: {_short(v)!r}" for r, v in zip(rows, values, strict=False)]
-    return ", ".join(parts)
-
-
-def short_text(v) -> str:
-    """``v`` as text, cut to 40 characters (``...`` at the end) for a message."""
-    s = str(v)
-    return s if len(s) <= 40 else s[:37] + "..."
-
-
-def rows_text(rows: list[int], count: int) -> str:
-    """``rows 3, 5 and 2 more``, or ``row 3`` for one."""
-    more = f" and {count - len(rows):,} more" if count > len(rows) else ""
-    return ("row " if count == 1 else "rows ") + ", ".join(map(str, rows)) + more
-
-
-def count_text(count: int, one: str, many: str) -> str:
-    """``1 value`` / ``3 values`` / ``30,658 values``."""
-    return f"{count:,} {one if count == 1 else many}"
-
-
-# The message helpers' former private names, used throughout this module (and by
-# changes on other branches); the public names above are what other modules import.
-_short, _rows_text, _n = short_text, rows_text, count_text
 
 
 def coerce_numeric(s: pd.Series) -> tuple[np.ndarray, np.ndarray]:
@@ -156,17 +134,17 @@ def _canonical_codes(values: list, dtype) -> list[str | None]:
 
 def _bad_number_hint(values: list[str], count: int) -> tuple[str, str]:
     """What the bad cells are (``count`` of them, ``values`` examples) and the fix."""
-    texts = [str(v).strip() for v in values]
-    if any(t.lower() in _NAN_WORDS for t in texts):
-        return (_n(count, "placeholder", "placeholders") + " for a missing or infinite number",
+    mistakes = number_mistakes(values)
+    if "placeholder" in mistakes:
+        return (count_text(count, "placeholder") + " for a missing or infinite number",
                 "leave the cell empty for a missing value and set the column's missing policy")
-    if any(_THOUSANDS.match(t) for t in texts):
-        return (_n(count, "number", "numbers") + " with thousands separators",
+    if "thousands" in mistakes:
+        return (count_text(count, "number") + " with thousands separators",
                 "export plain numbers without separators (1234.5, not 1,234.5)")
-    if any(_DECIMAL_COMMA.match(t) for t in texts):
-        return (_n(count, "number", "numbers") + " with a decimal comma",
+    if "decimal-comma" in mistakes:
+        return (count_text(count, "number") + " with a decimal comma",
                 "export numbers with a decimal point (12.5, not 12,5)")
-    return (_n(count, "non-numeric value", "non-numeric values"),
+    return (count_text(count, "non-numeric value"),
             f"correct or empty {'that cell' if count == 1 else 'those cells'}, or declare the "
             "column kind = \"categorical\"")
 
@@ -294,15 +272,15 @@ def validate(df: pd.DataFrame, spec: Spec, *, min_rows: int = 2, mode: str = "fi
         missing_id = ids.isna().to_numpy()
         if missing_id.any():
             rows, count = _rows(missing_id)
-            err("missing-id", f"id column {spec.id!r} is empty in {_n(count, 'row', 'rows')} "
-                f"({_rows_text(rows, count)}); fix: give every customer an id",
+            err("missing-id", f"id column {spec.id!r} is empty in {count_text(count, 'row', 'rows')} "
+                f"({rows_text(rows, count)}); fix: give every customer an id",
                 column=spec.id, rows=rows, count=count)
         dup = ids.duplicated(keep=False).to_numpy() & ~missing_id
         if dup.any():
             rows, count = _rows(dup)
             vals = ids.to_numpy()[np.flatnonzero(dup)[:MAX_EXAMPLES]]
             err("duplicate-id", f"id column {spec.id!r} has {count} rows sharing an id "
-                f"({_examples(rows, list(vals))}); fix: remove the duplicates or "
+                f"({examples_text(rows, list(vals))}); fix: remove the duplicates or "
                 + ("choose another id column" if fitting else
                    "leave the id column out (customers are then numbered)"),
                 column=spec.id, rows=rows, count=count)
@@ -323,8 +301,8 @@ def validate(df: pd.DataFrame, spec: Spec, *, min_rows: int = 2, mode: str = "fi
             huge = lengths > MAX_CELL_CHARS
             if huge.any():
                 rows, count = _rows(huge)
-                err("huge-cell", f"column {name!r} has {_n(count, 'cell', 'cells')} longer "
-                    f"than {MAX_CELL_CHARS:,} characters ({_rows_text(rows, count)}); fix: check "
+                err("huge-cell", f"column {name!r} has {count_text(count, 'cell', 'cells')} longer "
+                    f"than {MAX_CELL_CHARS:,} characters ({rows_text(rows, count)}); fix: check "
                     "the file's quoting and delimiter", column=name, rows=rows, count=count)
                 continue
         if col.kind == "numeric":
@@ -334,14 +312,14 @@ def validate(df: pd.DataFrame, spec: Spec, *, min_rows: int = 2, mode: str = "fi
                 examples = s.to_numpy()[np.flatnonzero(bad)[:MAX_EXAMPLES]]
                 what, fix = _bad_number_hint(list(examples), count)
                 err("not-numeric", f"column {name!r} has {what} "
-                    f"({_examples(rows, list(examples))}); fix: {fix}", column=name, rows=rows,
+                    f"({examples_text(rows, list(examples))}); fix: {fix}", column=name, rows=rows,
                     count=count)
             huge_num = np.abs(np.nan_to_num(values)) > MAX_ABS_NUMBER
             if huge_num.any():
                 rows, count = _rows(huge_num)
-                err("out-of-range", f"column {name!r} has {_n(count, 'value', 'values')} beyond "
+                err("out-of-range", f"column {name!r} has {count_text(count, 'value', 'values')} beyond "
                     f"{MAX_ABS_NUMBER:.0e} in size "
-                    f"({_examples(rows, list(values[np.flatnonzero(huge_num)[:MAX_EXAMPLES]]))}); "
+                    f"({examples_text(rows, list(values[np.flatnonzero(huge_num)[:MAX_EXAMPLES]]))}); "
                     "fix: check the units and correct those values", column=name, rows=rows,
                     count=count)
                 values = np.where(huge_num, np.nan, values)
@@ -350,8 +328,8 @@ def validate(df: pd.DataFrame, spec: Spec, *, min_rows: int = 2, mode: str = "fi
                 if neg.any():
                     rows, count = _rows(neg)
                     err("negative", f"column {name!r} ({col.role}) has "
-                        f"{_n(count, 'negative value', 'negative values')} "
-                        f"({_examples(rows, list(values[np.flatnonzero(neg)[:MAX_EXAMPLES]]))}); "
+                        f"{count_text(count, 'negative value', 'negative values')} "
+                        f"({examples_text(rows, list(values[np.flatnonzero(neg)[:MAX_EXAMPLES]]))}); "
                         f"fix: correct {'it' if count == 1 else 'them'}, or set role = "
                         "\"attribute\" if negatives are meaningful", column=name, rows=rows,
                         count=count)
@@ -364,9 +342,9 @@ def validate(df: pd.DataFrame, spec: Spec, *, min_rows: int = 2, mode: str = "fi
                      else None)
             if stray is not None:
                 rows, count = _rows(stray)
-                examples = _examples(rows, list(codes.to_numpy()[np.flatnonzero(stray)[:MAX_EXAMPLES]]))
+                examples = examples_text(rows, list(codes.to_numpy()[np.flatnonzero(stray)[:MAX_EXAMPLES]]))
                 err("not-integer-code", f"column {name!r} holds integer codes, but "
-                    f"{_n(count, 'row has a value that is not one', 'rows have values that are not')}"
+                    f"{count_text(count, 'row has a value that is not one', 'rows have values that are not')}"
                     f" ({examples}); fix: correct {'it' if count == 1 else 'them'} (a decimal comma "
                     "or a shifted column?), or, if the column holds text codes, name every code "
                     f"in [columns.{name}] labels", column=name, rows=rows, count=count)
@@ -376,8 +354,8 @@ def validate(df: pd.DataFrame, spec: Spec, *, min_rows: int = 2, mode: str = "fi
                     rows, count = _rows(unknown)
                     levels = sorted({str(x) for x in codes[unknown].unique()})
                     shown = ", ".join(map(repr, levels[:5]))
-                    examples = _examples(rows, list(codes.to_numpy()[np.flatnonzero(unknown)[:3]]))
-                    what = _n(count, "value with a code", "values with codes")
+                    examples = examples_text(rows, list(codes.to_numpy()[np.flatnonzero(unknown)[:3]]))
+                    what = count_text(count, "value with a code", "values with codes")
                     if fitting:
                         err("unknown-code", f"column {name!r} has {what} not in the spec's labels "
                             f"({shown}; {examples}); fix: add "
@@ -394,28 +372,28 @@ def validate(df: pd.DataFrame, spec: Spec, *, min_rows: int = 2, mode: str = "fi
             rows, count = _rows(missing)
             if col.missing == "error":
                 alt = '"median"' if col.kind == "numeric" else '"unknown"'
-                err("missing-value", f"column {name!r} is empty in {_n(count, 'row', 'rows')} ("
-                    f"{_rows_text(rows, count)}); fix: fill them, or set missing = "
+                err("missing-value", f"column {name!r} is empty in {count_text(count, 'row', 'rows')} ("
+                    f"{rows_text(rows, count)}); fix: fill them, or set missing = "
                     f"{alt} for the column",
                     column=name, rows=rows, count=count)
             elif col.missing == "drop":
                 drop |= missing
-                err("dropped-rows", f"column {name!r} is empty in {_n(count, 'row', 'rows')}, "
+                err("dropped-rows", f"column {name!r} is empty in {count_text(count, 'row', 'rows')}, "
                     f"which {'is' if count == 1 else 'are'} left out (missing = \"drop\"; "
-                    f"{_rows_text(rows, count)})", column=name,
+                    f"{rows_text(rows, count)})", column=name,
                     rows=rows, count=count, severity="warning")
         present_values = typed[name][~missing] if name in typed else []
         if fitting and len(present_values) and name in spec.cluster_on:
             first = present_values[0]
             if (col.kind == "numeric" and np.all(present_values == first)) or (
                     col.kind == "categorical" and len(pd.unique(present_values)) == 1):
-                err("constant-column", f"column {name!r} has the same value ({_short(first)!r}) "
+                err("constant-column", f"column {name!r} has the same value ({short_text(first)!r}) "
                     "in every row, so it cannot separate segments and is left out of the "
                     "clustering", column=name, severity="warning")
 
     usable = int(n - drop.sum())
     if fitting and usable < min_rows:
-        err("too-few-rows", f"the data has {_n(usable, 'usable row', 'usable rows')} "
+        err("too-few-rows", f"the data has {count_text(usable, 'usable row', 'usable rows')} "
             f"(n_samples = {usable}) but the "
             f"clustering needs at least {min_rows}; fix: use more customers, or a smaller --k or "
             "--k-range")
@@ -424,8 +402,8 @@ def validate(df: pd.DataFrame, spec: Spec, *, min_rows: int = 2, mode: str = "fi
         dup_rows = repeated.result()
         if dup_rows.any():
             rows, count = _rows(dup_rows)
-            err("duplicate-rows", f"{_n(count, 'row repeats', 'rows repeat')} an earlier row "
-                f"exactly ({_rows_text(rows, count)}); without an id column they are kept as separate "
+            err("duplicate-rows", f"{count_text(count, 'row repeats', 'rows repeat')} an earlier row "
+                f"exactly ({rows_text(rows, count)}); without an id column they are kept as separate "
                 "customers", rows=rows, count=count, severity="warning")
 
     frame = pd.DataFrame({k: typed[k] for k in typed}, index=pd.RangeIndex(n))

@@ -1114,6 +1114,12 @@ def _(d, s):
     return rfm_call(d, put(d, "orders.csv", log_with(3, 4, '"lamp\nwith ""shade"", 2 parts"')))
 
 
+@case("quoted-delimiters-crlf", "rfm", check=same_customers_as_clean)
+def _(d, s):  # fields holding the delimiter, in a file with CRLF line ends: not ragged rows
+    text = log_with(3, 4, '"lamp, with shade"').replace("mug", '"mug, blue"').replace("\n", "\r\n")
+    return rfm_call(d, put(d, "orders.csv", text))
+
+
 @case("columns-guessed", "rfm", check=same_customers_as_clean)
 def _(d, s):
     return rfm_call(d, put(d, "orders.csv", log_text()),
@@ -1198,6 +1204,72 @@ def _(d, s):
             "that contain the comma ',' (e.g. \"Smith, John\"), or remove the extra delimiter")
 def _(d, s):
     return rfm_call(d, put(d, "orders.csv", log_with(4, 4, "lamp, returned")))
+
+
+def short_log(line: int, *, newline: str = "\n", final: bool = True) -> str:
+    """The log with the last field of physical ``line`` (from 1; the header is line 1) dropped."""
+    lines = log_text().splitlines()
+    lines[line - 1] = lines[line - 1].rsplit(",", 1)[0]
+    return newline.join(lines) + (newline if final else "")
+
+
+# issue #16: a row with fewer fields than the header was read with empty cells, silently
+@case("short-row", "rfm",
+      error=f"error: line 5 of orders.csv has 4 fields but the header has 5; fix: {SHORT_FIX}")
+def _(d, s):
+    return rfm_call(d, put(d, "orders.csv", short_log(5)))
+
+
+@case("short-last-row", "rfm",
+      error=f"error: line 9 of orders.csv has 4 fields but the header has 5; fix: {SHORT_FIX}")
+def _(d, s):
+    return rfm_call(d, put(d, "orders.csv", short_log(9, final=False)))
+
+
+@case("short-row-crlf", "rfm",
+      error=f"error: line 3 of orders.csv has 4 fields but the header has 5; fix: {SHORT_FIX}")
+def _(d, s):
+    return rfm_call(d, put(d, "orders.csv", short_log(3, newline="\r\n")))
+
+
+@case("short-row-after-quoted-newlines", "rfm",
+      error=f"error: line 8 of orders.csv has 4 fields but the header has 5; fix: {SHORT_FIX}")
+def _(d, s):  # data row 3's product spans lines 4 to 6, so data row 5 is on line 8
+    text = log_with(3, 4, '"lamp\nwith ""shade"", 2 parts\nand a bulb"').splitlines()
+    assert text[7].startswith("C3,2024-02-29")
+    text[7] = text[7].rsplit(",", 1)[0]
+    return rfm_call(d, put(d, "orders.csv", "\n".join(text) + "\n"))
+
+
+@case("long-last-row", "rfm",
+      error="error: line 9 of orders.csv has 6 fields but the header has 5; fix: quote fields "
+            "that contain the comma ',' (e.g. \"Smith, John\"), or remove the extra delimiter")
+def _(d, s):
+    return rfm_call(d, put(d, "orders.csv", log_with(8, 4, "chair,x")))
+
+
+TX_SPEC = """\
+kind = "transactions"
+[transactions]
+customer = "customer_id"
+date = "date"
+amount = "amount"
+as_of = "2024-04-30"
+[rfm]
+bins = 5
+"""
+
+
+@case("short-row-order-log", "run",
+      error=f"error: line 5 of orders.csv has 4 fields but the header has 5; fix: {SHORT_FIX}")
+def _(d, s):  # the log is aggregated from the file, by DuckDB
+    return run_call(d, put(d, "orders.csv", short_log(5)), spec=TX_SPEC)
+
+
+@case("short-row-order-log-inferred", "run",
+      error=f"error: line 5 of orders.csv has 4 fields but the header has 5; fix: {SHORT_FIX}")
+def _(d, s):  # no spec: the log is read by custseg.io, then recognised
+    return Call(["run", put(d, "orders.csv", short_log(5)), "--out", "out", "--quiet"])
 
 
 @case("column-typo", "rfm",
