@@ -29,16 +29,11 @@ from .errors import Problem, ValidationError
 from .spec import Spec, code_str
 
 __all__ = ["Validated", "validate", "check", "coerce_numeric", "coerce_codes", "MAX_COLUMNS",
-           "MAX_CELL_CHARS", "MAX_EXAMPLES", "short_text", "rows_text", "count_text", "close_column",
-           "coerce_codes_and_levels"]
+           "MAX_CELL_CHARS", "close_column", "coerce_codes_and_levels"]
 
 MAX_COLUMNS = 1000
 MAX_CELL_CHARS = 10_000
 MAX_ABS_NUMBER = 1e15  # larger magnitudes are unit errors (and overflow distances)
-
-# MAX_EXAMPLES, short_text, rows_text and count_text are custseg._messages' (the Spark engine
-# imports them from here), as are the former private names _n, _short and _rows_text.
-_n, _short, _rows_text = count_text, short_text, rows_text
 
 
 @dataclass

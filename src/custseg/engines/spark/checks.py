@@ -7,9 +7,10 @@ import json
 import numpy as np
 import pandas as pd
 
+from ..._messages import MAX_EXAMPLES, count_text, rows_text, short_text
 from ...errors import Problem, ValidationError
 from ...spec import Spec
-from ...validate import MAX_EXAMPLES, count_text, rows_text, short_text, validate
+from ...validate import validate
 from .read import number_rows
 
 __all__ = ["validate_on_spark", "global_problems", "PROBE_ROWS"]

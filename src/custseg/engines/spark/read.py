@@ -17,8 +17,8 @@ import numpy as np
 import pandas as pd
 
 from ... import io
+from ..._messages import short_text
 from ...errors import InputError
-from ...validate import short_text
 
 __all__ = ["TEXT_SUFFIXES", "PARQUET_SUFFIXES", "INFER_ROWS", "can_read", "read_spark",
            "typed_head", "number_rows", "input_error", "field_count_error", "first_ragged_line"]
