@@ -20,8 +20,8 @@ PACKAGE = SRC / "custseg"
 #: modules (or packages: every module below them) of the core
 CORE = ("errors", "spec", "validate", "features", "cluster", "profile", "quality", "recommend",
         "segmenter", "model", "explore", "questions", "analysis", "pipeline", "compare", "datasets",
-        "schemas", "_parallel", "_threads", "_timing", "_messages", "rfm.columns", "rfm.views", "rfm.checks",
-        "rfm.sql", "rfm.scores")
+        "schemas", "_parallel", "_workers", "_threads", "_timing", "_messages", "rfm.columns",
+        "rfm.views", "rfm.checks", "rfm.sql", "rfm.scores")
 #: modules (or packages) of the edges: the core imports none of them. A module belongs to the
 #: longest entry of either list that names it or a package above it: the package ``rfm``
 #: (whose ``__init__`` re-exports the functions that read files) is an edge, its core
@@ -153,9 +153,10 @@ MACHINERY = ("os.fork", "gc.disable", "gc.freeze", "/proc/stat", "getloadavg", "
 
 
 @pytest.mark.parametrize("module", sorted(m for m in MODULES if m not in (
-    "custseg._entry", "custseg.engines.spark.session")))
+    "custseg._entry", "custseg._workers", "custseg.engines.spark.session")))
 def test_no_process_or_thread_machinery(module):
     # parallelism goes through n_jobs and joblib (custseg._parallel); only the console
-    # entry point freezes the garbage collector, at exit; the Spark session starts its JVM
+    # entry point freezes the garbage collector, at exit; _workers runs inside joblib's
+    # worker processes only; the Spark session starts its JVM
     text = MODULES[module].read_text(encoding="utf-8")
     assert [word for word in MACHINERY if word in text] == []

@@ -13,6 +13,7 @@ deterministic and results come back in the order of the calls.
 from __future__ import annotations
 
 import numbers
+import os
 import warnings
 from collections.abc import Callable, Iterable, Sequence
 from typing import Any, Literal
@@ -22,6 +23,12 @@ from .errors import ParameterError
 __all__ = ["check_n_jobs", "effective_n_jobs", "map_ordered", "Later", "beside", "beside_many"]
 
 Prefer = Literal["threads", "processes"]
+
+#: Seconds a joblib worker process may wait for work before it ends. Within a run the
+#: gaps between tasks are a few seconds; a command killed (SIGKILL) cannot stop its
+#: workers itself, so they end this long after their last task instead of joblib's
+#: default 300 s (holding memory and the command's output pipes meanwhile).
+IDLE_WORKER_SECONDS = 10
 
 
 def check_n_jobs(n_jobs: Any, name: str = "n_jobs") -> int | None:
@@ -59,7 +66,41 @@ def map_ordered(fn: Callable[..., Any], items: Iterable[Any], *, n_jobs: int | N
         return [fn(item) for item in items]
     from joblib import Parallel, delayed
 
-    return Parallel(n_jobs=jobs, prefer=prefer)(delayed(fn)(item) for item in items)
+    if prefer == "processes":
+        return Parallel(n_jobs=jobs, prefer=prefer, **_worker_options())(
+            delayed(fn)(item) for item in items)
+    return [_unwrapped(value) for value in Parallel(n_jobs=jobs, prefer=prefer)(
+        delayed(_catching)(fn, item) for item in items)]
+
+
+def _worker_options() -> dict[str, Any]:
+    """joblib's options for custseg's worker processes: a short idle life, and no life after
+    the process that started them (:func:`custseg._workers.end_with_parent`)."""
+    from ._workers import end_with_parent
+
+    return {"idle_worker_timeout": IDLE_WORKER_SECONDS, "initializer": end_with_parent,
+            "initargs": (os.getpid(),)}
+
+
+class _Raised:
+    """What a call raised in a worker thread, kept whole: joblib would re-raise it with its
+    ``__cause__`` replaced by a text of the worker's traceback, and callers read causes."""
+
+    def __init__(self, exc: BaseException) -> None:
+        self.exc = exc
+
+
+def _catching(fn: Callable[..., Any], *args: Any, **kwargs: Any) -> Any:
+    try:
+        return fn(*args, **kwargs)
+    except BaseException as exc:  # noqa: BLE001 - handed to the caller as it was raised
+        return _Raised(exc)
+
+
+def _unwrapped(value: Any) -> Any:
+    if isinstance(value, _Raised):
+        raise value.exc
+    return value
 
 
 class _Outputs:
@@ -83,7 +124,10 @@ class _Outputs:
                 generator.close()
 
     def __del__(self) -> None:  # values nobody asked for: cancelled, not warned about
-        self.close()
+        try:
+            self.close()
+        except Exception:  # noqa: BLE001 - at interpreter exit the modules it needs may be gone
+            pass
 
 
 class Later:
@@ -110,7 +154,7 @@ class Later:
     def result(self) -> Any:
         if not self._done:
             if self._outputs is not None:
-                value = self._outputs.value(self._index)
+                value = _unwrapped(self._outputs.value(self._index))
             else:
                 fn, args, kwargs = self._call
                 value = fn(*args, **kwargs)
@@ -143,8 +187,12 @@ def beside_many(calls: Sequence[Call], *, n_jobs: int | None = None,
         return [Later(fn, args, kwargs) for fn, args, kwargs in calls]
     from joblib import Parallel, delayed
 
-    outputs = _Outputs(Parallel(n_jobs=jobs, prefer=prefer, return_as="generator")(
-        delayed(fn)(*args, **kwargs) for fn, args, kwargs in calls))
+    # (in threads, what a call raises comes back whole: see _Raised)
+    wrap = (lambda fn, args, kwargs: delayed(fn)(*args, **kwargs)) if prefer == "processes" else (
+        lambda fn, args, kwargs: delayed(_catching)(fn, *args, **kwargs))
+    options = _worker_options() if prefer == "processes" else {}
+    outputs = _Outputs(Parallel(n_jobs=jobs, prefer=prefer, return_as="generator", **options)(
+        wrap(fn, args, kwargs) for fn, args, kwargs in calls))
     return [Later(fn, args, kwargs, outputs, i) for i, (fn, args, kwargs) in enumerate(calls)]
 
 
