@@ -57,6 +57,19 @@ def test_an_error_in_a_thread_comes_back_whole(n_jobs):
         assert info.value.__cause__.errno == 28
 
 
+def test_no_thread_outlives_the_values():
+    # joblib's thread pool tells its threads to stop but does not wait for them
+    import threading
+
+    before = set(threading.enumerate())
+    for _ in range(20):
+        assert map_ordered(_square, range(5), n_jobs=2) == [0, 1, 4, 9, 16]
+        assert set(threading.enumerate()) <= before
+        laters = beside_many([(_square, (i,), {}) for i in range(3)], n_jobs=2, prefer="threads")
+        assert [later.result() for later in laters] == [0, 1, 4]
+        assert set(threading.enumerate()) <= before
+
+
 def test_one_job_computes_when_asked_and_a_cancelled_value_is_never_computed():
     calls = []
     later = beside(lambda: calls.append("computed") or 42)

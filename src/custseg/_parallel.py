@@ -20,7 +20,8 @@ from typing import Any, Literal
 
 from .errors import ParameterError
 
-__all__ = ["check_n_jobs", "effective_n_jobs", "map_ordered", "Later", "beside", "beside_many"]
+__all__ = ["check_n_jobs", "effective_n_jobs", "map_ordered", "Later", "beside", "beside_many",
+           "thread_backend"]
 
 Prefer = Literal["threads", "processes"]
 
@@ -69,8 +70,28 @@ def map_ordered(fn: Callable[..., Any], items: Iterable[Any], *, n_jobs: int | N
     if prefer == "processes":
         return Parallel(n_jobs=jobs, prefer=prefer, **_worker_options())(
             delayed(fn)(item) for item in items)
-    return [_unwrapped(value) for value in Parallel(n_jobs=jobs, prefer=prefer)(
+    return [_unwrapped(value) for value in Parallel(n_jobs=jobs, backend=thread_backend())(
         delayed(_catching)(fn, item) for item in items)]
+
+
+def thread_backend() -> Any:
+    """joblib's threading backend, whose pool's threads have ended when the pool is done.
+
+    joblib ends its thread pool with ``multiprocessing.pool.ThreadPool.terminate``,
+    which tells the threads to stop but does not wait for them (it joins only
+    processes): for a moment after a call, its threads are still alive. A library
+    call must leave no thread behind, so this backend joins them.
+    """
+    from joblib._parallel_backends import ThreadingBackend
+
+    class JoiningThreadingBackend(ThreadingBackend):
+        def terminate(self) -> None:
+            pool = self._pool
+            super().terminate()
+            for worker in getattr(pool, "_pool", None) or ():  # ThreadPool's threads
+                worker.join()
+
+    return JoiningThreadingBackend()
 
 
 def _worker_options() -> dict[str, Any]:
@@ -106,13 +127,16 @@ def _unwrapped(value: Any) -> Any:
 class _Outputs:
     """joblib's generator of ordered outputs, read as far as asked."""
 
-    def __init__(self, generator: Any) -> None:
+    def __init__(self, generator: Any, count: int) -> None:
         self._generator = generator
+        self._count = count
         self._values: list[Any] = []
 
     def value(self, i: int) -> Any:
         while len(self._values) <= i:
             self._values.append(next(self._generator))
+            if len(self._values) == self._count:  # the last value: joblib ends its workers
+                self.close()
         return self._values[i]
 
     def close(self) -> None:
@@ -190,9 +214,10 @@ def beside_many(calls: Sequence[Call], *, n_jobs: int | None = None,
     # (in threads, what a call raises comes back whole: see _Raised)
     wrap = (lambda fn, args, kwargs: delayed(fn)(*args, **kwargs)) if prefer == "processes" else (
         lambda fn, args, kwargs: delayed(_catching)(fn, *args, **kwargs))
-    options = _worker_options() if prefer == "processes" else {}
-    outputs = _Outputs(Parallel(n_jobs=jobs, prefer=prefer, return_as="generator", **options)(
-        wrap(fn, args, kwargs) for fn, args, kwargs in calls))
+    options = (dict(prefer=prefer, **_worker_options()) if prefer == "processes"
+               else {"backend": thread_backend()})
+    outputs = _Outputs(Parallel(n_jobs=jobs, return_as="generator", **options)(
+        wrap(fn, args, kwargs) for fn, args, kwargs in calls), len(calls))
     return [Later(fn, args, kwargs, outputs, i) for i, (fn, args, kwargs) in enumerate(calls)]
 
 

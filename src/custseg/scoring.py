@@ -28,7 +28,7 @@ import numpy as np
 import pandas as pd
 
 from . import io
-from ._parallel import check_n_jobs, effective_n_jobs
+from ._parallel import check_n_jobs, effective_n_jobs, thread_backend
 from .errors import InputError, ParameterError
 from .model import SegmentModel
 from .validate import MAX_ABS_NUMBER, MAX_CELL_CHARS
@@ -190,7 +190,7 @@ def _in_turn(chunks: Iterator[Any], work: Callable[[Any], None], *, n_jobs: int 
         from joblib import Parallel, delayed
 
         end = object()
-        with Parallel(n_jobs=2, prefer="threads") as pool:
+        with Parallel(n_jobs=2, backend=thread_backend()) as pool:
             current = next(chunks, end)
             while current is not end:
                 did, read = pool([delayed(_outcome)(work, current), delayed(_outcome)(next, chunks, end)])
