@@ -77,7 +77,7 @@ def map_ordered(fn: Callable[..., Any], items: Iterable[Any], *, n_jobs: int | N
 def thread_backend() -> Any:
     """joblib's threading backend, whose pool's threads have ended when the pool is done.
 
-    joblib ends its thread pool with ``multiprocessing.pool.ThreadPool.terminate``,
+    joblib ends its thread pool with the standard library ``ThreadPool.terminate``,
     which tells the threads to stop but does not wait for them (it joins only
     processes): for a moment after a call, its threads are still alive. A library
     call must leave no thread behind, so this backend joins them.
