@@ -135,8 +135,10 @@ class _Outputs:
     def value(self, i: int) -> Any:
         while len(self._values) <= i:
             self._values.append(next(self._generator))
-            if len(self._values) == self._count:  # the last value: joblib ends its workers
-                self.close()
+            if len(self._values) == self._count:  # the last value: run joblib's call to its end,
+                for _ in self._generator:      # which ends its pool's threads (closing it would
+                    pass                       # abort the call instead)
+                self._generator = None
         return self._values[i]
 
     def close(self) -> None:

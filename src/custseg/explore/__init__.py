@@ -41,21 +41,34 @@ Modules
     The parameter checks and their one message template.
 """
 
-from .column_pairs import associations
-from .formatting import format_p
-from .groups import group_share
-from .levels import compare_levels, compare_levels_many
-from .prepared import PreparedFrame
-from .rank_tests import holm
-from .summaries import summarize_columns
+from importlib import import_module
+from typing import Any
 
-__all__ = [
-    "PreparedFrame",
-    "summarize_columns",
-    "associations",
-    "compare_levels",
-    "compare_levels_many",
-    "group_share",
-    "holm",
-    "format_p",
-]
+#: public name -> the module of this package that defines it; imported when first asked
+#: for, so that a module needing only ``formatting`` (the report's figures, in a worker
+#: process) does not pay for scipy.stats and pandas
+_HOMES = {
+    "PreparedFrame": "prepared",
+    "summarize_columns": "summaries",
+    "associations": "column_pairs",
+    "compare_levels": "levels",
+    "compare_levels_many": "levels",
+    "group_share": "groups",
+    "holm": "rank_tests",
+    "format_p": "formatting",
+}
+
+__all__ = list(_HOMES)
+
+
+def __getattr__(name: str) -> Any:
+    home = _HOMES.get(name)
+    if home is None:
+        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+    value = getattr(import_module(f".{home}", __name__), name)
+    globals()[name] = value
+    return value
+
+
+def __dir__() -> list[str]:
+    return sorted(set(globals()) | set(_HOMES))
