@@ -300,11 +300,11 @@ class TreeMemory:
 
     The measured command runs in a session of its own (``start_new_session``), so
     its processes are its descendants (or, where ``/proc/PID/task/TID/children``
-    is missing, those whose session id is its pid): the figure helpers and the
-    children it forks as well as itself. Every ``interval`` seconds (a sample
+    is missing, those whose session id is its pid): its joblib worker processes
+    as well as itself. Every ``interval`` seconds (a sample
     costs 1-3 ms of CPU, 1-2 % of one core) the
     proportional set sizes (``Pss`` of ``/proc/PID/smaps_rollup``: a page shared by
-    n processes counts 1/n in each, so forked children's shared pages count once)
+    n processes counts 1/n in each, so pages shared between processes count once)
     are summed over them; :meth:`stop` returns the largest sum, or None where
     ``/proc`` cannot tell (not Linux). A peak shorter than the interval can be
     missed: ``VmHWM`` stays the exact figure for the main process.

@@ -15,8 +15,8 @@ sensitive to a busy machine, use the A/B mode::
 which fits once per row count (with B), saves what ``build_analysis`` receives,
 then runs A and B alternately (A B, B A, ...) in fresh processes on those same
 inputs: ``build_analysis`` ``--repeat`` times and ``write_report`` ``--repeat``
-times (the first cold), with wall and CPU seconds (CPU of all threads and of the
-figure helper process), and prints the medians over the rounds.
+times (the first cold), with wall and CPU seconds (CPU of all threads and of its
+child processes), and prints the medians over the rounds.
 
 What it measures and how, for each row count, in one fresh Python subprocess
 (``PYTHONPATH`` = the sources above) under a tiny wrapper that records its peak

@@ -29,8 +29,8 @@ What it measures, for every size given with ``--rows`` and every ``--format``:
 3. **Peak memory**: ``VmHWM`` of that process (its own resident high-water
    mark, Linux), with ``ru_maxrss`` beside it in the JSON. ``ru_maxrss`` is not
    used for the table because on Linux a child's starts from its parent's peak.
-   Beside it, the peak of all the run's processes (itself, its figure helpers and
-   the children it forks): the sum of their proportional set sizes, sampled
+   Beside it, the peak of all the run's processes (itself and its joblib worker
+   processes): the sum of their proportional set sizes, sampled
    every 0.2 s (``_bench.TreeMemory``). The memory target is checked against
    the larger of the two. CPU time is shown for the process and, separately, for
    its child processes.
@@ -459,7 +459,7 @@ def run_table(summaries: list[dict[str, Any]], gen: dict[int, dict[str, Any]]) -
 
     row("**end to end** (with interpreter start-up)", lambda s: _cell(s.get("end_to_end")))
     row("CPU time, user + sys", lambda s: _cell(s.get("cpu_seconds")))
-    row("CPU time of its child processes (figure helpers, forked workers)",
+    row("CPU time of its child processes (joblib's workers, once reaped)",
         lambda s: _cell(s.get("children_cpu_seconds")))
     row("**peak memory** (VmHWM, MiB)",
         lambda s: _cell(s.get("peak_bytes"), "{:,.0f}", 2**20))
@@ -564,7 +564,7 @@ def verdicts(summaries: list[dict[str, Any]], cmps: list[dict[str, Any]]) -> lis
             continue
         e2e = (s.get("end_to_end") or {}).get("median")
         # the larger of the main process's exact peak and the sampled peak of all
-        # its processes (figure helpers and forked workers included)
+        # its processes (joblib's worker processes included)
         peaks = [(s.get(key) or {}).get("max") for key in ("peak_bytes", "tree_peak_bytes")]
         peak = max((p for p in peaks if p is not None), default=None)
         for issue, rows, (op, seconds), limit in TARGETS:
