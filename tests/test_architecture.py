@@ -20,7 +20,7 @@ PACKAGE = SRC / "custseg"
 #: modules (or packages: every module below them) of the core
 CORE = ("errors", "spec", "validate", "features", "cluster", "profile", "quality", "recommend",
         "segmenter", "model", "explore", "questions", "analysis", "pipeline", "compare", "datasets",
-        "schemas", "_parallel", "_workers", "_threads", "_timing", "_messages", "rfm.columns",
+        "schemas", "_parallel", "_lazy", "_workers", "_threads", "_timing", "_messages", "rfm.columns",
         "rfm.views", "rfm.checks", "rfm.sql", "rfm.scores")
 #: modules (or packages) of the edges: the core imports none of them. A module belongs to the
 #: longest entry of either list that names it or a package above it: the package ``rfm``

@@ -41,8 +41,7 @@ Modules
     The parameter checks and their one message template.
 """
 
-from importlib import import_module
-from typing import Any
+from .._lazy import lazy_names
 
 #: public name -> the module of this package that defines it; imported when first asked
 #: for, so that a module needing only ``formatting`` (the report's figures, in a worker
@@ -59,16 +58,4 @@ _HOMES = {
 }
 
 __all__ = list(_HOMES)
-
-
-def __getattr__(name: str) -> Any:
-    home = _HOMES.get(name)
-    if home is None:
-        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
-    value = getattr(import_module(f".{home}", __name__), name)
-    globals()[name] = value
-    return value
-
-
-def __dir__() -> list[str]:
-    return sorted(set(globals()) | set(_HOMES))
+__getattr__, __dir__ = lazy_names(__name__, _HOMES)
