@@ -1249,3 +1249,20 @@ def test_an_empty_parquet_part_gives_no_empty_chunk(tmp_path):
     df.iloc[:0].to_parquet(folder / "part-1.parquet")  # an empty part, as Spark writes them
     chunks = list(cio.iter_table(folder, chunksize=100))
     assert [len(c) for c in chunks] == [100, 100, 50]
+
+
+def test_a_header_without_a_delimiter_is_one_column_whatever_the_rows_hold(tmp_path):
+    # csv.Sniffer says '|' for these rows (found by a property test: a one-column file whose
+    # values hold delimiters); a header with none of them has one field, so any delimiter
+    # but the comma would make every row "ragged"
+    import csv
+
+    from custseg.io.text import sniff_delimiter
+
+    sample = "t0\n\t\t',aq\n'q\n,q'|q\n|\";'q\n"
+    assert csv.Sniffer().sniff(sample, delimiters=",;\t|").delimiter == "|"
+    assert sniff_delimiter(sample, True) == ","
+    df = pd.DataFrame({"t0": pd.Series(["\t\t',aq", "'q", ",q'|q", "|\";'q"], dtype="str")})
+    path = tmp_path / "t.csv"
+    cio.write_csv(df, path, neutralise=False)
+    pd.testing.assert_frame_equal(cio.read_table(path), df)

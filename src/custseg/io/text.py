@@ -223,7 +223,8 @@ def sniff_delimiter(sample: str, complete: bool) -> str:
     kept if the header line contains it. Otherwise the delimiter most frequent in
     the header line wins; failing that, lines that split on runs of whitespace into
     the same number (>= 2) of fields, with padding (leading blanks or a run of two
-    or more) somewhere, mean a whitespace-padded file; else comma (one column).
+    or more) somewhere, mean a whitespace-padded file; else comma (one column: a
+    delimiter that is not in the header is never chosen).
     """
     if not complete and "\n" in sample:
         sample = sample[: sample.rindex("\n")]  # drop the cut-off last line
@@ -246,7 +247,8 @@ def sniff_delimiter(sample: str, complete: bool) -> str:
     padded = any(line[:1].isspace() or "  " in line for line in head)
     if padded and len(widths) == 1 and widths.pop() >= 2:
         return WHITESPACE_SEP
-    return sniffed or ","
+    # a header without any delimiter is one column, whatever csv.Sniffer made of the rows
+    return ","
 
 
 def delimiter_name(sep: str) -> str:
