@@ -175,8 +175,9 @@ def build_analysis(seg: CustomerSegmenter, data: pd.DataFrame, Z: np.ndarray, ma
         s = dict(p)
         s["traits"] = _traits(p, overall, spec)
         segments.append(s)
-    seg_recs = segment_recommendations(segments, value_cols[0] if value_cols else None,
-                                       eng_cols[0] if eng_cols else None, rules)
+    seg_recs = segment_recommendations(
+        segments, value_cols[0] if value_cols else None, eng_cols[0] if eng_cols else None, rules,
+        engagement_better=spec.columns[eng_cols[0]].better if eng_cols else "higher")
     for s in segments:
         s["recommendations"] = [r for r in seg_recs if r["segment"] == s["segment"]]
     cell_recs = cell_recommendations(q1, q2, value_cols, rules)

@@ -11,7 +11,7 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
-from .spec import Spec, skewness
+from .spec import RECENCY_NAMES, Spec, skewness
 
 __all__ = ["profile_segments", "add_category_shares", "name_segments", "numeric_z", "TRAIT_Z", "TRAIT_LIFT",
            "category_levels"]
@@ -126,15 +126,33 @@ def numeric_z(data: pd.DataFrame, labels: np.ndarray, k: int, spec: Spec) -> dic
     return out
 
 
+
+
 def _words(spec: Spec, name: str) -> tuple[str, str]:
+    """(low, high): what a segment low or high on ``name`` is called.
+
+    The spec's ``words`` win. A column where less is better (``better = "lower"``)
+    is never described by the words of one where more is: a segment with many
+    days since its last login is "inactive", not "high engagement".
+    """
     col = spec.columns[name]
     if col.words:
         return col.words
+    if col.better == "lower":
+        if col.role == "engagement":
+            return ("recently active", "inactive") if _is_recency(spec, name) else (
+                f"few {name}", f"many {name}")
+        return (f"few {name}", f"many {name}")
     if col.role == "value":
         return ("low value", "high value")
     if col.role == "engagement":
         return ("low engagement", "high engagement")
     return (f"low {name}", f"high {name}")
+
+
+def _is_recency(spec: Spec, name: str) -> bool:
+    """Whether ``name`` says how long ago a customer was active (less is better)."""
+    return spec.columns[name].better == "lower" and bool(RECENCY_NAMES.search(name))
 
 
 def _mid_word(spec: Spec, name: str) -> str:
@@ -147,13 +165,19 @@ def _mid_word(spec: Spec, name: str) -> str:
 def name_segments(profiles: list[dict], z: dict[str, np.ndarray], spec: Spec) -> list[str]:
     """A readable name per segment from its most distinctive traits.
 
-    Numeric traits (value columns first, then engagement, then others) use the
+    Numeric traits (value columns first, then engagement, how long ago a customer
+    was active first among them, then others) use the
     column's ``words`` when ``|z| >= 0.5``; the first value column always says
     high, mid or low. A category enters the name when its share in the segment is
     at least 30% and its lift at least 1.5 (``"<label>-heavy"``), or its share is
     90% or more (``"<label> only"``). Names from ``spec.names`` win.
     """
-    order = (spec.numeric(spec.with_role("value")) + spec.numeric(spec.with_role("engagement"))
+    engagement = spec.numeric(spec.with_role("engagement"))
+    # how long ago a customer was active tells engagement best: "inactive" before "low
+    # engagement" from a count
+    engagement = ([c for c in engagement if _is_recency(spec, c)]
+                  + [c for c in engagement if not _is_recency(spec, c)])
+    order = (spec.numeric(spec.with_role("value")) + engagement
              + spec.numeric(spec.with_role("attribute")))
     order = [c for c in order if c in z]
     value_cols = [c for c in order if spec.columns[c].role == "value"]

@@ -67,16 +67,25 @@ def _pct(x: float) -> str:
 
 
 def segment_recommendations(segments: list[dict], value_col: str | None, engagement_col: str | None,
-                            rules: dict) -> list[dict]:
-    """Recommendations per segment from profiles (with ``z`` and ``value_share``)."""
+                            rules: dict, *, engagement_better: str = "higher") -> list[dict]:
+    """Recommendations per segment from profiles (with ``z`` and ``value_share``).
+
+    ``engagement_better="lower"`` (days since the last login): the engagement
+    rules read the column's z with its sign turned, so that a segment far above
+    average there counts as disengaged; the evidence keeps the column's own z and
+    says which end is better.
+    """
     out = []
+    sign = -1.0 if engagement_better == "lower" else 1.0
+    better = " (lower is better)" if sign < 0 else ""
     tz = rules["trait_z"]
     for s in segments:
         share = s["share"]
         vshare = s["value_share"].get(value_col) if value_col else None
         index = (vshare / share) if (vshare is not None and share > 0) else None
         zv = s["z"].get(value_col) if value_col else None
-        ze = s["z"].get(engagement_col) if engagement_col else None
+        raw_ze = s["z"].get(engagement_col) if engagement_col else None
+        ze = None if raw_ze is None else sign * raw_ze
         evidence = {"customer_share": round(share, 4)}
         if vshare is not None:
             evidence["value_share"] = round(vshare, 4)
@@ -84,7 +93,7 @@ def segment_recommendations(segments: list[dict], value_col: str | None, engagem
         if zv is not None:
             evidence["value_z"] = round(zv, 3)
         if ze is not None:
-            evidence["engagement_z"] = round(ze, 3)
+            evidence["engagement_z"] = round(raw_ze, 3)
 
         def rec(action, title, text, rule, _s=s, _ev=evidence):
             out.append({"target": "segment", "segment": _s["segment"], "cell": None,
@@ -99,18 +108,20 @@ def segment_recommendations(segments: list[dict], value_col: str | None, engagem
                 f"value share / customer share >= {rules['retain_value_index']:g}")
         if zv is not None and ze is not None and zv >= tz and ze <= -tz:
             rec("nurture", f"Re-engage {name}",
-                f"{value_col} {zv:+.2f} sd but {engagement_col} {ze:+.2f} sd vs all customers",
-                f"value z >= {tz:g} and engagement z <= -{tz:g}")
+                f"{value_col} {zv:+.2f} sd but {engagement_col} {raw_ze:+.2f} sd{better} vs all "
+                "customers", f"value z >= {tz:g} and engagement z <= -{tz:g}"
+                + (" (engagement z with its sign turned)" if better else ""))
         if ze is not None and zv is not None and ze >= tz and zv <= 0:
             rec("monetise", f"Upsell {name}",
-                f"{engagement_col} {ze:+.2f} sd but {value_col} {zv:+.2f} sd vs all customers",
-                f"engagement z >= {tz:g} and value z <= 0")
+                f"{engagement_col} {raw_ze:+.2f} sd{better} but {value_col} {zv:+.2f} sd vs all "
+                "customers", f"engagement z >= {tz:g} and value z <= 0"
+                + (" (engagement z with its sign turned)" if better else ""))
         if (index is not None and index <= rules["reconsider_value_index"]
                 and (ze is None or ze < 0)):
             rec("reconsider", f"Reconsider spend on {name}",
                 f"{_pct(vshare)} of {value_col} from {_pct(share)} of customers "
                 f"(value index {index:.2f})"
-                + (f", {engagement_col} {ze:+.2f} sd" if ze is not None else ""),
+                + (f", {engagement_col} {raw_ze:+.2f} sd{better}" if ze is not None else ""),
                 f"value share / customer share <= {rules['reconsider_value_index']:g} and "
                 "engagement below average")
     return out

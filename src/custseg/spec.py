@@ -39,6 +39,7 @@ __all__ = [
     "NUMERIC_MISSING",
     "CATEGORICAL_MISSING",
     "TRANSFORMS",
+    "BETTER",
     "HEAVY_TAIL_SKEW",
 ]
 
@@ -47,6 +48,9 @@ ROLES = ("value", "engagement", "attribute")
 NUMERIC_MISSING = ("zero", "median", "mean", "drop", "error")
 CATEGORICAL_MISSING = ("unknown", "mode", "drop", "error")
 TRANSFORMS = ("auto", "log", "none")
+#: which end of a numeric column is the good one: "lower" for days since the last
+#: login, returns, complaints; names, traits and recommendations read it that way
+BETTER = ("higher", "lower")
 ALGORITHMS_HINT = ("kmeans",)
 UNKNOWN_LEVEL = "unknown"
 
@@ -58,7 +62,8 @@ _TX_KEYS = ("customer", "date", "amount", "quantity", "order", "currency", "as_o
             "drop_duplicates")
 _RFM_KEYS = ("bins", "cuts", "segments")
 RFM_SEGMENT_COLUMN = "rfm_segment"
-_COLUMN_KEYS = ("kind", "role", "missing", "transform", "labels", "words", "description")
+_COLUMN_KEYS = ("kind", "role", "missing", "transform", "better", "labels", "words",
+                "description")
 _CLUSTERING_KEYS = ("algorithm", "k", "k_range", "n_init", "seed")
 
 
@@ -101,6 +106,7 @@ class ColumnSpec:
     labels: dict[str, str] = field(default_factory=dict)
     words: tuple[str, str] | None = None
     description: str = ""
+    better: str = "higher"
 
     def __post_init__(self) -> None:
         if self.missing is None:
@@ -129,6 +135,8 @@ class ColumnSpec:
         d: dict[str, Any] = {"kind": self.kind, "role": self.role, "missing": self.missing}
         if self.kind == "numeric":
             d["transform"] = self.transform
+            if self.better != "higher":  # (the default is left out: specs read as before)
+                d["better"] = self.better
         if self.labels:
             d["labels"] = dict(self.labels)
         if self.words:
@@ -337,7 +345,8 @@ def _transactions_part(data: dict, source: str) -> tuple[dict, dict, dict]:
     _check_keys(rfm, _RFM_KEYS, "[rfm]", source)
     columns = {
         "recency_days": {"kind": "numeric", "role": "attribute", "missing": "error",
-                         "transform": "auto", "words": ["recent buyers", "lapsed buyers"],
+                         "transform": "auto", "better": "lower",
+                         "words": ["recent buyers", "lapsed buyers"],
                          "description": "days since the last purchase at the observation end"},
         "frequency_orders": {"kind": "numeric", "role": "engagement", "missing": "error",
                              "transform": "auto", "words": ["one-off buyers", "frequent buyers"],
@@ -396,6 +405,15 @@ def _from_dict(data: dict, source: str) -> Spec:
         if len(set(labels.values())) != len(labels):
             raise SpecError(f"{source}: {where} labels repeat a label",
                             fix="give each code its own label")
+        better = _one_of(cd.get("better", "higher"), BETTER, f"{where} better", source)
+        if "better" in cd and ckind != "numeric":
+            raise SpecError(f"{source}: {where} has better = {better!r} but kind is categorical",
+                            fix="remove better: it orders the values of numeric columns")
+        if better == "lower" and role == "value":
+            raise SpecError(f"{source}: {where} is a value column with better = \"lower\"; value "
+                            "columns are summed into each segment's share of the value",
+                            fix='use role = "attribute" (or "engagement") for a column where '
+                                'less is better')
         words = cd.get("words")
         if words is not None:
             if (not isinstance(words, list) or len(words) != 2
@@ -406,6 +424,7 @@ def _from_dict(data: dict, source: str) -> Spec:
         columns[name] = ColumnSpec(
             name=name, kind=ckind, role=role, missing=missing, transform=transform,
             labels=labels, words=words, description=str(cd.get("description", "")),
+            better=better,
         )
 
     id_col = data.get("id")
@@ -572,6 +591,17 @@ _VALUE_NAMES = re.compile(r"clv|ltv|value|revenue|spend|sales|amount|monetary|pr
 _ENGAGE_NAMES = re.compile(r"minute|watch|time|session|visit|engag|view|click|login|hours|days_active",
                            re.I)
 _ID_NAMES = re.compile(r"(^|[_\s])id$|^id|uuid|customer$|email", re.I)
+#: names of columns where less is better (days since the last login, returns, churn)
+_LOWER_NAMES = re.compile(r"days?[\s_-]*since|since[\s_-]*last|recency|last[\s_-]*\w*[\s_-]*days|"
+                          r"days[\s_-]*ago|inactiv|dormant|churn|complain|returns?\b|returned|"
+                          r"refund|cancel|unsubscrib|bounce|overdue|late[\s_-]*pay", re.I)
+#: of those, the ones that measure how long ago a customer was active (also read by the
+#: segment names: such a column's high end is "inactive")
+RECENCY_NAMES = re.compile(r"since|recency|last|ago|inactiv|dormant", re.I)
+#: names of columns that count something (orders, visits, n_items): numbers, not codes
+_COUNT_NAMES = re.compile(r"(^|[\s_-])(n|num|no|nb)[\s_-]|count|\borders?\b|purchases|visits|"
+                          r"sessions|logins|items|tickets|transactions|quantity|\bqty\b|"
+                          r"number[\s_-]*of|frequency|complaints|returns\b|cancellations", re.I)
 MAX_CATEGORICAL_INT_LEVELS = 20
 MAX_CATEGORICAL_TEXT_LEVELS = 50
 #: skewness above which a column counts as heavy-tailed, the one home of this threshold:
@@ -629,38 +659,63 @@ def infer_spec(df: pd.DataFrame) -> tuple[Spec, dict[str, str], list[str]]:
             ignore.append(name)
             notes.append(f"{name}: constant ({nonnull.iloc[0]!r}), ignored")
             continue
-        if numeric and _integer_like(nonnull) and nunique <= MAX_CATEGORICAL_INT_LEVELS:
+        count = numeric and _integer_like(nonnull) and _count_like(str(name), nonnull)
+        if (numeric and not count and _integer_like(nonnull)
+                and nunique <= MAX_CATEGORICAL_INT_LEVELS):
             codes = sorted(nonnull.astype("int64").unique().tolist())
             columns[name] = ColumnSpec(name=name, kind="categorical", role="attribute")
             comments[f"columns.{name}"] = (
                 f"{nunique} integer codes ({', '.join(map(str, codes[:12]))}"
                 f"{', ...' if len(codes) > 12 else ''}): read as categories, not numbers.\n"
                 "Add labels = { 1 = \"...\" } to name the codes in the report."
+                + ("\nIf they count something (0, 1, 2, ... of it), set kind = \"numeric\" "
+                   "instead." if codes == list(range(len(codes))) and len(codes) >= 5 else "")
             )
             notes.append(f"{name}: {nunique} integer codes, categorical")
             continue
         if numeric:
-            role = ("value" if _VALUE_NAMES.search(str(name))
-                    else "engagement" if _ENGAGE_NAMES.search(str(name)) else "attribute")
-            missing = "zero" if role == "engagement" else "median"
+            lower = bool(_LOWER_NAMES.search(str(name)))
+            recency = lower and bool(RECENCY_NAMES.search(str(name)))
+            if lower:  # a value column is summed into value shares: more must be better
+                role = ("engagement" if recency or _ENGAGE_NAMES.search(str(name))
+                        else "attribute")
+            else:
+                role = ("value" if _VALUE_NAMES.search(str(name))
+                        else "engagement" if count or _ENGAGE_NAMES.search(str(name))
+                        else "attribute")
+            # an empty "days since the last login" is not "today": never zero for recency
+            missing = ("median" if recency
+                       else "zero" if role == "engagement" or count else "median")
             sk = skewness(nonnull.to_numpy(dtype=float))
             nonneg = bool((nonnull >= 0).all())
             transform = "log" if (sk > HEAVY_TAIL_SKEW and nonneg) else "none"
             columns[name] = ColumnSpec(name=name, kind="numeric", role=role, missing=missing,
-                                       transform=transform)
+                                       transform=transform, better="lower" if lower else "higher")
             text = [f"role {role!r} guessed from the name."]
+            if count:
+                text.append(f"integers {int(nonnull.min())} to {int(nonnull.max())}: a count, so "
+                            "a number (not categories); if they are codes, set kind = "
+                            "\"categorical\".")
+            if lower:
+                text.append("better = \"lower\" from the name: fewer is better, so segments "
+                            "high on it are named for it (inactive, lapsed), never as engaged; "
+                            "delete the line if more is better.")
             n_missing = int(s.isna().sum())
             if n_missing:
                 text.append(
                     f"{n_missing} empty cells: missing = {missing!r}"
                     + (" (empty engagement usually means none, e.g. bought but never watched)"
-                       if missing == "zero" else "") + "; alternatives: zero, median, mean, drop, error."
+                       if missing == "zero" else "")
+                    + (" (empty here usually means never, not today: zero would call these "
+                       "customers the most recent; consider drop)" if recency else "")
+                    + "; alternatives: zero, median, mean, drop, error."
                 )
             if transform == "log":
                 text.append(f"skewness {sk:.1f}: heavy tail, log1p suggested so a few extreme "
                             "customers do not dominate the distances.")
             comments[f"columns.{name}"] = "\n".join(text)
             notes.append(f"{name}: numeric, role {role}, missing={missing}"
+                         + (", count" if count else "") + (", lower is better" if lower else "")
                          + (f", log transform (skewness {sk:.1f})" if transform == "log" else ""))
             continue
         if nunique <= MAX_CATEGORICAL_TEXT_LEVELS:
@@ -689,6 +744,28 @@ def infer_spec(df: pd.DataFrame) -> tuple[Spec, dict[str, str], list[str]]:
     spec = Spec(columns=columns, id=id_col, cluster_on=cluster_on, describe=describe,
                 ignore=ignore)
     return spec, comments, notes
+
+
+def _count_like(name: str, values: pd.Series) -> bool:
+    """Whether non-negative integer values count something rather than code it.
+
+    The name says so (orders, visits, n_items, complaints), or the values run from
+    0 to at least 9 with most of the numbers in between present, the larger ones
+    rarer: the shape of a count. Codes such as region 0-2 or channel 1-8 are
+    neither.
+    """
+    if (values < 0).any():
+        return False
+    if _COUNT_NAMES.search(name):
+        return True
+    top = int(values.max())
+    if int(values.min()) != 0 or top < 9:
+        return False
+    counts = values.astype("int64").value_counts()
+    if len(counts) < 0.6 * (top + 1):
+        return False
+    low, high = counts[counts.index <= top // 2].sum(), counts[counts.index > top // 2].sum()
+    return bool(low > high)
 
 
 def _integer_like(s: pd.Series) -> bool:
