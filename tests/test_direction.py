@@ -150,3 +150,21 @@ def test_an_order_log_spec_says_recency_is_better_low():
     spec = parse_spec('kind = "transactions"\n[transactions]\ncustomer = "c"\ndate = "d"\n'
                       'amount = "a"\n')
     assert spec.columns["recency_days"].better == "lower"
+
+
+def test_a_trait_every_segment_shares_is_left_out_of_the_names():
+    # both segments are "mid value" (|z| < 0.5 on CLV): only engagement tells them apart
+    from custseg.profile import name_segments
+
+    spec = parse_spec('[columns.CLV]\nkind = "numeric"\nrole = "value"\n'
+                      '[columns.minutes]\nkind = "numeric"\nrole = "engagement"\n')
+    profiles = [{"segment": 0, "categorical": {}}, {"segment": 1, "categorical": {}}]
+    z = {"CLV": np.array([0.1, -0.1]), "minutes": np.array([1.0, -1.0])}
+    assert name_segments(profiles, z, spec) == ["High engagement", "Low engagement"]
+    # when one segment differs in value, the value word stays in every name
+    z = {"CLV": np.array([0.1, -0.9]), "minutes": np.array([1.0, -1.0])}
+    assert name_segments(profiles, z, spec) == ["Mid value, high engagement",
+                                                "Low value, low engagement"]
+    # nothing tells them apart: distinct names all the same
+    z = {"CLV": np.array([0.1, -0.1]), "minutes": np.array([0.2, -0.2])}
+    assert name_segments(profiles, z, spec) == ["Typical customers", "Typical customers (2)"]

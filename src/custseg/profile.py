@@ -170,7 +170,9 @@ def name_segments(profiles: list[dict], z: dict[str, np.ndarray], spec: Spec) ->
     column's ``words`` when ``|z| >= 0.5``; the first value column always says
     high, mid or low. A category enters the name when its share in the segment is
     at least 30% and its lift at least 1.5 (``"<label>-heavy"``), or its share is
-    90% or more (``"<label> only"``). Names from ``spec.names`` win.
+    90% or more (``"<label> only"``). A trait that every segment has is left out
+    of every name (it tells none apart); names that are still the same get the
+    next trait, then a number. Names from ``spec.names`` win.
     """
     engagement = spec.numeric(spec.with_role("engagement"))
     # how long ago a customer was active tells engagement best: "inactive" before "low
@@ -183,6 +185,7 @@ def name_segments(profiles: list[dict], z: dict[str, np.ndarray], spec: Spec) ->
     value_cols = [c for c in order if spec.columns[c].role == "value"]
     names = []
     alternatives = []
+    candidates: list[tuple[list[tuple[float, str]], list[tuple[float, str]]]] = []
     for p in profiles:
         s = p["segment"]
         traits: list[tuple[float, str]] = []
@@ -202,6 +205,13 @@ def name_segments(profiles: list[dict], z: dict[str, np.ndarray], spec: Spec) ->
                     cats.append((lvl["lift"], f"{lvl['label']}-heavy"))
         cats.sort(key=lambda t: -t[0])
         traits.sort(key=lambda t: -t[0])
+        candidates.append((traits, cats))
+    # a trait every segment has ("mid value" everywhere) tells none of them apart
+    words = [{t for _, t in traits + cats} for traits, cats in candidates]
+    shared = set.intersection(*words) if len(words) > 1 else set()
+    for traits, cats in candidates:
+        traits = [t for t in traits if t[1] not in shared]
+        cats = [t for t in cats if t[1] not in shared]
         parts = [t for _, t in traits[:2]] + [t for _, t in cats[:1]]
         extra = [t for _, t in traits[2:]] + [t for _, t in cats[1:]]
         if not parts:
