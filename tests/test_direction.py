@@ -168,3 +168,16 @@ def test_a_trait_every_segment_shares_is_left_out_of_the_names():
     # nothing tells them apart: distinct names all the same
     z = {"CLV": np.array([0.1, -0.1]), "minutes": np.array([0.2, -0.2])}
     assert name_segments(profiles, z, spec) == ["Typical customers", "Typical customers (2)"]
+
+
+def test_an_email_column_is_never_the_id_even_when_it_comes_first():
+    frame = crm_table(500)
+    frame.insert(0, "Email", [f"user{i}@example.com" for i in range(len(frame))])
+    spec, comments, notes = infer_spec(frame)
+    assert spec.id == "Customer ID"
+    assert "Email" in spec.ignore and "Email" not in spec.columns
+    assert "Email: e-mail addresses (personal data), never the id, ignored" in notes
+    assert "Email: e-mail addresses, personal data" in comments["ignore"]
+    # alone, it is still not the id: rows are numbered instead
+    spec, _, _ = infer_spec(frame.drop(columns=["Customer ID"]))
+    assert spec.id is None

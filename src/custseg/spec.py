@@ -590,7 +590,9 @@ def _to_toml(spec: Spec, comments: dict[str, str], header: str) -> str:
 _VALUE_NAMES = re.compile(r"clv|ltv|value|revenue|spend|sales|amount|monetary|profit|price", re.I)
 _ENGAGE_NAMES = re.compile(r"minute|watch|time|session|visit|engag|view|click|login|hours|days_active",
                            re.I)
-_ID_NAMES = re.compile(r"(^|[_\s])id$|^id|uuid|customer$|email", re.I)
+_ID_NAMES = re.compile(r"(^|[_\s])id$|^id|uuid|customer$", re.I)
+#: an e-mail address: personal data, never the customer id, never a category
+_EMAIL = re.compile(r"^[^@\s]+@[^@\s]+\.[A-Za-z]{2,}$")
 #: names of columns where less is better (days since the last login, returns, churn)
 _LOWER_NAMES = re.compile(r"days?[\s_-]*since|since[\s_-]*last|recency|last[\s_-]*\w*[\s_-]*days|"
                           r"days[\s_-]*ago|inactiv|dormant|churn|complain|returns?\b|returned|"
@@ -638,6 +640,7 @@ def infer_spec(df: pd.DataFrame) -> tuple[Spec, dict[str, str], list[str]]:
     columns: dict[str, ColumnSpec] = {}
     id_col = None
     ignore: list[str] = []
+    personal: list[str] = []
     n = len(df)
     for name in df.columns:
         s = df[name]
@@ -645,6 +648,11 @@ def infer_spec(df: pd.DataFrame) -> tuple[Spec, dict[str, str], list[str]]:
         if nonnull.empty:
             ignore.append(name)
             notes.append(f"{name}: entirely empty, ignored")
+            continue
+        if _emails(nonnull):
+            ignore.append(name)
+            personal.append(name)
+            notes.append(f"{name}: e-mail addresses (personal data), never the id, ignored")
             continue
         nunique = nonnull.nunique()
         numeric = pd.api.types.is_numeric_dtype(s) and not pd.api.types.is_bool_dtype(s)
@@ -738,12 +746,22 @@ def infer_spec(df: pd.DataFrame) -> tuple[Spec, dict[str, str], list[str]]:
     )
     comments["describe"] = "Columns that only describe the segments."
     if ignore:
-        comments["ignore"] = "Columns present in the data that custseg does not use."
+        comments["ignore"] = "Columns present in the data that custseg does not use." + (
+            f"\n{', '.join(personal)}: e-mail addresses, personal data kept out of every output."
+            if personal else "")
     comments["clustering"] = ("k_range is searched unless k is set; n_init k-means "
                               "initialisations per k; seed makes runs reproducible.")
     spec = Spec(columns=columns, id=id_col, cluster_on=cluster_on, describe=describe,
                 ignore=ignore)
     return spec, comments, notes
+
+
+def _emails(values: pd.Series) -> bool:
+    """Whether nine in ten of the first 1,000 non-empty text values are e-mail addresses."""
+    if pd.api.types.is_numeric_dtype(values) or pd.api.types.is_bool_dtype(values):
+        return False
+    head = values.head(1_000).astype(str)
+    return bool(head.str.match(_EMAIL).mean() >= 0.9)
 
 
 def _count_like(name: str, values: pd.Series) -> bool:
