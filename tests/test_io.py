@@ -1266,3 +1266,31 @@ def test_a_header_without_a_delimiter_is_one_column_whatever_the_rows_hold(tmp_p
     path = tmp_path / "t.csv"
     cio.write_csv(df, path, neutralise=False)
     pd.testing.assert_frame_equal(cio.read_table(path), df)
+
+
+def test_nested_json_objects_become_dotted_columns(tmp_path):
+    path = tmp_path / "n.jsonl"
+    path.write_text('{"id": "a", "metrics": {"CLV": 10, "visits": {"web": 2, "app": 1}}}\n'
+                    '{"id": "b", "metrics": {"CLV": 20.5, "visits": {}}, "region": 1}\n',
+                    encoding="utf-8")
+    frame = cio.read_table(path)
+    expected = pd.DataFrame({"id": ["a", "b"], "metrics.CLV": [10.0, 20.5],
+                             "metrics.visits.web": [2.0, np.nan],
+                             "metrics.visits.app": [1.0, np.nan], "region": [np.nan, 1.0]})
+    # {} is an object with nothing in it: no value for "metrics.visits"
+    expected.insert(3, "metrics.visits", [np.nan, None])
+    pd.testing.assert_frame_equal(frame[sorted(frame.columns)], expected[sorted(expected.columns)],
+                                  check_dtype=False)
+
+
+@pytest.mark.parametrize("text, message", [
+    ('{"id": "a", "tags": ["x", "y"]}\n',
+     r"^line 1 of .*a\.jsonl: 'tags' holds a JSON array of 2 items, not one value; fix: "),
+    ('{"id": "a"}\n{"id": "b", "m": {"x": 1}, "m.x": 2}\n',
+     r"^line 2 of .*a\.jsonl: the column 'm\.x' comes twice once nested objects are named"),
+])
+def test_json_that_has_no_one_value_per_column_is_refused(tmp_path, text, message):
+    path = tmp_path / "a.jsonl"
+    path.write_text(text, encoding="utf-8")
+    with pytest.raises(InputError, match=message):
+        cio.read_table(path)

@@ -1,4 +1,7 @@
-"""Reading JSON: JSON lines (one object per line) and JSON arrays of objects."""
+"""Reading JSON: JSON lines (one object per line) and JSON arrays of objects.
+
+Nested objects become dotted column names (``metrics.CLV``); arrays are refused.
+"""
 
 from __future__ import annotations
 
@@ -16,7 +19,12 @@ __all__ = ["read_json_lines", "read_json"]
 
 
 def _json_records(path: Path, items: list[Any], labels: list[str]) -> pd.DataFrame:
-    """Build the frame from JSON records; ``labels`` say where each one is."""
+    """Build the frame from JSON records; ``labels`` say where each one is.
+
+    A nested object becomes columns named by its path (``{"metrics": {"CLV": 9}}``
+    gives the column ``metrics.CLV``), as ``pandas.json_normalize`` names them; an
+    array, which has no single value for a column, is refused in one line.
+    """
     for item, label in zip(items, labels, strict=True):
         if not isinstance(item, dict):
             raise InputError(
@@ -25,7 +33,35 @@ def _json_records(path: Path, items: list[Any], labels: list[str]) -> pd.DataFra
             )
     if not items:
         raise no_rows_error(path)
+    if any(isinstance(v, dict | list) for item in items for v in item.values()):
+        items = [_flat(item, label, path) for item, label in zip(items, labels, strict=True)]
     return pd.DataFrame(items)
+
+
+def _flat(record: dict, label: str, path: Path) -> dict:
+    """``record`` with its nested objects as dotted keys; an array is an error."""
+    out: dict[str, Any] = {}
+
+    def walk(prefix: str, obj: dict) -> None:
+        for key, value in obj.items():
+            name = f"{prefix}{key}"
+            if isinstance(value, dict) and value:
+                walk(f"{name}.", value)
+                continue
+            if isinstance(value, list):
+                raise InputError(
+                    f"{label} of {path}: {name!r} holds a JSON array of {len(value)} items, "
+                    "not one value",
+                    fix="give each key one value (a count, or the items joined with commas), "
+                        "or flatten the arrays before reading")
+            if name in out:
+                raise InputError(
+                    f"{label} of {path}: the column {name!r} comes twice once nested objects "
+                    "are named by their path",
+                    fix=f"rename the key {name!r} or the nested one")
+            out[name] = None if isinstance(value, dict) else value
+    walk("", record)
+    return out
 
 
 def read_json_lines(path: Path, *, encoding: str | None = None) -> pd.DataFrame:
