@@ -112,6 +112,12 @@ CASES = [
                  id="duplicate-id"),
     pytest.param(_set("customer_id", ["a", "a", "a", "a", "e", "f"]), "duplicate-id", "error",
                  "customer_id", [1, 2, 3], 4, ["4 rows sharing an id"], id="duplicate-id-4"),
+    # the same customer typed twice, once with a space: the ids stay as written, so they
+    # are not duplicates, but they are one customer
+    pytest.param(_set("customer_id", ["a", "b", "a ", " b", "e", "f"]), "id-spaces", "error",
+                 "customer_id", [1, 2, 3], 4,
+                 ["4 rows whose ids are the same but for spaces", "row 3: 'a '", "and 1 more"],
+                 id="id-spaces"),
     pytest.param(_set("customer_id", ["a", None, "c", None, "e", "f"]), "missing-id", "error",
                  "customer_id", [2, 4], 2, ["empty in 2 rows", "rows 2, 4"], id="missing-id"),
     pytest.param(_set("CLV", ["10", "1,234", "30", "40", "50", "60"]), "not-numeric", "error",

@@ -11,6 +11,7 @@ in messages count data rows from 1, the same numbering as the ``row`` column of
 from __future__ import annotations
 
 import math
+from collections.abc import Callable
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -20,6 +21,7 @@ from ._messages import (
     MAX_EXAMPLES,
     count_text,
     examples_text,
+    more_text,
     number_mistakes,
     rows_text,
     short_text,
@@ -173,6 +175,35 @@ def _stray_non_integers(codes: pd.Series, levels: list[str], missing: np.ndarray
     return stray
 
 
+def _ids_apart_only_by_spaces(ids: pd.Series, column: str, err: Callable[..., None],
+                              rows_of: Callable[[np.ndarray], tuple[list[int], int]],
+                              fitting: bool) -> None:
+    """An error when text ids are the same but for spaces around them ("C1" and "C1 ").
+
+    The ids stay as written (they are given back byte for byte); two of them that
+    differ only by such spaces are almost surely one customer typed twice.
+    """
+    if not (pd.api.types.is_string_dtype(ids) or ids.dtype == object):
+        return
+    text = ids.astype("str")
+    stripped = text.str.strip()
+    spaced = (stripped != text).to_numpy() & ids.notna().to_numpy()
+    if not spaced.any():
+        return
+    same = stripped.duplicated(keep=False).to_numpy() & ids.notna().to_numpy()
+    if not same.any():
+        return
+    rows, count = rows_of(same)
+    vals = ids.to_numpy()[np.flatnonzero(same)[:MAX_EXAMPLES]]
+    err("id-spaces", f"id column {column!r} has {count} rows whose ids are the same but for "
+        f"spaces around them ({examples_text(rows, list(vals))}{more_text(rows, count)}); fix: "
+        "remove the spaces (or "
+        "the duplicates) in the file" + ("" if fitting else
+                                        ", or leave the id column out (customers are then "
+                                        "numbered)"),
+        column=column, rows=rows, count=count)
+
+
 def _repeated_rows(df: pd.DataFrame) -> np.ndarray:
     return df.duplicated(keep="first").to_numpy()
 
@@ -279,6 +310,8 @@ def validate(df: pd.DataFrame, spec: Spec, *, min_rows: int = 2, mode: str = "fi
                 + ("choose another id column" if fitting else
                    "leave the id column out (customers are then numbered)"),
                 column=spec.id, rows=rows, count=count)
+        else:
+            _ids_apart_only_by_spaces(ids, spec.id, err, _rows, fitting)
         typed[spec.id] = ids.to_numpy()
 
     for name, col in spec.columns.items():
