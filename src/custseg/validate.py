@@ -176,12 +176,12 @@ def _stray_non_integers(codes: pd.Series, levels: list[str], missing: np.ndarray
 
 
 def _ids_apart_only_by_spaces(ids: pd.Series, column: str, err: Callable[..., None],
-                              rows_of: Callable[[np.ndarray], tuple[list[int], int]],
-                              fitting: bool) -> None:
-    """An error when text ids are the same but for spaces around them ("C1" and "C1 ").
+                              rows_of: Callable[[np.ndarray], tuple[list[int], int]]) -> None:
+    """A warning when text ids are the same but for spaces around them ("C1" and "C1 ").
 
-    The ids stay as written (they are given back byte for byte); two of them that
-    differ only by such spaces are almost surely one customer typed twice.
+    The ids stay as written (they are given back byte for byte), so such rows are
+    separate customers; most often they are one customer typed twice, which the
+    warning names so that the file can be fixed.
     """
     if not (pd.api.types.is_string_dtype(ids) or ids.dtype == object):
         return
@@ -196,12 +196,10 @@ def _ids_apart_only_by_spaces(ids: pd.Series, column: str, err: Callable[..., No
     rows, count = rows_of(same)
     vals = ids.to_numpy()[np.flatnonzero(same)[:MAX_EXAMPLES]]
     err("id-spaces", f"id column {column!r} has {count} rows whose ids are the same but for "
-        f"spaces around them ({examples_text(rows, list(vals))}{more_text(rows, count)}); fix: "
-        "remove the spaces (or "
-        "the duplicates) in the file" + ("" if fitting else
-                                        ", or leave the id column out (customers are then "
-                                        "numbered)"),
-        column=column, rows=rows, count=count)
+        f"spaces around them ({examples_text(rows, list(vals))}{more_text(rows, count)}); they "
+        "are kept as separate customers, ids as written; fix: if they are one customer, remove "
+        "the spaces or the duplicate rows in the file",
+        column=column, rows=rows, count=count, severity="warning")
 
 
 def _repeated_rows(df: pd.DataFrame) -> np.ndarray:
@@ -311,7 +309,7 @@ def validate(df: pd.DataFrame, spec: Spec, *, min_rows: int = 2, mode: str = "fi
                    "leave the id column out (customers are then numbered)"),
                 column=spec.id, rows=rows, count=count)
         else:
-            _ids_apart_only_by_spaces(ids, spec.id, err, _rows, fitting)
+            _ids_apart_only_by_spaces(ids, spec.id, err, _rows)
         typed[spec.id] = ids.to_numpy()
 
     for name, col in spec.columns.items():
