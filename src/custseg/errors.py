@@ -29,6 +29,7 @@ __all__ = [
     "ModelError",
     "OutputError",
     "Problem",
+    "Findings",
 ]
 
 
@@ -115,6 +116,26 @@ class Problem:
             "rows": list(self.rows),
             "count": int(self.count),
         }
+
+
+class Findings:
+    """What a check found, as ``problems``; ``errors`` and ``warnings`` split them by severity.
+
+    The base of the results of the checks (:class:`custseg.validate.Validated`,
+    :class:`custseg.rfm.checks.TxValidation`).
+    """
+
+    problems: list[Problem]
+
+    @property
+    def errors(self) -> list[Problem]:
+        """The problems of severity ``"error"``."""
+        return [p for p in self.problems if p.severity == "error"]
+
+    @property
+    def warnings(self) -> list[Problem]:
+        """The problems of severity ``"warning"``."""
+        return [p for p in self.problems if p.severity == "warning"]
 
 
 class ValidationError(CustsegError, ValueError):

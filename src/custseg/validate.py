@@ -27,7 +27,7 @@ from ._messages import (
     short_text,
 )
 from ._parallel import beside
-from .errors import Problem, ValidationError
+from .errors import Findings, Problem, ValidationError
 from .spec import Spec, code_str
 
 __all__ = ["Validated", "validate", "check", "coerce_numeric", "coerce_codes", "MAX_COLUMNS",
@@ -39,7 +39,7 @@ MAX_ABS_NUMBER = 1e15  # larger magnitudes are unit errors (and overflow distanc
 
 
 @dataclass
-class Validated:
+class Validated(Findings):
     """Typed data and the problems found.
 
     Attributes
@@ -57,13 +57,6 @@ class Validated:
     problems: list[Problem] = field(default_factory=list)
     drop: np.ndarray | None = None
 
-    @property
-    def errors(self) -> list[Problem]:
-        return [p for p in self.problems if p.severity == "error"]
-
-    @property
-    def warnings(self) -> list[Problem]:
-        return [p for p in self.problems if p.severity == "warning"]
 
 
 def coerce_numeric(s: pd.Series) -> tuple[np.ndarray, np.ndarray]:

@@ -17,7 +17,7 @@ import errno
 import os
 import secrets
 import shutil
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -53,6 +53,23 @@ def _output_error(path: Path, exc: OSError, inner: str | None = None) -> OutputE
 
 def _temp_name(name: str, kind: str) -> str:
     return f".{name}.{kind}-{os.getpid()}-{secrets.token_hex(4)}"
+
+
+def _claim_temporary(target: Path, kind: str, create: Callable[[Path], None]) -> Path:
+    """A new hidden path beside ``target``, made by ``create`` (which must fail if it exists)."""
+    while True:
+        temporary = target.with_name(_temp_name(target.name, kind))
+        try:
+            create(temporary)
+            return temporary
+        except FileExistsError:
+            continue
+        except OSError as exc:
+            raise _output_error(target, exc) from exc
+
+
+def _new_file(path: Path) -> None:
+    os.close(os.open(path, os.O_CREAT | os.O_EXCL | os.O_WRONLY, 0o666))
 
 
 def _fsync(path: Path) -> None:
@@ -96,15 +113,7 @@ def atomic_file(path: PathLike, *, overwrite: bool = True) -> Iterator[Path]:
     if not overwrite and (target.exists() or target.is_symlink()):
         raise OutputError(f"{target} already exists", fix="remove it, or choose another name")
     _make_parent(target)
-    while True:
-        temporary = target.with_name(_temp_name(target.name, "tmp"))
-        try:
-            os.close(os.open(temporary, os.O_CREAT | os.O_EXCL | os.O_WRONLY, 0o666))
-            break
-        except FileExistsError:
-            continue
-        except OSError as exc:
-            raise _output_error(target, exc) from exc
+    temporary = _claim_temporary(target, "tmp", _new_file)
     try:
         yield temporary
         _fsync(temporary)
@@ -321,15 +330,7 @@ def atomic_output_dir(path: PathLike, *, overwrite: bool = False) -> Iterator[Pa
     _make_parent(target)
     _clean_stale(target)
     check_output_dir(target, overwrite=overwrite)
-    while True:
-        temporary = target.with_name(_temp_name(target.name, "partial"))
-        try:
-            os.mkdir(temporary)
-            break
-        except FileExistsError:
-            continue
-        except OSError as exc:
-            raise _output_error(target, exc) from exc
+    temporary = _claim_temporary(target, "partial", os.mkdir)
     try:
         yield temporary
     except BaseException as exc:

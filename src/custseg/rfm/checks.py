@@ -29,7 +29,7 @@ from .._messages import (
     rows_text,
     short_text,
 )
-from ..errors import ParameterError, Problem
+from ..errors import Findings, ParameterError, Problem
 from .columns import TransactionColumns
 from .sql import per_customer_sql, valid_rows
 from .views import DuckLog, date_literal
@@ -43,7 +43,7 @@ DATE_FIX = ("write dates as ISO dates (2024-01-31), ISO date-times (2024-01-31 1
 
 
 @dataclass
-class TxValidation:
+class TxValidation(Findings):
     """What :func:`validate_transactions` found.
 
     Attributes
@@ -68,16 +68,6 @@ class TxValidation:
     first_date: _dt.date | None = None
     last_date: _dt.date | None = None
     as_of: _dt.date | None = None
-
-    @property
-    def errors(self) -> list[Problem]:
-        """The problems of severity ``"error"``."""
-        return [p for p in self.problems if p.severity == "error"]
-
-    @property
-    def warnings(self) -> list[Problem]:
-        """The problems of severity ``"warning"``."""
-        return [p for p in self.problems if p.severity == "warning"]
 
     @property
     def ok(self) -> bool:
