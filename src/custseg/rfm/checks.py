@@ -158,19 +158,18 @@ def validate_log(log: DuckLog, cols: TransactionColumns, *, as_of: _dt.date | No
         add("no-rows", f"{log.where} has no rows; fix: check the file, or the filter that made the log")
         return result
 
+    def empty(code: str, column: str, what: str, its: str, count: int, condition: str) -> None:
+        rows, _ = examples(condition)
+        add(code, f"column {column!r} ({what}) is empty in {count_text(count, 'row')} "
+            f"({rows_text(rows, count)}); fix: give every transaction its {its}, or remove "
+            "those rows", column=column, rows=rows, count=count)
+
     if have["customer"] and n_no_cust:
-        rows, _ = examples("cust_missing")
-        add("missing-customer",
-            f"column {cols.customer!r} (the customer id) is empty in {count_text(n_no_cust, 'row')} "
-            f"({rows_text(rows, n_no_cust)}); fix: give every transaction its customer's id, "
-            "or remove those rows", column=cols.customer, rows=rows, count=n_no_cust)
+        empty("missing-customer", cols.customer, "the customer id", "customer's id", n_no_cust,
+              "cust_missing")
     if have["date"]:
         if n_no_date:
-            rows, _ = examples("d_missing")
-            add("missing-date",
-                f"column {cols.date!r} (the date) is empty in {count_text(n_no_date, 'row')} "
-                f"({rows_text(rows, n_no_date)}); fix: give every transaction its date, "
-                "or remove those rows", column=cols.date, rows=rows, count=n_no_date)
+            empty("missing-date", cols.date, "the date", "date", n_no_date, "d_missing")
         if n_bad_date:
             rows, values = examples("d_bad", "d_text")
             add("bad-date",
@@ -188,11 +187,7 @@ def validate_log(log: DuckLog, cols: TransactionColumns, *, as_of: _dt.date | No
                 column=cols.date, rows=rows, count=n_future)
     if have["amount"]:
         if n_no_amt:
-            rows, _ = examples("amt_missing")
-            add("missing-amount",
-                f"column {cols.amount!r} (the amount) is empty in {count_text(n_no_amt, 'row')} "
-                f"({rows_text(rows, n_no_amt)}); fix: give every transaction its amount, "
-                "or remove those rows", column=cols.amount, rows=rows, count=n_no_amt)
+            empty("missing-amount", cols.amount, "the amount", "amount", n_no_amt, "amt_missing")
         if n_bad_amt:
             rows, values = examples("amt_bad", "amt_text")
             add("not-numeric", not_numeric(cols.amount, "amounts", n_bad_amt, rows, values),
