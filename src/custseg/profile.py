@@ -139,9 +139,8 @@ def _words(spec: Spec, name: str) -> tuple[str, str]:
     if col.words:
         return col.words
     if col.better == "lower":
-        if col.role == "engagement":
-            return ("recently active", "inactive") if _is_recency(spec, name) else (
-                f"few {name}", f"many {name}")
+        if col.role == "engagement" and _is_recency(spec, name):
+            return ("recently active", "inactive")
         return (f"few {name}", f"many {name}")
     if col.role == "value":
         return ("low value", "high value")

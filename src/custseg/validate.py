@@ -178,12 +178,12 @@ def _ids_apart_only_by_spaces(ids: pd.Series, column: str, err: Callable[..., No
     """
     if not (pd.api.types.is_string_dtype(ids) or ids.dtype == object):
         return
+    present = ids.notna().to_numpy()
     text = ids.astype("str")
     stripped = text.str.strip()
-    spaced = (stripped != text).to_numpy() & ids.notna().to_numpy()
-    if not spaced.any():
+    if not ((stripped != text).to_numpy() & present).any():
         return
-    same = stripped.duplicated(keep=False).to_numpy() & ids.notna().to_numpy()
+    same = stripped.duplicated(keep=False).to_numpy() & present
     if not same.any():
         return
     rows, count = rows_of(same)
