@@ -12,10 +12,11 @@ import pandas as pd
 import pytest
 
 from custseg.errors import SpecError
+from custseg.infer import infer_spec
 from custseg.pipeline import RunOptions, segment
 from custseg.profile import _words
 from custseg.recommend import DEFAULT_RULES, segment_recommendations
-from custseg.spec import infer_spec, parse_spec
+from custseg.spec import parse_spec
 
 
 def crm_table(n: int = 2_000, seed: int = 3) -> pd.DataFrame:

@@ -8,7 +8,8 @@ import pytest
 import scipy.stats
 
 from custseg.errors import SpecError
-from custseg.spec import ColumnSpec, Spec, code_str, infer_spec, parse_spec
+from custseg.infer import infer_spec
+from custseg.spec import ColumnSpec, Spec, code_str, parse_spec
 
 FULL = """
 kind = "customers"

@@ -11,7 +11,8 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
-from .spec import RECENCY_NAMES, Spec, skewness
+from .infer import RECENCY_NAMES
+from .spec import Spec, skewness
 
 __all__ = ["profile_segments", "add_category_shares", "name_segments", "numeric_z", "TRAIT_Z", "TRAIT_LIFT",
            "category_levels"]

@@ -22,10 +22,11 @@ from .cluster.selection import choose_k, consensus_beside, forced_k, starts_then
 from .compare import reference_distributions
 from .errors import ParameterError, ValidationError
 from .features import FeatureSpace
+from .infer import infer_spec
 from .model import SegmentModel
 from .profile import name_segments, numeric_z, profile_segments
 from .quality import quality_warnings
-from .spec import TRANSFORMS, Spec, infer_spec
+from .spec import TRANSFORMS, Spec
 from .validate import validate
 
 __all__ = ["CustomerSegmenter", "relabel_by_size"]

@@ -347,8 +347,8 @@ def write_spec(source: str | Path, output: str | Path, *, overwrite: bool = Fals
     policy, transform), with a comment on each choice. Written atomically.
     ``n_jobs``: threads for reading the file (see :func:`custseg.io.read_table`).
     """
+    from .infer import infer_spec
     from .rfm import guess_transaction_columns, transactions_spec_text
-    from .spec import infer_spec
 
     source, output = Path(source), Path(output)
     if output.exists() and not overwrite:

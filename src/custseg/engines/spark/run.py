@@ -15,11 +15,12 @@ from ..._timing import StageClock
 from ...cluster.hierarchy import ward_tree
 from ...cluster.selection import ari, ch_db, choose_k, forced_k, gap_and_stability
 from ...errors import InputError, ParameterError, Problem, ValidationError
+from ...infer import infer_spec
 from ...model import SegmentModel, nearest_centroid
 from ...pipeline import RunOptions, RunResult, package_versions
 from ...profile import name_segments
 from ...quality import quality_warnings
-from ...spec import TRANSFORMS, Spec, infer_spec
+from ...spec import TRANSFORMS, Spec
 from . import stages
 from .checks import validate_on_spark
 from .read import INFER_ROWS, can_read, input_error, read_spark, typed_head

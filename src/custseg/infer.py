@@ -1,0 +1,210 @@
+"""Draft a data dictionary (:class:`~custseg.spec.Spec`) from a table: :func:`infer_spec`.
+
+Column names and value shapes decide each column's kind and role: a column of unique
+strings is the id, e-mail addresses are personal data (ignored), small integer codes are
+categories unless the name or shape says they count something, heavy tails get a ``log``
+transform, names such as ``CLV`` are values and ``minutes`` engagement, and "days since
+the last login" is better low. Every choice is explained in a comment of the written spec.
+"""
+
+from __future__ import annotations
+
+import re
+
+import numpy as np
+import pandas as pd
+
+from .errors import SpecError
+from .spec import HEAVY_TAIL_SKEW, ColumnSpec, Spec, skewness
+
+__all__ = ["infer_spec", "RECENCY_NAMES", "MAX_CATEGORICAL_INT_LEVELS",
+           "MAX_CATEGORICAL_TEXT_LEVELS"]
+
+_VALUE_NAMES = re.compile(r"clv|ltv|value|revenue|spend|sales|amount|monetary|profit|price", re.I)
+_ENGAGE_NAMES = re.compile(r"minute|watch|time|session|visit|engag|view|click|login|hours|days_active",
+                           re.I)
+_ID_NAMES = re.compile(r"(^|[_\s])id$|^id|uuid|customer$", re.I)
+#: an e-mail address: personal data, never the customer id, never a category
+_EMAIL = re.compile(r"^[^@\s]+@[^@\s]+\.[A-Za-z]{2,}$")
+#: names of columns where less is better (days since the last login, returns, churn)
+_LOWER_NAMES = re.compile(r"days?[\s_-]*since|since[\s_-]*last|recency|last[\s_-]*\w*[\s_-]*days|"
+                          r"days[\s_-]*ago|inactiv|dormant|churn|complain|returns?\b|returned|"
+                          r"refund|cancel|unsubscrib|bounce|overdue|late[\s_-]*pay", re.I)
+#: of those, the ones that measure how long ago a customer was active (also read by the
+#: segment names: such a column's high end is "inactive")
+RECENCY_NAMES = re.compile(r"since|recency|last|ago|inactiv|dormant", re.I)
+#: names of columns that count something (orders, visits, n_items): numbers, not codes
+_COUNT_NAMES = re.compile(r"(^|[\s_-])(n|num|no|nb)[\s_-]|count|\borders?\b|purchases|visits|"
+                          r"sessions|logins|items|tickets|transactions|quantity|\bqty\b|"
+                          r"number[\s_-]*of|frequency|complaints|returns\b|cancellations", re.I)
+MAX_CATEGORICAL_INT_LEVELS = 20
+MAX_CATEGORICAL_TEXT_LEVELS = 50
+
+
+def infer_spec(df: pd.DataFrame) -> tuple[Spec, dict[str, str], list[str]]:
+    """Draft a spec from data.
+
+    Returns
+    -------
+    spec : Spec
+    comments : dict
+        Comments explaining each inference, for :meth:`Spec.to_toml`.
+    notes : list of str
+        One line per inference, for the terminal.
+    """
+    comments: dict[str, str] = {}
+    notes: list[str] = []
+    columns: dict[str, ColumnSpec] = {}
+    id_col = None
+    ignore: list[str] = []
+    personal: list[str] = []
+    n = len(df)
+    for name in df.columns:
+        s = df[name]
+        nonnull = s.dropna()
+        if nonnull.empty:
+            ignore.append(name)
+            notes.append(f"{name}: entirely empty, ignored")
+            continue
+        if _emails(nonnull):
+            ignore.append(name)
+            personal.append(name)
+            notes.append(f"{name}: e-mail addresses (personal data), never the id, ignored")
+            continue
+        nunique = nonnull.nunique()
+        numeric = pd.api.types.is_numeric_dtype(s) and not pd.api.types.is_bool_dtype(s)
+        is_unique = nunique == len(nonnull) == n
+        if id_col is None and is_unique and n > 1 and (
+            not numeric or (_ID_NAMES.search(str(name)) and _integer_like(nonnull))
+        ):
+            id_col = name
+            notes.append(f"{name}: unique for every row, used as the customer id")
+            continue
+        if nunique == 1:
+            ignore.append(name)
+            notes.append(f"{name}: constant ({nonnull.iloc[0]!r}), ignored")
+            continue
+        count = numeric and _integer_like(nonnull) and _count_like(str(name), nonnull)
+        if (numeric and not count and _integer_like(nonnull)
+                and nunique <= MAX_CATEGORICAL_INT_LEVELS):
+            codes = sorted(nonnull.astype("int64").unique().tolist())
+            columns[name] = ColumnSpec(name=name, kind="categorical", role="attribute")
+            comments[f"columns.{name}"] = (
+                f"{nunique} integer codes ({', '.join(map(str, codes[:12]))}"
+                f"{', ...' if len(codes) > 12 else ''}): read as categories, not numbers.\n"
+                "Add labels = { 1 = \"...\" } to name the codes in the report."
+                + ("\nIf they count something (0, 1, 2, ... of it), set kind = \"numeric\" "
+                   "instead." if codes == list(range(len(codes))) and len(codes) >= 5 else "")
+            )
+            notes.append(f"{name}: {nunique} integer codes, categorical")
+            continue
+        if numeric:
+            lower = bool(_LOWER_NAMES.search(str(name)))
+            recency = lower and bool(RECENCY_NAMES.search(str(name)))
+            if lower:  # a value column is summed into value shares: more must be better
+                role = ("engagement" if recency or _ENGAGE_NAMES.search(str(name))
+                        else "attribute")
+            else:
+                role = ("value" if _VALUE_NAMES.search(str(name))
+                        else "engagement" if count or _ENGAGE_NAMES.search(str(name))
+                        else "attribute")
+            # an empty "days since the last login" is not "today": never zero for recency
+            missing = ("median" if recency
+                       else "zero" if role == "engagement" or count else "median")
+            sk = skewness(nonnull.to_numpy(dtype=float))
+            nonneg = bool((nonnull >= 0).all())
+            transform = "log" if (sk > HEAVY_TAIL_SKEW and nonneg) else "none"
+            columns[name] = ColumnSpec(name=name, kind="numeric", role=role, missing=missing,
+                                       transform=transform, better="lower" if lower else "higher")
+            text = [f"role {role!r} guessed from the name."]
+            if count:
+                text.append(f"integers {int(nonnull.min())} to {int(nonnull.max())}: a count, so "
+                            "a number (not categories); if they are codes, set kind = "
+                            "\"categorical\".")
+            if lower:
+                text.append("better = \"lower\" from the name: fewer is better, so segments "
+                            "high on it are named for it (inactive, lapsed), never as engaged; "
+                            "delete the line if more is better.")
+            n_missing = int(s.isna().sum())
+            if n_missing:
+                text.append(
+                    f"{n_missing} empty cells: missing = {missing!r}"
+                    + (" (empty engagement usually means none, e.g. bought but never watched)"
+                       if missing == "zero" else "")
+                    + (" (empty here usually means never, not today: zero would call these "
+                       "customers the most recent; consider drop)" if recency else "")
+                    + "; alternatives: zero, median, mean, drop, error."
+                )
+            if transform == "log":
+                text.append(f"skewness {sk:.1f}: heavy tail, log1p suggested so a few extreme "
+                            "customers do not dominate the distances.")
+            comments[f"columns.{name}"] = "\n".join(text)
+            notes.append(f"{name}: numeric, role {role}, missing={missing}"
+                         + (", count" if count else "") + (", lower is better" if lower else "")
+                         + (f", log transform (skewness {sk:.1f})" if transform == "log" else ""))
+            continue
+        if nunique <= MAX_CATEGORICAL_TEXT_LEVELS:
+            columns[name] = ColumnSpec(name=name, kind="categorical", role="attribute")
+            notes.append(f"{name}: {nunique} text levels, categorical")
+            continue
+        ignore.append(name)
+        notes.append(f"{name}: {nunique} distinct texts, too many for a category, ignored")
+    if not columns:
+        raise SpecError("no usable column found to describe customers",
+                        fix="check the file has numeric or categorical columns besides the id")
+    numeric_cols = [c for c, col in columns.items() if col.kind == "numeric"]
+    categorical_cols = [c for c, col in columns.items() if col.kind == "categorical"]
+    cluster_on = numeric_cols or categorical_cols
+    describe = [c for c in columns if c not in cluster_on]
+    comments["cluster_on"] = (
+        "Columns the clustering uses. Categorical attributes are left out on purpose: one-hot\n"
+        "columns dominate distances and yield segments that merely copy them. They go under\n"
+        "'describe' and still appear in every profile. Use --cluster-on all to include them."
+    )
+    comments["describe"] = "Columns that only describe the segments."
+    if ignore:
+        comments["ignore"] = "Columns present in the data that custseg does not use." + (
+            f"\n{', '.join(personal)}: e-mail addresses, personal data kept out of every output."
+            if personal else "")
+    comments["clustering"] = ("k_range is searched unless k is set; n_init k-means "
+                              "initialisations per k; seed makes runs reproducible.")
+    spec = Spec(columns=columns, id=id_col, cluster_on=cluster_on, describe=describe,
+                ignore=ignore)
+    return spec, comments, notes
+
+
+def _emails(values: pd.Series) -> bool:
+    """Whether nine in ten of the first 1,000 non-empty text values are e-mail addresses."""
+    if pd.api.types.is_numeric_dtype(values) or pd.api.types.is_bool_dtype(values):
+        return False
+    head = values.head(1_000).astype(str)
+    return bool(head.str.match(_EMAIL).mean() >= 0.9)
+
+
+def _count_like(name: str, values: pd.Series) -> bool:
+    """Whether non-negative integer values count something rather than code it.
+
+    The name says so (orders, visits, n_items, complaints), or the values run from
+    0 to at least 9 with most of the numbers in between present, the larger ones
+    rarer: the shape of a count. Codes such as region 0-2 or channel 1-8 are
+    neither.
+    """
+    if (values < 0).any():
+        return False
+    if _COUNT_NAMES.search(name):
+        return True
+    top = int(values.max())
+    if int(values.min()) != 0 or top < 9:
+        return False
+    counts = values.astype("int64").value_counts()
+    if len(counts) < 0.6 * (top + 1):
+        return False
+    low, high = counts[counts.index <= top // 2].sum(), counts[counts.index > top // 2].sum()
+    return bool(low > high)
+
+
+def _integer_like(s: pd.Series) -> bool:
+    if not pd.api.types.is_numeric_dtype(s):
+        return False
+    v = s.to_numpy(dtype=float)
+    return bool(np.all(np.isfinite(v)) and np.all(v == np.round(v)))
