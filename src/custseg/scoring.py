@@ -218,6 +218,9 @@ _ARROW_INPUTS = (".csv", ".tsv", ".txt", ".parquet", ".pq")
 _CSV_BLOCK_BYTES = 2**20  # pyarrow reads ~36 blocks ahead: ~40 MiB, whatever the chunk size
 _INTEGER_TEXT = re.compile(r"0|-?[1-9][0-9]{0,17}")  # what pandas reads back as the same text
 _NUMERIC_LOOKING = r"^[\s0-9+\-.eE]*$"
+#: integer ids pandas gives back as the same text: plain integers, and any integer text with
+#: a leading zero (which io's readers keep as text)
+_ID_INTEGER_TEXT = r"^(?:0|-?[1-9][0-9]{0,17}|-?0[0-9]+)$"
 _BOOL_LOOKING = r"(?i)^\s*(true|false)\s*$"
 
 
@@ -294,6 +297,8 @@ def _csv_chunks(path: Path, chunksize: int, plan: _Plan) -> Iterator[Any]:
     columns = plan.columns_in(header)
     types = {name: (pa.float64() if plan.numeric[name] else pa.dictionary(pa.int32(), pa.string()))
              for name in columns if name in plan.numeric}
+    if plan.id:  # the id as written (00123 stays 00123); see _Plan._ids
+        types[plan.id] = pa.string()
     try:
         reader = pa_csv.open_csv(
             path,
@@ -446,11 +451,17 @@ class _Plan:
             raise _Fallback("id: missing")
         if pc.count_distinct(array).as_py() != len(array):
             raise _Fallback("id: duplicates")
-        if self.from_text and not pa.types.is_integer(t) and len(array) and (
+        if self.from_text and not pa.types.is_integer(t) and len(array) and not (
+                pc.all(pc.match_substring_regex(array, _ID_INTEGER_TEXT)).as_py()) and (
                 pc.all(pc.match_substring_regex(array, _NUMERIC_LOOKING)).as_py()
                 or pc.all(pc.match_substring_regex(array, _BOOL_LOOKING)).as_py()):
             raise _Fallback("id: pandas would read these as numbers or booleans")
-        return array.combine_chunks() if isinstance(array, pa.ChunkedArray) else array
+        array = array.combine_chunks() if isinstance(array, pa.ChunkedArray) else array
+        if self.from_text and not pa.types.is_integer(t) and len(array) and not (
+                pc.any(pc.match_substring_regex(array, r"^-?0[0-9]")).as_py()) and (
+                pc.all(pc.match_substring_regex(array, _ID_INTEGER_TEXT)).as_py()):
+            return pc.cast(array, pa.int64())  # plain integers: pandas reads them as numbers
+        return array
 
     # -------------------------------------------------------------- assign
     def assign(self, table, row_offset: int) -> tuple[np.ndarray, np.ndarray, dict]:

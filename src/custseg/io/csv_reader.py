@@ -256,15 +256,16 @@ def _put_back_text(frame: pd.DataFrame, text: pd.DataFrame, positions: list[int]
     infinite = set(_infinite_columns(frame))
     for index, position in enumerate(positions):
         column = text.iloc[:, index]
-        zeros = (frame.dtypes.iloc[position] != np.float64 or
-                 not (frame.iloc[:, position].dropna() % 1).any())
-        if position in infinite or (zeros and _has_leading_zero(column)):
+        if position in infinite or _leading_zero_integers(column):
             frame.isetitem(position, column.to_numpy())
     return frame
 
 
-def _has_leading_zero(text: pd.Series) -> bool:
-    return bool(text.str.match(_LEADING_ZERO + r"[0-9]*$", na=False).any())
+def _leading_zero_integers(text: pd.Series) -> bool:
+    """Whether every value is integer text and one has a leading zero (the pyarrow path's rule)."""
+    values = text.dropna()
+    return (bool(values.str.match(_LEADING_ZERO, na=False).any())
+            and bool(values.str.match(_INT_TEXT, na=False).all()))
 
 
 def _number_columns(frame: pd.DataFrame) -> list[int]:
