@@ -15,6 +15,7 @@ import numpy as np
 import pandas as pd
 
 from .errors import SpecError
+from .numbers import Detected, detect_format, parse_numbers
 from .spec import HEAVY_TAIL_SKEW, ColumnSpec, Spec, skewness
 
 __all__ = ["infer_spec", "RECENCY_NAMES", "MAX_CATEGORICAL_INT_LEVELS",
@@ -58,6 +59,7 @@ def infer_spec(df: pd.DataFrame) -> tuple[Spec, dict[str, str], list[str]]:
     id_col = None
     ignore: list[str] = []
     personal: list[str] = []
+    formats: dict[str, Detected] = {}
     n = len(df)
     for name in df.columns:
         s = df[name]
@@ -71,6 +73,15 @@ def infer_spec(df: pd.DataFrame) -> tuple[Spec, dict[str, str], list[str]]:
             personal.append(name)
             notes.append(f"{name}: e-mail addresses (personal data), never the id, ignored")
             continue
+        written = _written_numbers(nonnull)
+        if written is not None:  # "$1,234.50", "12,5", "N/A": numbers as people write them
+            values, detected = written
+            s, nonnull = pd.Series(values, index=s.index, name=name), pd.Series(values).dropna()
+            formats[name] = detected
+            if nonnull.empty:
+                ignore.append(name)
+                notes.append(f"{name}: no numbers, only missing-value words, ignored")
+                continue
         nunique = nonnull.nunique()
         numeric = pd.api.types.is_numeric_dtype(s) and not pd.api.types.is_bool_dtype(s)
         is_unique = nunique == len(nonnull) == n
@@ -114,9 +125,18 @@ def infer_spec(df: pd.DataFrame) -> tuple[Spec, dict[str, str], list[str]]:
             sk = skewness(nonnull.to_numpy(dtype=float))
             nonneg = bool((nonnull >= 0).all())
             transform = "log" if (sk > HEAVY_TAIL_SKEW and nonneg) else "none"
+            detected = formats.get(name)
+            fmt = detected.fmt if detected else None
             columns[name] = ColumnSpec(name=name, kind="numeric", role=role, missing=missing,
-                                       transform=transform, better="lower" if lower else "higher")
+                                       transform=transform, better="lower" if lower else "higher",
+                                       format="" if fmt is None or fmt.is_plain else fmt.example,
+                                       na_values=fmt.na_values if fmt else ())
             text = [f"role {role!r} guessed from the name."]
+            if detected is not None:
+                text.append(_format_comment(detected))
+                notes.append(f"{name}: numbers written as text ({detected.fmt.describe()})"
+                             + (", read as " + repr(fmt.example) if not fmt.is_plain else "")
+                             + (" (ambiguous, see the spec comment)" if detected.ambiguous else ""))
             if count:
                 text.append(f"integers {int(nonnull.min())} to {int(nonnull.max())}: a count, so "
                             "a number (not categories); if they are codes, set kind = "
@@ -171,6 +191,52 @@ def infer_spec(df: pd.DataFrame) -> tuple[Spec, dict[str, str], list[str]]:
     spec = Spec(columns=columns, id=id_col, cluster_on=cluster_on, describe=describe,
                 ignore=ignore)
     return spec, comments, notes
+
+
+#: share of a text column's non-empty cells that must read as numbers (or missing-value
+#: words) for the column to be numbers; the rest are errors validation names by row
+NUMBER_SHARE = 0.95
+
+
+def _written_numbers(values: pd.Series) -> tuple[np.ndarray, Detected] | None:
+    """A text column's numbers and how they are written, or None when it is not numbers.
+
+    Integer text with leading zeros (``00123``) is an identifier or a code, never numbers.
+    """
+    if not (pd.api.types.is_object_dtype(values) or pd.api.types.is_string_dtype(values)):
+        return None
+    text = values.astype(str)
+    if text.str.match(r"^\s*-?0[0-9]+\s*$").any():
+        return None
+    detected = detect_format(values)
+    if detected is None or detected.share < NUMBER_SHARE:
+        return None
+    parsed, _, _ = parse_numbers(values, detected.fmt)
+    return parsed, detected
+
+
+def _format_comment(detected: Detected) -> str:
+    """The spec comment for a column read through a number format."""
+    fmt = detected.fmt
+    text = []
+    if fmt.is_plain:
+        text.append("numbers stored as text: read as numbers.")
+    else:
+        text.append(f"written as {fmt.example!r} ({fmt.describe()}): format says so and the "
+                    "numbers are read by it.")
+    if detected.ambiguous:
+        text.append("Ambiguous: every value reads as a number another way too (1,234 may be "
+                    "1234 or 1.234 written with a decimal comma); check format.")
+    if fmt.na_values:
+        errors = (f"; {', '.join(detected.errors)} are spreadsheet errors (formulas that "
+                  "failed), also read as missing, with a warning" if detected.errors else "")
+        text.append(f"{detected.na_cells} cells spelt {', '.join(fmt.na_values)} are read as "
+                    f"missing (na_values){errors}.")
+    unread = 1 - detected.share
+    if unread > 0:
+        text.append(f"{unread:.1%} of the cells are not numbers in this format: validation "
+                    "names their rows.")
+    return "\n".join(text)
 
 
 def _emails(values: pd.Series) -> bool:

@@ -352,6 +352,8 @@ class _Plan:
             raise _Fallback("duplicate or empty column names")
         if any(c not in names for c in self.needed):
             raise _Fallback("missing columns")
+        if any(self.spec.columns[c].number_format for c in self.needed):
+            raise _Fallback("numbers written in a format")  # (read by validation's parser)
         self.extra = [c for c in self.spec.used if c not in self.needed and c in names]
         self.id = self.spec.id if self.spec.id and self.spec.id in names else None
         columns = ([self.id] if self.id else []) + self.needed + self.extra

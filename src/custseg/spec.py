@@ -60,8 +60,8 @@ _TX_KEYS = ("customer", "date", "amount", "quantity", "order", "currency", "as_o
             "drop_duplicates")
 _RFM_KEYS = ("bins", "cuts", "segments")
 RFM_SEGMENT_COLUMN = "rfm_segment"
-_COLUMN_KEYS = ("kind", "role", "missing", "transform", "better", "labels", "words",
-                "description")
+_COLUMN_KEYS = ("kind", "role", "missing", "transform", "better", "format", "na_values",
+                "labels", "words", "description")
 _CLUSTERING_KEYS = ("algorithm", "k", "k_range", "n_init", "seed")
 
 
@@ -105,6 +105,10 @@ class ColumnSpec:
     words: tuple[str, str] | None = None
     description: str = ""
     better: str = "higher"
+    #: how the numbers are written, by example (``"$1,234.56"``; see custseg.numbers)
+    format: str = ""
+    #: cell texts read as missing (``"N/A"``, ``"#DIV/0!"``)
+    na_values: tuple[str, ...] = ()
 
     def __post_init__(self) -> None:
         if self.missing is None:
@@ -113,6 +117,18 @@ class ColumnSpec:
     @property
     def is_numeric(self) -> bool:
         return self.kind == "numeric"
+
+    @property
+    def number_format(self):
+        """The :class:`custseg.numbers.NumberFormat` of ``format`` and ``na_values``, or None
+        when the column is written as plain numbers."""
+        from .numbers import PLAIN, parse_format
+
+        if not (self.format or self.na_values):
+            return None
+        fmt = parse_format(self.format or PLAIN.example, self.na_values)
+        assert fmt is not None  # (checked when the spec is read)
+        return fmt
 
     def label(self, code: Any) -> str:
         """The label of a code (the code itself when the spec gives none)."""
@@ -135,6 +151,10 @@ class ColumnSpec:
             d["transform"] = self.transform
             if self.better != "higher":  # (the default is left out: specs read as before)
                 d["better"] = self.better
+            if self.format:
+                d["format"] = self.format
+            if self.na_values:
+                d["na_values"] = list(self.na_values)
         if self.labels:
             d["labels"] = dict(self.labels)
         if self.words:
@@ -314,6 +334,25 @@ def _int(value: Any, key: str, source: str, minimum: int) -> int:
     return value
 
 
+def _number_format(cd: dict, kind: str, where: str, source: str) -> tuple[str, tuple[str, ...]]:
+    """A numeric column's ``format`` and ``na_values``, checked."""
+    from .numbers import parse_format
+
+    fmt, na_values = cd.get("format", ""), cd.get("na_values", [])
+    if ("format" in cd or "na_values" in cd) and kind != "numeric":
+        raise SpecError(f"{source}: {where} has format or na_values but kind is categorical",
+                        fix="remove them: they say how the numbers of a numeric column are written")
+    if not isinstance(fmt, str) or (fmt and parse_format(fmt) is None):
+        raise SpecError(f"{source}: {where} format = {fmt!r} is not a way of writing 1234.56",
+                        fix='write the number 1234.56 as the file does, e.g. format = "1,234.56", '
+                            '"1.234,56", "$1,234.56", "1 234,56 €" or "1234.56%"')
+    if not isinstance(na_values, list) or not all(isinstance(v, str) and v.strip()
+                                                  for v in na_values):
+        raise SpecError(f"{source}: {where} na_values must be a list of texts",
+                        fix='write na_values = ["N/A", "NULL"]')
+    return fmt, tuple(v.strip() for v in na_values)
+
+
 def parse_spec(text: str, source: str = "spec.toml") -> Spec:
     """Parse spec TOML text into a validated :class:`Spec`."""
     try:
@@ -412,6 +451,7 @@ def _from_dict(data: dict, source: str) -> Spec:
                             "columns are summed into each segment's share of the value",
                             fix='use role = "attribute" (or "engagement") for a column where '
                                 'less is better')
+        number_format, na_values = _number_format(cd, ckind, where, source)
         words = cd.get("words")
         if words is not None:
             if (not isinstance(words, list) or len(words) != 2
@@ -422,7 +462,7 @@ def _from_dict(data: dict, source: str) -> Spec:
         columns[name] = ColumnSpec(
             name=name, kind=ckind, role=role, missing=missing, transform=transform,
             labels=labels, words=words, description=str(cd.get("description", "")),
-            better=better,
+            better=better, format=number_format, na_values=na_values,
         )
 
     id_col = data.get("id")
