@@ -26,6 +26,7 @@ from .infer import infer_spec
 from .model import SegmentModel
 from .profile import name_segments, numeric_z, profile_segments
 from .quality import quality_warnings
+from .rows import non_customer_rows
 from .spec import TRANSFORMS, Spec
 from .validate import validate
 
@@ -241,17 +242,22 @@ class CustomerSegmenter(TransformerMixin, ClusterMixin, BaseEstimator):
                 "too-few-rows", f"the data has {len(df)} rows (n_samples = {len(df)}) but the "
                 f"clustering needs at least {max_k + 1}; fix: use more customers, or a smaller "
                 "--k or --k-range")])
-        spec, spec_notes = self._resolve_spec(df)
-        checked = validate(df, spec, min_rows=max_k + 1, n_jobs=self.n_jobs)
+        # empty rows, repeated headers and Total rows are not customers: left out, said
+        skip, skipped = non_customer_rows(df)
+        kept = df.loc[~skip].reset_index(drop=True) if skip.any() else df
+        positions = np.flatnonzero(~skip) if skip.any() else None
+        spec, spec_notes = self._resolve_spec(kept)
+        checked = validate(kept, spec, min_rows=max_k + 1, n_jobs=self.n_jobs,
+                           row_numbers=positions)
         if checked.errors:
-            raise ValidationError(checked.problems)
+            raise ValidationError(skipped + checked.problems)
         self.spec_ = spec
         self.spec_notes_ = spec_notes
-        self.problems_ = [p.to_dict() for p in checked.warnings]
+        self.problems_ = [p.to_dict() for p in skipped + checked.warnings]
         keep = ~checked.drop
         frame = (checked.frame.reset_index(drop=True) if keep.all()
                  else checked.frame.loc[keep].reset_index(drop=True))
-        self.rows_ = np.flatnonzero(keep)
+        self.rows_ = np.flatnonzero(keep) if positions is None else positions[keep]
         self.n_rows_in_ = len(df)
         lap("validate")
 

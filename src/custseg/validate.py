@@ -235,7 +235,7 @@ def _repeated_rows(df: pd.DataFrame) -> np.ndarray:
 
 def validate(df: pd.DataFrame, spec: Spec, *, min_rows: int = 2, mode: str = "fit",
              required: list[str] | None = None, row_offset: int = 0,
-             n_jobs: int | None = None) -> Validated:
+             n_jobs: int | None = None, row_numbers: np.ndarray | None = None) -> Validated:
     """Check ``df`` against ``spec`` and return typed data with every problem found.
 
     Parameters
@@ -256,6 +256,10 @@ def validate(df: pd.DataFrame, spec: Spec, *, min_rows: int = 2, mode: str = "fi
         In ``"assign"`` mode, the columns the model needs (default: ``cluster_on``).
     row_offset : int
         Added to row numbers in messages (for data read in chunks).
+    row_numbers : array of int, optional
+        The position in the file of each row of ``df`` (from 0), when rows that are not
+        customers were taken out first (:func:`custseg.rows.non_customer_rows`), so
+        messages name the rows of the file.
     n_jobs : int, optional
         With two or more, repeated rows are looked for in a second thread while the
         columns are checked (pandas' hashing releases the GIL; on large tables it is
@@ -273,6 +277,9 @@ def validate(df: pd.DataFrame, spec: Spec, *, min_rows: int = 2, mode: str = "fi
 
     def _rows(mask: np.ndarray) -> tuple[list[int], int]:
         idx = np.flatnonzero(mask)
+        if row_numbers is not None:
+            idx_shown = row_numbers[idx[:MAX_EXAMPLES]]
+            return [int(i) + 1 + row_offset for i in idx_shown], int(idx.size)
         return [int(i) + 1 + row_offset for i in idx[:MAX_EXAMPLES]], int(idx.size)
 
     def err(code, msg, column=None, rows=(), count=0, severity="error"):
