@@ -359,6 +359,9 @@ def assign(
     sql: SqlOpt = None,
     quiet: QuietOpt = False,
     jobs: JobsOpt = -1,
+    as_of: Annotated[str | None, typer.Option("--as-of", help="Observation date the model's "
+                                              "date columns count days to, YYYY-MM-DD (default: "
+                                              "the newest date in DATA).")] = None,
 ):
     """Assign new customers in DATA to the segments of a fitted MODEL."""
     from .modelfile import load_model
@@ -366,7 +369,7 @@ def assign(
 
     m = load_model(model)
     summary = assign_file(m, data, output, chunksize=chunk_size, overwrite=overwrite,
-                          encoding=encoding, sql=sql, n_jobs=_n_jobs(jobs))
+                          encoding=encoding, sql=sql, n_jobs=_n_jobs(jobs), as_of=as_of)
     if not quiet:
         for w in summary["warnings"]:
             err_console.print(f"warning [{w['code']}]: {w['message']}", markup=False,

@@ -14,6 +14,7 @@ import re
 import numpy as np
 import pandas as pd
 
+from .dates import days_name, detect_date_format
 from .errors import SpecError
 from .numbers import Detected, detect_format, parse_numbers
 from .spec import HEAVY_TAIL_SKEW, ColumnSpec, Spec, skewness
@@ -72,6 +73,11 @@ def infer_spec(df: pd.DataFrame) -> tuple[Spec, dict[str, str], list[str]]:
             ignore.append(name)
             personal.append(name)
             notes.append(f"{name}: e-mail addresses (personal data), never the id, ignored")
+            continue
+        dated = detect_date_format(nonnull)
+        if dated is not None:
+            columns[name], comments[f"columns.{name}"], note = _date_column(name, s, *dated)
+            notes.append(note)
             continue
         written = _written_numbers(nonnull)
         if written is not None:  # "$1,234.50", "12,5", "N/A": numbers as people write them
@@ -172,7 +178,7 @@ def infer_spec(df: pd.DataFrame) -> tuple[Spec, dict[str, str], list[str]]:
     if not columns:
         raise SpecError("no usable column found to describe customers",
                         fix="check the file has numeric or categorical columns besides the id")
-    numeric_cols = [c for c, col in columns.items() if col.kind == "numeric"]
+    numeric_cols = [c for c, col in columns.items() if col.kind in ("numeric", "date")]
     categorical_cols = [c for c, col in columns.items() if col.kind == "categorical"]
     cluster_on = numeric_cols or categorical_cols
     describe = [c for c in columns if c not in cluster_on]
@@ -213,6 +219,31 @@ def _written_numbers(values: pd.Series) -> tuple[np.ndarray, Detected] | None:
         return None
     parsed, _, _ = parse_numbers(values, detected.fmt)
     return parsed, detected
+
+
+def _date_column(name: str, s: pd.Series, fmt: str, ambiguous: bool
+                 ) -> tuple[ColumnSpec, str, str]:
+    """A date column's spec, comment and note: days to the observation date, in the
+    direction its name says (days since a last purchase: lower is better)."""
+    since = bool(RECENCY_NAMES.search(str(name)))
+    col = ColumnSpec(name=name, kind="date", role="engagement" if since else "attribute",
+                     missing="median", transform="none", better="lower" if since else "higher",
+                     format=fmt)
+    what = ("days since it: fewer is better (better = \"lower\"), a lapsed customer has many"
+            if since else "the customer's tenure when it is a sign-up or first-order date")
+    text = [f"dates written {fmt}: segmented as {days_name(name)!r}, the days from the date to "
+            f"the observation date (as_of; default the newest date in the file): {what}."]
+    if ambiguous:
+        text.append("Ambiguous: every date here reads day-first and month-first (no day above "
+                    "12); check format (DD/MM/YYYY or MM/DD/YYYY).")
+    n_missing = int(s.isna().sum())
+    if n_missing:
+        text.append(f"{n_missing} empty cells: missing = 'median'" + (
+            " (empty here may mean never: consider drop)" if since else "")
+            + "; alternatives: zero, median, mean, drop, error.")
+    note = (f"{name}: dates ({fmt}{', ambiguous' if ambiguous else ''}), segmented as "
+            f"{days_name(name)!r}" + (", lower is better" if since else ""))
+    return col, "\n".join(text), note
 
 
 def _format_comment(detected: Detected) -> str:

@@ -97,7 +97,7 @@ class _Writer:
 
 def assign_file(model: SegmentModel, data: str | Path, out: str | Path, *,
                 chunksize: int = 500_000, overwrite: bool = False, encoding: str | None = None,
-                sql: str | None = None, n_jobs: int | None = None) -> dict:
+                sql: str | None = None, n_jobs: int | None = None, as_of: str | None = None) -> dict:
     """Assign every customer of ``data`` and write the result to ``out`` atomically.
 
     Returns a summary: rows, counts per segment, unfamiliar customers, warnings.
@@ -105,6 +105,8 @@ def assign_file(model: SegmentModel, data: str | Path, out: str | Path, *,
     the run, and nothing is written. ``n_jobs`` (None: one job) of two or more
     reads the next chunk on a joblib thread while this one is assigned and
     written; with one job no thread is started. The output is the same either way.
+    A model with date columns counts days to ``as_of`` (YYYY-MM-DD), by default the
+    newest date in ``data`` (found in a first pass over its date columns).
     """
     if not isinstance(chunksize, int) or chunksize < 1:
         raise ParameterError(f"--chunk-size must be a positive integer, got {chunksize!r}")
@@ -114,13 +116,17 @@ def assign_file(model: SegmentModel, data: str | Path, out: str | Path, *,
     _check_target(out, overwrite)
     with io.atomic_file(out) as tmp:
         tally = None
-        if encoding is None and sql is None and Path(data).suffix.lower() in _ARROW_INPUTS:
+        if model.has_dates:
+            as_of = _newest_date(model, data, chunksize, encoding, sql) if as_of is None else as_of
+        if (encoding is None and sql is None and Path(data).suffix.lower() in _ARROW_INPUTS
+                and not model.has_dates):
             try:
                 tally = _assign_arrow(model, Path(data), Path(tmp), kind, chunksize, n_jobs)
             except _Fallback:
                 tally = None
         if tally is None:
-            tally = _assign_pandas(model, data, Path(tmp), kind, chunksize, encoding, sql, n_jobs)
+            tally = _assign_pandas(model, data, Path(tmp), kind, chunksize, encoding, sql, n_jobs,
+                                   as_of)
         if tally.rows == 0:
             raise InputError(f"{data} has no rows to assign")
     counts = tally.counts
@@ -133,6 +139,23 @@ def assign_file(model: SegmentModel, data: str | Path, out: str | Path, *,
         "warnings": tally.warnings,
         "output": str(out),
     }
+
+
+def _newest_date(model: SegmentModel, data, chunksize: int, encoding: str | None,
+                 sql: str | None) -> str | None:
+    """The newest date in the model's date columns of ``data`` (YYYY-MM-DD), or None."""
+    from .dates import parse_dates
+
+    columns = {n: c.format for n, c in model.input_spec.columns.items() if c.kind == "date"}
+    newest = None
+    for chunk in io.iter_table(data, chunksize=chunksize, encoding=encoding, sql=sql):
+        for name, fmt in columns.items():
+            if name in chunk.columns:
+                values, _ = parse_dates(chunk[name], fmt)
+                values = values[~np.isnat(values)]
+                if values.size and (newest is None or values.max() > newest):
+                    newest = values.max()
+    return None if newest is None else str(pd.Timestamp(newest).date())
 
 
 class _Tally:
@@ -151,13 +174,14 @@ class _Tally:
 
 
 def _assign_pandas(model: SegmentModel, data, tmp: Path, kind: str, chunksize: int,
-                   encoding: str | None, sql: str | None, n_jobs: int | None = None) -> _Tally:
+                   encoding: str | None, sql: str | None, n_jobs: int | None = None,
+                   as_of: str | None = None) -> _Tally:
     """The reference path: pandas chunks, :meth:`SegmentModel.assign`, pandas or pyarrow writing."""
     tally = _Tally(model.k)
     writer = _Writer(tmp, kind)
 
     def work(chunk: pd.DataFrame) -> None:
-        result, found = model.assign(chunk, row_offset=tally.rows)
+        result, found = model.assign(chunk, row_offset=tally.rows, as_of=as_of)
         writer.write(result)
         tally.add(result["segment"].to_numpy(), result["unfamiliar"].to_numpy(), model.k)
         tally.warnings.extend(p.to_dict() for p in found)

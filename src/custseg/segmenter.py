@@ -7,6 +7,7 @@ learns, and fitted state ends in ``_``.
 from __future__ import annotations
 
 from collections.abc import Callable
+from dataclasses import replace
 
 import numpy as np
 import pandas as pd
@@ -20,6 +21,7 @@ from .cluster.algorithms import get_algorithm
 from .cluster.hierarchy import ward_tree
 from .cluster.selection import choose_k, consensus_beside, forced_k, starts_then_polish, sweep
 from .compare import reference_distributions
+from .dates import derive_days
 from .errors import ParameterError, ValidationError
 from .features import FeatureSpace
 from .infer import infer_spec
@@ -246,14 +248,17 @@ class CustomerSegmenter(TransformerMixin, ClusterMixin, BaseEstimator):
         skip, skipped = non_customer_rows(df)
         kept = df.loc[~skip].reset_index(drop=True) if skip.any() else df
         positions = np.flatnonzero(~skip) if skip.any() else None
-        spec, spec_notes = self._resolve_spec(kept)
-        checked = validate(kept, spec, min_rows=max_k + 1, n_jobs=self.n_jobs,
+        input_spec, spec_notes = self._resolve_spec(kept)
+        # a date column is segmented as the days from it to the observation date
+        derived, spec, as_of, dated = derive_days(kept, input_spec, row_numbers=positions)
+        checked = validate(derived, spec, min_rows=max_k + 1, n_jobs=self.n_jobs,
                            row_numbers=positions)
-        if checked.errors:
-            raise ValidationError(skipped + checked.problems)
+        if checked.errors or any(p.severity == "error" for p in dated):
+            raise ValidationError(skipped + dated + checked.problems)
+        self.input_spec_ = input_spec if as_of is None else replace(input_spec, as_of=as_of)
         self.spec_ = spec
         self.spec_notes_ = spec_notes
-        self.problems_ = [p.to_dict() for p in skipped + checked.warnings]
+        self.problems_ = [p.to_dict() for p in skipped + dated + checked.warnings]
         keep = ~checked.drop
         frame = (checked.frame.reset_index(drop=True) if keep.all()
                  else checked.frame.loc[keep].reset_index(drop=True))
@@ -429,7 +434,7 @@ class CustomerSegmenter(TransformerMixin, ClusterMixin, BaseEstimator):
         lap("profiles")
 
         self.model_ = SegmentModel(
-            spec, self.features_, centers, self.segment_names_,
+            self.input_spec_, self.features_, centers, self.segment_names_,
             SegmentModel.quantiles_of(self.distances_, labels, k),
             info={
                 "algorithm": {"name": self.algorithm,

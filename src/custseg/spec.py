@@ -41,7 +41,7 @@ __all__ = [
     "HEAVY_TAIL_SKEW",
 ]
 
-KINDS = ("numeric", "categorical")
+KINDS = ("numeric", "categorical", "date")
 ROLES = ("value", "engagement", "attribute")
 NUMERIC_MISSING = ("zero", "median", "mean", "drop", "error")
 CATEGORICAL_MISSING = ("unknown", "mode", "drop", "error")
@@ -54,7 +54,7 @@ UNKNOWN_LEVEL = "unknown"
 
 _TOP_KEYS = (
     "kind", "id", "cluster_on", "describe", "ignore", "columns", "groups", "names", "clustering",
-    "recommendations", "transactions", "rfm",
+    "recommendations", "transactions", "rfm", "as_of",
 )
 _TX_KEYS = ("customer", "date", "amount", "quantity", "order", "currency", "as_of", "returns",
             "drop_duplicates")
@@ -112,7 +112,7 @@ class ColumnSpec:
 
     def __post_init__(self) -> None:
         if self.missing is None:
-            self.missing = "median" if self.kind == "numeric" else UNKNOWN_LEVEL
+            self.missing = "median" if self.kind in ("numeric", "date") else UNKNOWN_LEVEL
 
     @property
     def is_numeric(self) -> bool:
@@ -124,7 +124,7 @@ class ColumnSpec:
         when the column is written as plain numbers."""
         from .numbers import PLAIN, parse_format
 
-        if not (self.format or self.na_values):
+        if self.kind != "numeric" or not (self.format or self.na_values):
             return None
         fmt = parse_format(self.format or PLAIN.example, self.na_values)
         assert fmt is not None  # (checked when the spec is read)
@@ -147,11 +147,13 @@ class ColumnSpec:
 
     def to_dict(self) -> dict:
         d: dict[str, Any] = {"kind": self.kind, "role": self.role, "missing": self.missing}
-        if self.kind == "numeric":
+        if self.kind == "date":
+            d["format"] = self.format
+        if self.kind in ("numeric", "date"):
             d["transform"] = self.transform
             if self.better != "higher":  # (the default is left out: specs read as before)
                 d["better"] = self.better
-            if self.format:
+            if self.format and self.kind == "numeric":
                 d["format"] = self.format
             if self.na_values:
                 d["na_values"] = list(self.na_values)
@@ -218,6 +220,8 @@ class Spec:
     recommendations: dict = field(default_factory=dict)
     transactions: dict = field(default_factory=dict)
     rfm: dict = field(default_factory=dict)
+    #: the observation date date columns count days to (YYYY-MM-DD); None: the newest date
+    as_of: str | None = None
 
     # ----------------------------------------------------------------- queries
     def numeric(self, within: list[str] | None = None) -> list[str]:
@@ -263,7 +267,7 @@ class Spec:
             columns=self.columns, id=self.id, kind=self.kind, cluster_on=list(cluster_on),
             describe=describe, ignore=list(self.ignore), groups=self.groups, names=dict(self.names),
             clustering=self.clustering, recommendations=self.recommendations,
-            transactions=self.transactions, rfm=self.rfm,
+            transactions=self.transactions, rfm=self.rfm, as_of=self.as_of,
         )
 
     # ----------------------------------------------------------- serialising
@@ -287,6 +291,8 @@ class Spec:
             d["transactions"] = dict(self.transactions)
         if self.rfm:
             d["rfm"] = dict(self.rfm)
+        if self.as_of is not None:
+            d["as_of"] = self.as_of
         return d
 
     @classmethod
@@ -339,6 +345,14 @@ def _number_format(cd: dict, kind: str, where: str, source: str) -> tuple[str, t
     from .numbers import parse_format
 
     fmt, na_values = cd.get("format", ""), cd.get("na_values", [])
+    if kind == "date":
+        from .dates import DATE_FORMATS
+
+        if fmt not in DATE_FORMATS or "na_values" in cd:
+            raise SpecError(f"{source}: {where} is a date column with format = {fmt!r}",
+                            fix=f"write format = one of {', '.join(DATE_FORMATS)}"
+                                + (" and remove na_values" if "na_values" in cd else ""))
+        return fmt, ()
     if ("format" in cd or "na_values" in cd) and kind != "numeric":
         raise SpecError(f"{source}: {where} has format or na_values but kind is categorical",
                         fix="remove them: they say how the numbers of a numeric column are written")
@@ -426,8 +440,9 @@ def _from_dict(data: dict, source: str) -> Spec:
         _check_keys(cd, _COLUMN_KEYS, where, source)
         ckind = _one_of(cd.get("kind"), KINDS, f"{where} kind", source)
         role = _one_of(cd.get("role", "attribute"), ROLES, f"{where} role", source)
-        allowed_missing = NUMERIC_MISSING if ckind == "numeric" else CATEGORICAL_MISSING
-        default_missing = "median" if ckind == "numeric" else UNKNOWN_LEVEL
+        measured = ckind in ("numeric", "date")  # a date is segmented as its days: a number
+        allowed_missing = NUMERIC_MISSING if measured else CATEGORICAL_MISSING
+        default_missing = "median" if measured else UNKNOWN_LEVEL
         missing = _one_of(cd.get("missing", default_missing), allowed_missing,
                           f"{where} missing", source)
         transform = _one_of(cd.get("transform", "auto"), TRANSFORMS, f"{where} transform", source)
@@ -443,7 +458,7 @@ def _from_dict(data: dict, source: str) -> Spec:
             raise SpecError(f"{source}: {where} labels repeat a label",
                             fix="give each code its own label")
         better = _one_of(cd.get("better", "higher"), BETTER, f"{where} better", source)
-        if "better" in cd and ckind != "numeric":
+        if "better" in cd and not measured:
             raise SpecError(f"{source}: {where} has better = {better!r} but kind is categorical",
                             fix="remove better: it orders the values of numeric columns")
         if better == "lower" and role == "value":
@@ -551,9 +566,14 @@ def _from_dict(data: dict, source: str) -> Spec:
         seed=_int(cd.get("seed", 0), "[clustering] seed", source, 0),
     )
     recs = _table("recommendations", "rule settings")
+    as_of = data.get("as_of")
+    if as_of is not None:
+        from .dates import parse_as_of
+
+        as_of = str(parse_as_of(str(as_of), f"{source}: as_of").date())
     return Spec(columns=columns, id=id_col, kind=kind, cluster_on=cluster_on, describe=describe,
                 ignore=ignore, groups=groups, names=names, clustering=clustering,
-                recommendations=recs, transactions=dict(tx), rfm=dict(rfm))
+                recommendations=recs, transactions=dict(tx), rfm=dict(rfm), as_of=as_of)
 
 
 # ---------------------------------------------------------------- writing
@@ -588,7 +608,7 @@ def _to_toml(spec: Spec, comments: dict[str, str], header: str) -> str:
     d = spec.to_dict()
     out = [_comment(header)]
     out.append(f"kind = {_val(d['kind'])}\n")
-    for key in ("id", "cluster_on", "describe", "ignore"):
+    for key in ("id", "as_of", "cluster_on", "describe", "ignore"):
         if key in d:
             out.append(_comment(comments.get(key)) + f"{key} = {_val(d[key])}\n")
     for table in ("transactions", "rfm"):

@@ -587,7 +587,7 @@ def _(d, s):
 @case("spec-typo", "run",
       error="error: spec.toml: unknown key 'clsuter_on' in the top level; did you mean "
             "'cluster_on'?; fix: allowed keys there are kind, id, cluster_on, describe, ignore, "
-            "columns, groups, names, clustering, recommendations, transactions, rfm")
+            "columns, groups, names, clustering, recommendations, transactions, rfm, as_of")
 def _(d, s):
     return run_call(d, put(d, "data.csv", csv_text(customers())),
                     spec=SPEC.replace("cluster_on =", "clsuter_on ="))

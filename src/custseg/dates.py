@@ -1,0 +1,187 @@
+"""Date columns: read by a stated format, segmented as the days from the date to the observation date.
+
+A ``kind = "date"`` column (``Signup Date``, ``Last Purchase Date``) is not dropped as
+text: :func:`derive_days` replaces it by the number of days from each date to the
+observation date ``as_of`` (the spec's, else the newest date in the data), named
+``<column> (days)``: tenure for a sign-up date, days since for a last-purchase date.
+Everything after that (validation, features, profiles, the model) sees an ordinary
+numeric column. :func:`detect_date_format` is the guess spec inference makes, said
+in the spec; :data:`DATE_FORMATS` the formats a spec may name. Pure.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import replace
+
+import numpy as np
+import pandas as pd
+
+from ._messages import count_text, examples_text
+from .errors import Problem, SpecError
+
+__all__ = ["DATE_FORMATS", "days_name", "derive_spec", "derive_days", "parse_dates",
+           "detect_date_format", "parse_as_of"]
+
+#: the formats a spec's ``format`` may name for a date column, and their strptime form;
+#: a time of day after the date (``2024-03-01 14:05:00`` or ``T14:05``) is allowed
+DATE_FORMATS = {
+    "YYYY-MM-DD": "%Y-%m-%d",
+    "YYYY/MM/DD": "%Y/%m/%d",
+    "YYYYMMDD": "%Y%m%d",
+    "DD/MM/YYYY": "%d/%m/%Y",
+    "MM/DD/YYYY": "%m/%d/%Y",
+    "DD.MM.YYYY": "%d.%m.%Y",
+    "DD-MM-YYYY": "%d-%m-%Y",
+    "MM-DD-YYYY": "%m-%d-%Y",
+}
+_SHAPES = {  # what a cell of each format looks like (the time of day aside)
+    "YYYY-MM-DD": r"\d{4}-\d{1,2}-\d{1,2}",
+    "YYYY/MM/DD": r"\d{4}/\d{1,2}/\d{1,2}",
+    "YYYYMMDD": r"(?:19|20)\d{2}[01]\d[0-3]\d",
+    "DD/MM/YYYY": r"\d{1,2}/\d{1,2}/\d{4}",
+    "MM/DD/YYYY": r"\d{1,2}/\d{1,2}/\d{4}",
+    "DD.MM.YYYY": r"\d{1,2}\.\d{1,2}\.\d{4}",
+    "DD-MM-YYYY": r"\d{1,2}-\d{1,2}-\d{4}",
+    "MM-DD-YYYY": r"\d{1,2}-\d{1,2}-\d{4}",
+}
+_TIME = r"(?:[ T]\d{1,2}:\d{2}(?::\d{2}(?:\.\d+)?)?(?:Z|[+-]\d{2}:?\d{2})?)?"
+DAYS_SUFFIX = " (days)"
+
+
+def days_name(column: str) -> str:
+    """The feature a date column becomes: ``Signup Date (days)``."""
+    return column + DAYS_SUFFIX
+
+
+def parse_as_of(text: str, where: str = "as_of") -> pd.Timestamp:
+    """An observation date written ``YYYY-MM-DD``, or a SpecError naming ``where``."""
+    try:
+        if not re.fullmatch(r"\d{4}-\d{2}-\d{2}", str(text).strip()):
+            raise ValueError
+        return pd.Timestamp(str(text).strip())
+    except ValueError:
+        raise SpecError(f"{where} = {text!r} is not a date written YYYY-MM-DD",
+                        fix="write it like 2026-11-30") from None
+
+
+def parse_dates(s: pd.Series, fmt: str) -> tuple[np.ndarray, np.ndarray]:
+    """Dates (``datetime64[ns]``, NaT where missing or bad) and a mask of present-but-bad cells."""
+    text = s.astype("string").str.strip()
+    present = (text.notna() & (text != "")).to_numpy(dtype=bool)
+    shape = text.str.fullmatch(_SHAPES[fmt] + _TIME).fillna(False).to_numpy(dtype=bool)
+    day = text.str.slice(0, 10 if fmt != "YYYYMMDD" else 8)
+    day = day.str.extract(r"^(" + _SHAPES[fmt] + ")", expand=False)
+    parsed = pd.to_datetime(day.where(pd.Series(shape, index=s.index)), format=DATE_FORMATS[fmt],
+                            errors="coerce")
+    values = parsed.to_numpy(dtype="datetime64[ns]")
+    bad = present & np.isnat(values)
+    return values, bad
+
+
+def detect_date_format(s: pd.Series, *, sample: int = 5_000) -> tuple[str, bool] | None:
+    """The date format that reads every non-empty cell, and whether another reads them too.
+
+    None when no format reads them all (at least 95%: the rest are errors validation
+    names). Day-first and month-first both reading every date (all days 12 or less) is
+    ambiguous; month-first is then chosen only when no day-first format reads them.
+    """
+    if not (pd.api.types.is_object_dtype(s) or pd.api.types.is_string_dtype(s)):
+        return None
+    text = s.dropna().astype(str).str.strip()
+    text = text[text != ""]
+    if text.empty:
+        return None
+    distinct = pd.Series(text.unique()[:sample])
+    reads = {}
+    for name in DATE_FORMATS:
+        values, bad = parse_dates(distinct, name)
+        share = float((~bad).mean())
+        if share >= 0.95:
+            reads[name] = values
+    if not reads:
+        return None
+    order = list(DATE_FORMATS)
+    best = min(reads, key=order.index)
+    ambiguous = any(not np.array_equal(v, reads[best]) for v in reads.values())
+    return best, ambiguous
+
+
+def derive_spec(spec, as_of: str | None = None):
+    """The spec everything after validation sees: each date column is a numeric
+    ``<column> (days)`` column, with the date column's role, missing policy,
+    transform, direction and description (a spec without dates is returned as it is)."""
+    dates = [n for n, c in spec.columns.items() if c.kind == "date"]
+    if not dates:
+        return spec
+    rename = {n: days_name(n) for n in dates}
+    columns = {}
+    for name, col in spec.columns.items():
+        if name in rename:
+            columns[rename[name]] = replace(
+                col, name=rename[name], kind="numeric", format="", na_values=(),
+                description=col.description or f"days from {name} to the observation date")
+        else:
+            columns[name] = col
+    return replace(spec, columns=columns,
+                   cluster_on=[rename.get(c, c) for c in spec.cluster_on],
+                   describe=[rename.get(c, c) for c in spec.describe],
+                   groups={rename.get(c, c): g for c, g in spec.groups.items()},
+                   as_of=as_of if as_of is not None else spec.as_of)
+
+
+def derive_days(df: pd.DataFrame, spec, as_of: str | None = None, *,
+                row_numbers: np.ndarray | None = None):
+    """``df`` with each date column of ``spec`` replaced by its days, and what was found.
+
+    Returns ``(frame, derived spec, as_of used (YYYY-MM-DD), problems)``. ``as_of``
+    (or the spec's) is the observation date; without one, the newest date in the
+    data's date columns. Cells that are not dates in the column's format are errors
+    naming their rows; dates after the observation date a warning (negative days).
+    """
+    dates = [n for n, c in spec.columns.items() if c.kind == "date" and n in df.columns]
+    if not [n for n, c in spec.columns.items() if c.kind == "date"]:
+        return df, spec, None, []
+    problems: list[Problem] = []
+    parsed = {}
+
+    def rows_of(mask: np.ndarray) -> tuple[list[int], int]:
+        idx = np.flatnonzero(mask)
+        shown = idx[:3] if row_numbers is None else row_numbers[idx[:3]]
+        return [int(i) + 1 for i in shown], int(idx.size)
+
+    for name in dates:
+        values, bad = parse_dates(df[name], spec.columns[name].format)
+        parsed[name] = values
+        if bad.any():
+            rows, count = rows_of(bad)
+            examples = list(df[name].to_numpy()[np.flatnonzero(bad)[:3]])
+            problems.append(Problem(
+                code="not-a-date", severity="error", column=name, rows=rows, count=count,
+                message=f"column {name!r} has {count_text(count, 'value')} that "
+                        f"{'is not a date' if count == 1 else 'are not dates'} written "
+                        f"{spec.columns[name].format} ({examples_text(rows, examples)}); fix: "
+                        f"correct or empty {'that cell' if count == 1 else 'those cells'}, or "
+                        f"correct [columns.{name}] format"))
+    chosen = as_of if as_of is not None else spec.as_of
+    if chosen is not None:
+        end = parse_as_of(chosen)
+    else:
+        newest = [v[~np.isnat(v)].max() for v in parsed.values() if (~np.isnat(v)).any()]
+        end = pd.Timestamp(max(newest)).normalize() if newest else pd.Timestamp("1970-01-01")
+    frame = df.copy(deep=False)
+    for name, values in parsed.items():
+        days = (np.datetime64(end.to_datetime64(), "ns") - values) / np.timedelta64(1, "D")
+        days = np.floor(days.astype(float))
+        future = days < 0
+        if future.any():
+            rows, count = rows_of(future)
+            problems.append(Problem(
+                code="future-date", severity="warning", column=name, rows=rows, count=count,
+                message=f"column {name!r} has {count_text(count, 'date')} after the observation "
+                        f"date {end.date()} ({', '.join(f'row {r}' for r in rows)}); their days "
+                        "are negative; fix: check as_of (or --as-of) and those dates"))
+        frame = frame.drop(columns=[name])
+        frame[days_name(name)] = days
+    as_of_used = str(end.date())
+    return frame, derive_spec(spec, as_of_used), as_of_used, problems
