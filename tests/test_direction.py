@@ -182,3 +182,20 @@ def test_an_email_column_is_never_the_id_even_when_it_comes_first():
     # alone, it is still not the id: rows are numbered instead
     spec, _, _ = infer_spec(frame.drop(columns=["Customer ID"]))
     assert spec.id is None
+
+
+def test_names_with_the_same_traits_in_another_order_are_told_apart():
+    # segment 0 is more inactive than mid value, segment 1 the other way round: the same
+    # two traits; the third (tenure, from a date column) tells them apart
+    from custseg.profile import name_segments
+
+    spec = parse_spec('[columns.CLV]\nkind = "numeric"\nrole = "value"\n'
+                      '[columns."Last Login (days)"]\nkind = "numeric"\nrole = "engagement"\n'
+                      'better = "lower"\n'
+                      '[columns."Signup Date (days)"]\nkind = "numeric"\n')
+    profiles = [{"segment": s, "categorical": {}} for s in range(3)]
+    z = {"CLV": np.array([0.3, 0.2, -1.5]), "Last Login (days)": np.array([1.4, 0.9, -1.0]),
+         "Signup Date (days)": np.array([-0.8, 0.9, 0.0])}
+    assert name_segments(profiles, z, spec) == [
+        "Inactive, mid value, new customers", "Mid value, inactive, long-standing customers",
+        "Low value, recently active"]

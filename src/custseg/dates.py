@@ -20,7 +20,7 @@ import pandas as pd
 from ._messages import count_text, examples_text
 from .errors import Problem, SpecError
 
-__all__ = ["DATE_FORMATS", "days_name", "derive_spec", "derive_days", "parse_dates",
+__all__ = ["DATE_FORMATS", "DAYS_SUFFIX", "days_name", "derive_spec", "derive_days", "parse_dates",
            "detect_date_format", "parse_as_of"]
 
 #: the formats a spec's ``format`` may name for a date column, and their strptime form;
