@@ -40,28 +40,45 @@ def _fail(lines: list[str], code: int = 2) -> None:
     raise typer.Exit(code)
 
 
+#: set by the console entry point (custseg._entry): once a command has ended, a Ctrl+C
+#: has nothing left to stop and is ignored, instead of interrupting the shutdown with a
+#: traceback. Never set in-process (tests, notebooks), where the handler is the caller's.
+QUIET_SHUTDOWN = False
+
+
 def handle_errors(fn):
     """Translate custseg errors (exit 2) and interrupts (exit 130) for a command."""
 
     @functools.wraps(fn)
     def wrapper(*args, **kwargs):
         try:
-            return fn(*args, **kwargs)
-        except CustsegError as exc:
-            _fail(exc.lines)
-        except KeyboardInterrupt:
-            err_console.print("interrupted: nothing was written", markup=False)
-            raise typer.Exit(130) from None
-        except typer.Exit:
-            raise
-        except Exception as exc:  # a bug: say so in one line, traceback on request
-            if os.environ.get("CUSTSEG_DEBUG"):
-                raise
-            first = (str(exc).strip().splitlines() or [""])[0][:300]  # (Java errors run on)
-            _fail([f"internal error ({type(exc).__name__}: {first}); this is a bug in custseg, "
-                   "please report it (set CUSTSEG_DEBUG=1 for the traceback)"], code=1)
+            return _command(fn, *args, **kwargs)
+        finally:
+            if QUIET_SHUTDOWN:
+                import signal
+
+                signal.signal(signal.SIGINT, signal.SIG_IGN)
 
     return wrapper
+
+
+def _command(fn, *args, **kwargs):
+    """Run a command, its errors as one line (exit 2) and interrupts as exit 130."""
+    try:
+        return fn(*args, **kwargs)
+    except CustsegError as exc:
+        _fail(exc.lines)
+    except KeyboardInterrupt:
+        err_console.print("interrupted: nothing was written", markup=False)
+        raise typer.Exit(130) from None
+    except typer.Exit:
+        raise
+    except Exception as exc:  # a bug: say so in one line, traceback on request
+        if os.environ.get("CUSTSEG_DEBUG"):
+            raise
+        first = (str(exc).strip().splitlines() or [""])[0][:300]  # (Java errors run on)
+        _fail([f"internal error ({type(exc).__name__}: {first}); this is a bug in custseg, "
+               "please report it (set CUSTSEG_DEBUG=1 for the traceback)"], code=1)
 
 
 def _version(value: bool):
