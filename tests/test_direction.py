@@ -176,9 +176,9 @@ def test_an_email_column_is_never_the_id_even_when_it_comes_first():
     frame.insert(0, "Email", [f"user{i}@example.com" for i in range(len(frame))])
     spec, comments, notes = infer_spec(frame)
     assert spec.id == "Customer ID"
-    assert "Email" in spec.ignore and "Email" not in spec.columns
-    assert "Email: e-mail addresses (personal data), never the id, ignored" in notes
-    assert "Email: e-mail addresses, personal data" in comments["ignore"]
+    assert spec.personal == ["Email"] and "Email" not in [*spec.columns, *spec.ignore]
+    assert "Email: e-mail addresses (personal data), never the id, kept out of outputs" in notes
+    assert comments["columns.Email"].startswith("e-mail addresses: personal data (pii = true)")
     # alone, it is still not the id: rows are numbered instead
     spec, _, _ = infer_spec(frame.drop(columns=["Customer ID"]))
     assert spec.id is None

@@ -154,11 +154,11 @@ BAD_SPECS = [
                  r"did you mean 'customers'\?",
                  ["kind"], id="top-kind"),
     pytest.param('[columns.a]\nkind = "numerc"\n',
-                 r"\[columns\.a\] kind must be one of numeric, categorical, date, got 'numerc'; "
+                 r"\[columns\.a\] kind must be one of numeric, categorical, date, text, got 'numerc'; "
                  r"did you mean 'numeric'\?",
                  ["columns.a"], id="bad-kind"),
     pytest.param('[columns.a]\nrole = "value"\n',
-                 r"\[columns\.a\] kind must be one of numeric, categorical, date, got None",
+                 r"\[columns\.a\] kind must be one of numeric, categorical, date, text, got None",
                  ["columns.a"], id="no-kind"),
     pytest.param('[columns.a]\nkind = "numeric"\nrole = "valeu"\n',
                  r"\[columns\.a\] role must be one of value, engagement, attribute, got 'valeu'; "

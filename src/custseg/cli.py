@@ -415,11 +415,20 @@ def export(
     output: Annotated[Path, typer.Option("--output", "-o", help="Audience file to write "
                                          "(.csv or .parquet).")],
     overwrite: OverwriteOpt = False,
+    data: Annotated[Path | None, typer.Option("--data", help="The customer file, to join "
+                                              "--columns from by id.")] = None,
+    columns: Annotated[str | None, typer.Option("--columns", help="Columns of --data to add, "
+                                                "comma-separated (all: every column but "
+                                                "personal data, added only when named).")] = None,
 ):
     """Export the customers of chosen segments for a CRM or ad-platform upload."""
     from .scoring import export_segments
 
-    summary = export_segments(run_dir, segment, output, overwrite=overwrite)
+    summary = export_segments(run_dir, segment, output, overwrite=overwrite, data=data,
+                              columns=None if columns is None else
+                              [c.strip() for c in columns.split(",") if c.strip()])
+    for w in summary["warnings"]:
+        err_console.print(f"warning [{w['code']}]: {w['message']}", markup=False)
     names = ", ".join(f"{s['segment']} ({s['name']})" for s in summary["segments"])
     out_console.print(f"{summary['rows']:,} customers of segment(s) {names} written to {output}",
                       markup=False)

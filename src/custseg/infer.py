@@ -1,7 +1,9 @@
 """Draft a data dictionary (:class:`~custseg.spec.Spec`) from a table: :func:`infer_spec`.
 
 Column names and value shapes decide each column's kind and role: a column of unique
-strings is the id, e-mail addresses are personal data (ignored), small integer codes are
+strings is the id, e-mail addresses, phone numbers, person names and addresses are
+personal data (``kind = "text"``, ``pii = true``), dates are days to the observation date,
+numbers written as ``$1,234.50`` are numbers, small integer codes are
 categories unless the name or shape says they count something, heavy tails get a ``log``
 transform, names such as ``CLV`` are values and ``minutes`` engagement, and "days since
 the last login" is better low. Every choice is explained in a comment of the written spec.
@@ -28,6 +30,15 @@ _ENGAGE_NAMES = re.compile(r"minute|watch|time|session|visit|engag|view|click|lo
 _ID_NAMES = re.compile(r"(^|[_\s])id$|^id|uuid|customer$", re.I)
 #: an e-mail address: personal data, never the customer id, never a category
 _EMAIL = re.compile(r"^[^@\s]+@[^@\s]+\.[A-Za-z]{2,}$")
+#: phone numbers: 7 to 15 digits with the usual separators, an optional + and extension
+_PHONE = re.compile(r"^\+?\(?[0-9][0-9 ().\-/]{5,20}[0-9](\s*(x|ext\.?)\s*[0-9]{1,5})?$", re.I)
+_PHONE_NAMES = re.compile(r"phone|tel\b|telephone|mobile|cell|fax|whatsapp|msisdn", re.I)
+#: person names: one to four words of letters (with ' - .), in a column named so
+_PERSON = re.compile(r"^[^\W\d_][\w'’.\-]*( [^\W\d_][\w'’.\-]*){0,3}$")
+_PERSON_NAMES = re.compile(r"(^|[\s_-])(first|last|full|given|family|sur|middle|contact|"
+                           r"customer|client|account[\s_-]*holder)[\s_-]*name$|^name$|"
+                           r"^(first|last|sur)name$|contact[\s_-]*person", re.I)
+_ADDRESS_NAMES = re.compile(r"address|street|addr\b|addr[\s_-]*line|house[\s_-]*number", re.I)
 #: names of columns where less is better (days since the last login, returns, churn)
 _LOWER_NAMES = re.compile(r"days?[\s_-]*since|since[\s_-]*last|recency|last[\s_-]*\w*[\s_-]*days|"
                           r"days[\s_-]*ago|inactiv|dormant|churn|complain|returns?\b|returned|"
@@ -59,7 +70,7 @@ def infer_spec(df: pd.DataFrame) -> tuple[Spec, dict[str, str], list[str]]:
     columns: dict[str, ColumnSpec] = {}
     id_col = None
     ignore: list[str] = []
-    personal: list[str] = []
+    text_cols: dict[str, ColumnSpec] = {}
     formats: dict[str, Detected] = {}
     n = len(df)
     for name in df.columns:
@@ -69,10 +80,14 @@ def infer_spec(df: pd.DataFrame) -> tuple[Spec, dict[str, str], list[str]]:
             ignore.append(name)
             notes.append(f"{name}: entirely empty, ignored")
             continue
-        if _emails(nonnull):
-            ignore.append(name)
-            personal.append(name)
-            notes.append(f"{name}: e-mail addresses (personal data), never the id, ignored")
+        what = _personal(str(name), nonnull)
+        if what:
+            text_cols[name] = ColumnSpec(name=name, kind="text", pii=True)
+            comments[f"columns.{name}"] = (
+                f"{what}: personal data (pii = true). Never the id, never segmented on; its "
+                "values stay out of every output of a run,\nand custseg export adds it only "
+                "when named in --columns.")
+            notes.append(f"{name}: {what} (personal data), never the id, kept out of outputs")
             continue
         dated = detect_date_format(nonnull)
         if dated is not None:
@@ -173,8 +188,10 @@ def infer_spec(df: pd.DataFrame) -> tuple[Spec, dict[str, str], list[str]]:
             columns[name] = ColumnSpec(name=name, kind="categorical", role="attribute")
             notes.append(f"{name}: {nunique} text levels, categorical")
             continue
-        ignore.append(name)
-        notes.append(f"{name}: {nunique} distinct texts, too many for a category, ignored")
+        text_cols[name] = ColumnSpec(name=name, kind="text")
+        comments[f"columns.{name}"] = (f"{nunique} distinct texts, too many for a category: "
+                                       "free text, read but not segmented on.")
+        notes.append(f"{name}: {nunique} distinct texts, free text, not segmented on")
     if not columns:
         raise SpecError("no usable column found to describe customers",
                         fix="check the file has numeric or categorical columns besides the id")
@@ -190,11 +207,10 @@ def infer_spec(df: pd.DataFrame) -> tuple[Spec, dict[str, str], list[str]]:
     comments["describe"] = "Columns that only describe the segments."
     if ignore:
         comments["ignore"] = "Columns present in the data that custseg does not use." + (
-            f"\n{', '.join(personal)}: e-mail addresses, personal data kept out of every output."
-            if personal else "")
+            "")
     comments["clustering"] = ("k_range is searched unless k is set; n_init k-means "
                               "initialisations per k; seed makes runs reproducible.")
-    spec = Spec(columns=columns, id=id_col, cluster_on=cluster_on, describe=describe,
+    spec = Spec(columns=columns, id=id_col, cluster_on=cluster_on, describe=describe, text=text_cols,
                 ignore=ignore)
     return spec, comments, notes
 
@@ -270,12 +286,28 @@ def _format_comment(detected: Detected) -> str:
     return "\n".join(text)
 
 
-def _emails(values: pd.Series) -> bool:
-    """Whether nine in ten of the first 1,000 non-empty text values are e-mail addresses."""
+def _personal(name: str, values: pd.Series) -> str:
+    """What personal data a column holds ("e-mail addresses", ...), or "" when none.
+
+    Judged on the first 1,000 non-empty values: nine in ten must have the shape, and
+    for phone numbers, person names and addresses (whose shapes other data shares)
+    the column's name must say so too.
+    """
     if pd.api.types.is_numeric_dtype(values) or pd.api.types.is_bool_dtype(values):
-        return False
-    head = values.head(1_000).astype(str)
-    return bool(head.str.match(_EMAIL).mean() >= 0.9)
+        if _PHONE_NAMES.search(name) and bool((values.head(1_000).abs() >= 1e6).all()):
+            return "phone numbers"  # digits only, read as a number
+        return ""
+    head = values.head(1_000).astype(str).str.strip()
+    if head.str.match(_EMAIL).mean() >= 0.9:
+        return "e-mail addresses"
+    distinct = head.nunique() > min(50, len(head) // 2)  # a column of a few values is no person
+    if _PHONE_NAMES.search(name) and head.str.match(_PHONE).mean() >= 0.9:
+        return "phone numbers"
+    if _PERSON_NAMES.search(name) and distinct and head.str.match(_PERSON).mean() >= 0.9:
+        return "person names"
+    if _ADDRESS_NAMES.search(name) and distinct and head.str.contains(r"[A-Za-z]").mean() >= 0.9:
+        return "addresses"
+    return ""
 
 
 def _count_like(name: str, values: pd.Series) -> bool:

@@ -637,11 +637,16 @@ def _resolve_segments(wanted: list[str], names: list[str]) -> list[int]:
 
 
 def export_segments(run_dir: str | Path, segments: list[str], out: str | Path, *,
-                    overwrite: bool = False) -> dict:
+                    overwrite: bool = False, data: str | Path | None = None,
+                    columns: list[str] | None = None) -> dict:
     """Write the customers of the chosen segments (names, ids or ``all``) to ``out``.
 
     CSV output is neutralised against spreadsheet formula injection (as
     segments.csv is, so ids match between files); Parquet keeps raw values.
+    ``data`` and ``columns``: columns of the customer file joined by id (for a CRM
+    upload); ``["all"]`` is every column but the id and the personal ones (``pii``),
+    which are added only when named. Customers missing from ``data`` get empty cells
+    and a warning.
     """
     from .rundir import segments_path
 
@@ -650,6 +655,9 @@ def export_segments(run_dir: str | Path, segments: list[str], out: str | Path, *
     if not segments:
         raise ParameterError("no --segment given", fix="pass --segment NAME, --segment ID or "
                                                        "--segment all")
+    if (data is None) != (columns is None):
+        raise ParameterError("--data and --columns go together",
+                             fix="pass both: --data customers.csv --columns email,first_name")
     out = Path(out)
     kind = _output_kind(out)
     _check_target(out, overwrite)
@@ -658,10 +666,59 @@ def export_segments(run_dir: str | Path, segments: list[str], out: str | Path, *
     table = pd.read_parquet(src)
     chosen = _resolve_segments(segments, names)
     picked = table[table["segment"].isin(chosen)].reset_index(drop=True)
+    warnings: list[dict] = []
+    if data is not None:
+        picked, warnings = _join_columns(run, picked, Path(data), list(columns or []))
     if kind == "csv":
         io.write_csv(picked, out)
     else:
         io.write_parquet(picked, out)
     return {"rows": len(picked), "segments": [{"segment": s, "name": names[s]} for s in chosen],
-            "output": str(out)}
+            "output": str(out), "warnings": warnings}
 
+
+def _join_columns(run: Path, picked: pd.DataFrame, data: Path, columns: list[str]
+                  ) -> tuple[pd.DataFrame, list[dict]]:
+    """``picked`` with ``columns`` of the customer file ``data`` joined by the run's id."""
+    from ._messages import count_text, did_you_mean
+    from .modelfile import load_model
+    from .validate import close_column
+
+    spec = load_model(run).input_spec
+    if not spec.id or spec.id not in picked.columns:
+        raise ParameterError(f"the run {run} has no id column, so --data cannot be joined",
+                             fix="run with a spec naming the id (id = \"customer_id\")")
+    frame = io.read_table(data)
+    if spec.id not in frame.columns:
+        raise InputError(f"{data} has no column {spec.id!r}, the run's id"
+                         + did_you_mean(spec.id, [str(c) for c in frame.columns]),
+                         fix="export the customer file with its id column")
+    if [c.strip() for c in columns] == ["all"]:
+        columns = [str(c) for c in frame.columns if c != spec.id and c not in spec.personal]
+    for name in columns:
+        if name not in frame.columns:
+            close = close_column(name, [str(c) for c in frame.columns])
+            raise ParameterError(f"--columns names {name!r}, which {data} does not have"
+                                 + (f"; did you mean {close!r}?" if close else ""),
+                                 fix=f"use columns of {data}")
+        if name == spec.id or name in picked.columns:
+            raise ParameterError(f"--columns names {name!r}, which the export has already",
+                                 fix=f"leave {name!r} out of --columns")
+    ids = frame[spec.id]
+    dup = ids.duplicated(keep=False) & ids.notna()
+    if dup.any():
+        first = int(np.flatnonzero(dup.to_numpy())[0]) + 1
+        raise InputError(f"{data} has {int(dup.sum())} rows sharing an id in {spec.id!r} (row "
+                         f"{first}: {ids.iloc[first - 1]!r})", fix="remove the duplicate rows")
+    key, their = picked[spec.id], frame[spec.id]
+    if key.dtype != their.dtype:  # e.g. integer ids in the run, text in a spreadsheet
+        key, their = key.astype(str), their.astype(str)
+    extra = frame[list(columns)].set_axis(their.to_numpy()).reindex(key.to_numpy())
+    absent = int((~pd.Index(key.to_numpy()).isin(their.to_numpy())).sum())
+    out = pd.concat([picked, extra.reset_index(drop=True)], axis=1)
+    warnings = []
+    if absent:
+        warnings.append({"code": "not-in-data", "message": f"{count_text(absent, 'customer')} "
+                         f"of the export {'is' if absent == 1 else 'are'} not in {data}: their "
+                         f"{', '.join(columns)} cells are empty"})
+    return out, warnings

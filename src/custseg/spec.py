@@ -41,7 +41,7 @@ __all__ = [
     "HEAVY_TAIL_SKEW",
 ]
 
-KINDS = ("numeric", "categorical", "date")
+KINDS = ("numeric", "categorical", "date", "text")
 ROLES = ("value", "engagement", "attribute")
 NUMERIC_MISSING = ("zero", "median", "mean", "drop", "error")
 CATEGORICAL_MISSING = ("unknown", "mode", "drop", "error")
@@ -61,7 +61,9 @@ _TX_KEYS = ("customer", "date", "amount", "quantity", "order", "currency", "as_o
 _RFM_KEYS = ("bins", "cuts", "segments")
 RFM_SEGMENT_COLUMN = "rfm_segment"
 _COLUMN_KEYS = ("kind", "role", "missing", "transform", "better", "format", "na_values",
-                "labels", "words", "description")
+                "labels", "words", "description", "pii")
+#: what a kind = "text" column may say: it is read, never segmented on
+_TEXT_KEYS = ("kind", "pii", "description")
 _CLUSTERING_KEYS = ("algorithm", "k", "k_range", "n_init", "seed")
 
 
@@ -109,6 +111,9 @@ class ColumnSpec:
     format: str = ""
     #: cell texts read as missing (``"N/A"``, ``"#DIV/0!"``)
     na_values: tuple[str, ...] = ()
+    #: a text column of personal data (e-mail, phone, name, address): its values never
+    #: reach a run's outputs, and an export includes it only when named
+    pii: bool = False
 
     def __post_init__(self) -> None:
         if self.missing is None:
@@ -146,6 +151,9 @@ class ColumnSpec:
         return None
 
     def to_dict(self) -> dict:
+        if self.kind == "text":
+            d = {"kind": "text", **({"pii": True} if self.pii else {})}
+            return {**d, **({"description": self.description} if self.description else {})}
         d: dict[str, Any] = {"kind": self.kind, "role": self.role, "missing": self.missing}
         if self.kind == "date":
             d["format"] = self.format
@@ -222,6 +230,14 @@ class Spec:
     rfm: dict = field(default_factory=dict)
     #: the observation date date columns count days to (YYYY-MM-DD); None: the newest date
     as_of: str | None = None
+    #: kind = "text" columns (free text, personal data): read, never segmented on; kept
+    #: apart from ``columns``, which holds the columns that describe customers
+    text: dict[str, ColumnSpec] = field(default_factory=dict)
+
+    @property
+    def personal(self) -> list[str]:
+        """The columns of personal data (``pii = true``)."""
+        return [n for n, c in self.text.items() if c.pii]
 
     # ----------------------------------------------------------------- queries
     def numeric(self, within: list[str] | None = None) -> list[str]:
@@ -267,7 +283,7 @@ class Spec:
             columns=self.columns, id=self.id, kind=self.kind, cluster_on=list(cluster_on),
             describe=describe, ignore=list(self.ignore), groups=self.groups, names=dict(self.names),
             clustering=self.clustering, recommendations=self.recommendations,
-            transactions=self.transactions, rfm=self.rfm, as_of=self.as_of,
+            transactions=self.transactions, rfm=self.rfm, as_of=self.as_of, text=self.text,
         )
 
     # ----------------------------------------------------------- serialising
@@ -279,7 +295,7 @@ class Spec:
         d["describe"] = list(self.describe)
         if self.ignore:
             d["ignore"] = list(self.ignore)
-        d["columns"] = {n: c.to_dict() for n, c in self.columns.items()}
+        d["columns"] = {n: c.to_dict() for n, c in {**self.columns, **self.text}.items()}
         if self.groups:
             d["groups"] = {c: {g: list(m) for g, m in gs.items()} for c, gs in self.groups.items()}
         if self.names:
@@ -338,6 +354,23 @@ def _int(value: Any, key: str, source: str, minimum: int) -> int:
         raise SpecError(f"{source}: {key} must be an integer >= {minimum}, got {value!r}",
                         fix=f"give a whole number of at least {minimum}")
     return value
+
+
+def _text_column(name: str, cd: dict, kind: str, where: str, source: str) -> ColumnSpec:
+    """A kind = "text" column: only pii and description may be said of it."""
+    if kind != "text":
+        raise SpecError(f"{source}: {where} has pii but kind is {kind}",
+                        fix='set kind = "text": personal data is read, never segmented on')
+    extra = [k for k in cd if k not in _TEXT_KEYS]
+    if extra:
+        raise SpecError(f"{source}: {where} is a text column and cannot have {extra[0]}",
+                        fix=f"remove {', '.join(extra)}: a text column takes only pii and "
+                            "description")
+    pii = cd.get("pii", False)
+    if not isinstance(pii, bool):
+        raise SpecError(f"{source}: {where} pii must be true or false, got {pii!r}",
+                        fix="write pii = true")
+    return ColumnSpec(name=name, kind="text", pii=pii, description=str(cd.get("description", "")))
 
 
 def _number_format(cd: dict, kind: str, where: str, source: str) -> tuple[str, tuple[str, ...]]:
@@ -428,9 +461,14 @@ def _from_dict(data: dict, source: str) -> Spec:
         raise SpecError(f"{source}: [transactions] and [rfm] need kind = \"transactions\"",
                         fix="add kind = \"transactions\" at the top")
     raw_cols = data.get("columns")
+    if isinstance(raw_cols, dict) and raw_cols and all(
+            isinstance(cd, dict) and cd.get("kind") == "text" for cd in raw_cols.values()):
+        raise SpecError(f"{source}: every column is kind = \"text\"",
+                        fix="describe at least one numeric, categorical or date column")
     if not isinstance(raw_cols, dict) or not raw_cols:
         raise SpecError(f"{source}: no [columns.NAME] tables", fix="describe each column to use")
     columns: dict[str, ColumnSpec] = {}
+    text: dict[str, ColumnSpec] = {}
     for name, cd in raw_cols.items():
         where = f"[columns.{name}]"
         if not isinstance(cd, dict):
@@ -439,6 +477,9 @@ def _from_dict(data: dict, source: str) -> Spec:
                                 '"categorical" below it')
         _check_keys(cd, _COLUMN_KEYS, where, source)
         ckind = _one_of(cd.get("kind"), KINDS, f"{where} kind", source)
+        if ckind == "text" or "pii" in cd:
+            text[name] = _text_column(name, cd, ckind, where, source)
+            continue
         role = _one_of(cd.get("role", "attribute"), ROLES, f"{where} role", source)
         measured = ckind in ("numeric", "date")  # a date is segmented as its days: a number
         allowed_missing = NUMERIC_MISSING if measured else CATEGORICAL_MISSING
@@ -491,6 +532,10 @@ def _from_dict(data: dict, source: str) -> Spec:
 
     def _known(names: list[str], key: str) -> list[str]:
         for n in names:
+            if n in text:
+                raise SpecError(f"{source}: {key} names {n!r}, a kind = \"text\" column: text is "
+                                "read but never segmented on",
+                                fix=f"remove {n!r} from {key}, or give it another kind")
             if n not in columns:
                 raise SpecError(
                     f"{source}: {key} names {n!r}, which has no [columns.{n}] table"
@@ -504,6 +549,9 @@ def _from_dict(data: dict, source: str) -> Spec:
     if not cluster_on:
         raise SpecError(f"{source}: cluster_on is empty", fix="name at least one column")
     describe_default = [c for c in columns if c not in cluster_on]
+    if id_col is not None and id_col in text:
+        raise SpecError(f"{source}: id column {id_col!r} must not also be under [columns]",
+                        fix=f"remove [columns.{id_col}]")
     describe = _known(_str_list(data.get("describe", describe_default), "describe", source),
                       "describe")
     ignore = _str_list(data.get("ignore", []), "ignore", source)
@@ -573,7 +621,8 @@ def _from_dict(data: dict, source: str) -> Spec:
         as_of = str(parse_as_of(str(as_of), f"{source}: as_of").date())
     return Spec(columns=columns, id=id_col, kind=kind, cluster_on=cluster_on, describe=describe,
                 ignore=ignore, groups=groups, names=names, clustering=clustering,
-                recommendations=recs, transactions=dict(tx), rfm=dict(rfm), as_of=as_of)
+                recommendations=recs, transactions=dict(tx), rfm=dict(rfm), as_of=as_of,
+                text=text)
 
 
 # ---------------------------------------------------------------- writing

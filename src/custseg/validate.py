@@ -294,7 +294,7 @@ def validate(df: pd.DataFrame, spec: Spec, *, min_rows: int = 2, mode: str = "fi
         raise ValidationError(problems)
     present = [str(c) for c in df.columns]
     wanted = ([spec.id] if spec.id else []) + list(spec.columns)
-    known = set(wanted) | set(spec.ignore)
+    known = set(wanted) | set(spec.ignore) | set(spec.text)
     suggested: set[str] = set()  # data columns offered as "did you mean" for a missing one
     for col in wanted:
         if col not in present:
