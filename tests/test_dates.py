@@ -185,3 +185,26 @@ def test_run_assign_and_api_with_dates(tmp_path):
     reply = client.post("/v1/assign", json={"customers": [first]})
     assert reply.status_code == 200, reply.text
     assert reply.json()["assignments"][0]["segment"] == int(segments["segment"].iloc[0])
+
+
+def test_compare_and_predict_read_dates_as_the_fit_did(tmp_path):
+    frame = _crm(200)
+    seg = custseg.CustomerSegmenter(k=3, stability_runs=0).fit(frame)
+    assert seg.features_.columns_[:2] == ["Signup Date (days)", "Last Purchase Date (days)"]
+    np.testing.assert_array_equal(seg.predict(frame), seg.labels_)
+    later = _crm(200, shift_days=30)  # a month on, every date moved with it
+    np.testing.assert_array_equal(seg.predict(later), seg.labels_)
+    run = tmp_path / "run"
+    data = tmp_path / "crm.csv"
+    frame.to_csv(data, index=False)
+    assert CliRunner().invoke(app, ["run", str(data), "-o", str(run), "--quiet", "--k", "3"],
+                              catch_exceptions=False).exit_code == 0
+    new = tmp_path / "later.csv"
+    later.to_csv(new, index=False)
+    res = CliRunner().invoke(app, ["compare", str(run), str(new), "-o", str(tmp_path / "cmp")],
+                             catch_exceptions=False)
+    assert res.exit_code == 0, res.output
+    report = json.loads((tmp_path / "cmp" / "compare.json").read_text())
+    drift = report["drift"]
+    assert set(drift) == {"Signup Date (days)", "Last Purchase Date (days)", "Total Spend"}
+    assert all(d["psi"] < 0.01 for d in drift.values())

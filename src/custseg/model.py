@@ -113,6 +113,23 @@ class SegmentModel:
         """Whether the model reads date columns (see :mod:`custseg.dates`)."""
         return self.input_spec is not self.spec
 
+    def with_days(self, df: pd.DataFrame, *, as_of: str | None = None,
+                  row_offset: int = 0) -> tuple[pd.DataFrame, list]:
+        """``df`` with each date column as its days to ``as_of`` (default: the newest date
+        in ``df``), as the model reads it; and the warnings. Raises ValidationError for
+        cells that are not dates. Data without date columns comes back as it is."""
+        from .dates import derive_days
+        from .errors import ValidationError
+
+        if not self.has_dates:
+            return df, []
+        source = replace(self.input_spec, as_of=None)
+        df, _, _, dated = derive_days(df, source, as_of=as_of,
+                                      row_numbers=np.arange(len(df)) + row_offset)
+        if any(p.severity == "error" for p in dated):
+            raise ValidationError(dated)
+        return df, dated
+
     def assign(self, df: pd.DataFrame, *, row_offset: int = 0,
                as_of: str | None = None) -> tuple[pd.DataFrame, list]:
         """Assign raw data (as read) to segments.
@@ -125,17 +142,10 @@ class SegmentModel:
         date column counts days to ``as_of`` (YYYY-MM-DD; default: the newest date
         in ``df``, not the training data's).
         """
-        from .dates import derive_days
         from .errors import ValidationError
         from .validate import validate
 
-        dated: list = []
-        if self.has_dates:
-            source = replace(self.input_spec, as_of=None)
-            df, _, _, dated = derive_days(df, source, as_of=as_of,
-                                          row_numbers=np.arange(len(df)) + row_offset)
-            if any(p.severity == "error" for p in dated):
-                raise ValidationError(dated)
+        df, dated = self.with_days(df, as_of=as_of, row_offset=row_offset)
         needed = list(self.features.columns_)
         extra = [c for c in self.spec.used if c not in needed and c in df.columns]
         checked = validate(df, self.spec, mode="assign", required=needed + extra,

@@ -465,7 +465,7 @@ class CustomerSegmenter(TransformerMixin, ClusterMixin, BaseEstimator):
     def predict(self, X) -> np.ndarray:
         """Segment of each row of new data: the nearest centroid."""
         check_is_fitted(self, "model_")
-        df = _array_frame(self, X, reset=False)
+        df, _ = self.model_.with_days(_array_frame(self, X, reset=False))
         checked = validate(df, self.spec_, min_rows=1)
         if checked.errors:
             raise ValidationError(checked.problems)
@@ -474,7 +474,8 @@ class CustomerSegmenter(TransformerMixin, ClusterMixin, BaseEstimator):
     def transform(self, X) -> np.ndarray:
         """Distances of each row to every segment centroid."""
         check_is_fitted(self, "model_")
-        checked = validate(_array_frame(self, X, reset=False), self.spec_, min_rows=1)
+        df, _ = self.model_.with_days(_array_frame(self, X, reset=False))
+        checked = validate(df, self.spec_, min_rows=1)
         if checked.errors:
             raise ValidationError(checked.problems)
         Z = self.features_.transform(checked.frame)
