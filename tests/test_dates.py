@@ -15,7 +15,8 @@ from typer.testing import CliRunner
 
 import custseg
 from custseg.cli import app
-from custseg.dates import derive_days, detect_date_format, parse_dates
+from custseg.dates import detect_date_format, parse_dates
+from custseg.derive import derive_columns
 from custseg.errors import SpecError
 from custseg.infer import infer_spec
 from custseg.spec import parse_spec
@@ -67,28 +68,28 @@ def test_text_that_is_not_dates_is_not_dates():
     assert detect_date_format(pd.Series([1, 2])) is None
 
 
-def test_derive_days_counts_to_as_of_and_names_the_feature():
+def test_derive_columns_counts_to_as_of_and_names_the_feature():
     spec = parse_spec(SPEC)
     df = pd.DataFrame({"id": ["a", "b", "c"], "Signup Date": ["01/01/2024", "29/02/2024", ""],
                        "Spend": [1.0, 2.0, 3.0]})
-    frame, derived, as_of, problems = derive_days(df, spec, as_of="2024-03-01")
+    frame, derived, as_of, problems = derive_columns(df, spec, as_of="2024-03-01")
     # 2024 is a leap year: Jan 1 -> Mar 1 is 31 + 29 = 60 days; Feb 29 -> Mar 1 is 1
     np.testing.assert_array_equal(frame["Signup Date (days)"].to_numpy(), [60, 1, np.nan])
     assert as_of == "2024-03-01" and problems == []
     assert derived.cluster_on == ["Signup Date (days)", "Spend"]
     assert derived.columns["Signup Date (days)"].kind == "numeric"
     # without an as_of: the newest date in the data (Feb 29)
-    frame, _, as_of, _ = derive_days(df, spec)
+    frame, _, as_of, _ = derive_columns(df, spec)
     assert as_of == "2024-02-29"
     np.testing.assert_array_equal(frame["Signup Date (days)"].to_numpy(), [59, 0, np.nan])
 
 
-def test_derive_days_errors_and_warnings_name_rows():
+def test_derive_columns_errors_and_warnings_name_rows():
     spec = parse_spec(SPEC)
     df = pd.DataFrame({"id": ["a", "b", "c"], "Signup Date": ["01/01/2024", "2024-01-05",
                                                               "05/03/2024"],
                        "Spend": [1.0, 2.0, 3.0]})
-    _, _, _, problems = derive_days(df, spec, as_of="2024-03-01",
+    _, _, _, problems = derive_columns(df, spec, as_of="2024-03-01",
                                     row_numbers=np.array([0, 4, 5]))
     by = {p.code: p for p in problems}
     assert by["not-a-date"].severity == "error" and by["not-a-date"].rows == [5]

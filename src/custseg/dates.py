@@ -1,7 +1,7 @@
 """Date columns: read by a stated format, segmented as the days from the date to the observation date.
 
 A ``kind = "date"`` column (``Signup Date``, ``Last Purchase Date``) is not dropped as
-text: :func:`derive_days` replaces it by the number of days from each date to the
+text: :func:`custseg.derive.derive_columns` replaces it by the number of days from each date to the
 observation date ``as_of`` (the spec's, else the newest date in the data), named
 ``<column> (days)``: tenure for a sign-up date, days since for a last-purchase date.
 Everything after that (validation, features, profiles, the model) sees an ordinary
@@ -12,16 +12,14 @@ in the spec; :data:`DATE_FORMATS` the formats a spec may name. Pure.
 from __future__ import annotations
 
 import re
-from dataclasses import replace
 
 import numpy as np
 import pandas as pd
 
-from ._messages import count_text, examples_text
-from .errors import Problem, SpecError
+from .errors import SpecError
 
-__all__ = ["DATE_FORMATS", "DAYS_SUFFIX", "days_name", "derive_spec", "derive_days", "parse_dates",
-           "detect_date_format", "parse_as_of"]
+__all__ = ["DATE_FORMATS", "DAYS_SUFFIX", "days_name", "parse_dates", "detect_date_format",
+           "parse_as_of"]
 
 #: the formats a spec's ``format`` may name for a date column, and their strptime form;
 #: a time of day after the date (``2024-03-01 14:05:00`` or ``T14:05``) is allowed
@@ -105,83 +103,3 @@ def detect_date_format(s: pd.Series, *, sample: int = 5_000) -> tuple[str, bool]
     best = min(reads, key=order.index)
     ambiguous = any(not np.array_equal(v, reads[best]) for v in reads.values())
     return best, ambiguous
-
-
-def derive_spec(spec, as_of: str | None = None):
-    """The spec everything after validation sees: each date column is a numeric
-    ``<column> (days)`` column, with the date column's role, missing policy,
-    transform, direction and description (a spec without dates is returned as it is)."""
-    dates = [n for n, c in spec.columns.items() if c.kind == "date"]
-    if not dates:
-        return spec
-    rename = {n: days_name(n) for n in dates}
-    columns = {}
-    for name, col in spec.columns.items():
-        if name in rename:
-            columns[rename[name]] = replace(
-                col, name=rename[name], kind="numeric", format="", na_values=(),
-                description=col.description or f"days from {name} to the observation date")
-        else:
-            columns[name] = col
-    return replace(spec, columns=columns,
-                   cluster_on=[rename.get(c, c) for c in spec.cluster_on],
-                   describe=[rename.get(c, c) for c in spec.describe],
-                   groups={rename.get(c, c): g for c, g in spec.groups.items()},
-                   as_of=as_of if as_of is not None else spec.as_of)
-
-
-def derive_days(df: pd.DataFrame, spec, as_of: str | None = None, *,
-                row_numbers: np.ndarray | None = None):
-    """``df`` with each date column of ``spec`` replaced by its days, and what was found.
-
-    Returns ``(frame, derived spec, as_of used (YYYY-MM-DD), problems)``. ``as_of``
-    (or the spec's) is the observation date; without one, the newest date in the
-    data's date columns. Cells that are not dates in the column's format are errors
-    naming their rows; dates after the observation date a warning (negative days).
-    """
-    dates = [n for n, c in spec.columns.items() if c.kind == "date" and n in df.columns]
-    if not [n for n, c in spec.columns.items() if c.kind == "date"]:
-        return df, spec, None, []
-    problems: list[Problem] = []
-    parsed = {}
-
-    def rows_of(mask: np.ndarray) -> tuple[list[int], int]:
-        idx = np.flatnonzero(mask)
-        shown = idx[:3] if row_numbers is None else row_numbers[idx[:3]]
-        return [int(i) + 1 for i in shown], int(idx.size)
-
-    for name in dates:
-        values, bad = parse_dates(df[name], spec.columns[name].format)
-        parsed[name] = values
-        if bad.any():
-            rows, count = rows_of(bad)
-            examples = list(df[name].to_numpy()[np.flatnonzero(bad)[:3]])
-            problems.append(Problem(
-                code="not-a-date", severity="error", column=name, rows=rows, count=count,
-                message=f"column {name!r} has {count_text(count, 'value')} that "
-                        f"{'is not a date' if count == 1 else 'are not dates'} written "
-                        f"{spec.columns[name].format} ({examples_text(rows, examples)}); fix: "
-                        f"correct or empty {'that cell' if count == 1 else 'those cells'}, or "
-                        f"correct [columns.{name}] format"))
-    chosen = as_of if as_of is not None else spec.as_of
-    if chosen is not None:
-        end = parse_as_of(chosen)
-    else:
-        newest = [v[~np.isnat(v)].max() for v in parsed.values() if (~np.isnat(v)).any()]
-        end = pd.Timestamp(max(newest)).normalize() if newest else pd.Timestamp("1970-01-01")
-    frame = df.copy(deep=False)
-    for name, values in parsed.items():
-        days = (np.datetime64(end.to_datetime64(), "ns") - values) / np.timedelta64(1, "D")
-        days = np.floor(days.astype(float))
-        future = days < 0
-        if future.any():
-            rows, count = rows_of(future)
-            problems.append(Problem(
-                code="future-date", severity="warning", column=name, rows=rows, count=count,
-                message=f"column {name!r} has {count_text(count, 'date')} after the observation "
-                        f"date {end.date()} ({', '.join(f'row {r}' for r in rows)}); their days "
-                        "are negative; fix: check as_of (or --as-of) and those dates"))
-        frame = frame.drop(columns=[name])
-        frame[days_name(name)] = days
-    as_of_used = str(end.date())
-    return frame, derive_spec(spec, as_of_used), as_of_used, problems

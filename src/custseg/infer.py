@@ -16,6 +16,7 @@ import re
 import numpy as np
 import pandas as pd
 
+from .booleans import detect_booleans
 from .dates import days_name, detect_date_format
 from .errors import SpecError
 from .numbers import Detected, detect_format, parse_numbers
@@ -88,6 +89,13 @@ def infer_spec(df: pd.DataFrame) -> tuple[Spec, dict[str, str], list[str]]:
                 "values stay out of every output of a run,\nand custseg export adds it only "
                 "when named in --columns.")
             notes.append(f"{name}: {what} (personal data), never the id, kept out of outputs")
+            continue
+        if detect_booleans(str(name), nonnull):
+            columns[name] = ColumnSpec(name=name, kind="boolean", role="attribute")
+            comments[f"columns.{name}"] = ("yes/no values (" + ", ".join(
+                sorted({str(v) for v in nonnull.unique()[:4]})) + "): read as the two levels "
+                "yes and no.")
+            notes.append(f"{name}: yes/no, boolean")
             continue
         dated = detect_date_format(nonnull)
         if dated is not None:

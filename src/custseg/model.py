@@ -42,7 +42,7 @@ class SegmentModel:
 
     def __init__(self, spec: Spec, features: FeatureSpace, centers: np.ndarray, names: list[str],
                  distance_quantiles: list[dict], info: dict | None = None):
-        from .dates import derive_spec
+        from .derive import derive_spec
 
         #: the spec as written (date columns under their own names); ``spec`` is what
         #: validation, features and profiles see (a date column as ``<column> (days)``)
@@ -110,21 +110,22 @@ class SegmentModel:
 
     @property
     def has_dates(self) -> bool:
-        """Whether the model reads date columns (see :mod:`custseg.dates`)."""
+        """Whether the model reads date or yes/no columns (see :mod:`custseg.derive`)."""
         return self.input_spec is not self.spec
 
     def with_days(self, df: pd.DataFrame, *, as_of: str | None = None,
                   row_offset: int = 0) -> tuple[pd.DataFrame, list]:
         """``df`` with each date column as its days to ``as_of`` (default: the newest date
-        in ``df``), as the model reads it; and the warnings. Raises ValidationError for
-        cells that are not dates. Data without date columns comes back as it is."""
-        from .dates import derive_days
+        in ``df``) and each yes/no column as ``yes``/``no``, as the model reads them; and
+        the warnings. Raises ValidationError for cells that are neither. Data without
+        such columns comes back as it is."""
+        from .derive import derive_columns
         from .errors import ValidationError
 
         if not self.has_dates:
             return df, []
         source = replace(self.input_spec, as_of=None)
-        df, _, _, dated = derive_days(df, source, as_of=as_of,
+        df, _, _, dated = derive_columns(df, source, as_of=as_of,
                                       row_numbers=np.arange(len(df)) + row_offset)
         if any(p.severity == "error" for p in dated):
             raise ValidationError(dated)
@@ -223,7 +224,7 @@ class SegmentModel:
 
     @classmethod
     def from_dict(cls, d: dict) -> SegmentModel:
-        from .dates import derive_spec
+        from .derive import derive_spec
 
         spec = Spec.from_dict(d["spec"], source="model.json spec")
         features = FeatureSpace.from_dict(d["features"], derive_spec(spec))

@@ -21,7 +21,7 @@ from .cluster.algorithms import get_algorithm
 from .cluster.hierarchy import ward_tree
 from .cluster.selection import choose_k, consensus_beside, forced_k, starts_then_polish, sweep
 from .compare import reference_distributions
-from .dates import derive_days
+from .derive import derive_columns
 from .errors import ParameterError, ValidationError
 from .features import FeatureSpace
 from .infer import infer_spec
@@ -250,7 +250,7 @@ class CustomerSegmenter(TransformerMixin, ClusterMixin, BaseEstimator):
         positions = np.flatnonzero(~skip) if skip.any() else None
         input_spec, spec_notes = self._resolve_spec(kept)
         # a date column is segmented as the days from it to the observation date
-        derived, spec, as_of, dated = derive_days(kept, input_spec, row_numbers=positions)
+        derived, spec, as_of, dated = derive_columns(kept, input_spec, row_numbers=positions)
         checked = validate(derived, spec, min_rows=max_k + 1, n_jobs=self.n_jobs,
                            row_numbers=positions)
         if checked.errors or any(p.severity == "error" for p in dated):

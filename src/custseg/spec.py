@@ -41,7 +41,7 @@ __all__ = [
     "HEAVY_TAIL_SKEW",
 ]
 
-KINDS = ("numeric", "categorical", "date", "text")
+KINDS = ("numeric", "categorical", "date", "boolean", "text")
 ROLES = ("value", "engagement", "attribute")
 NUMERIC_MISSING = ("zero", "median", "mean", "drop", "error")
 CATEGORICAL_MISSING = ("unknown", "mode", "drop", "error")
@@ -387,7 +387,7 @@ def _number_format(cd: dict, kind: str, where: str, source: str) -> tuple[str, t
                                 + (" and remove na_values" if "na_values" in cd else ""))
         return fmt, ()
     if ("format" in cd or "na_values" in cd) and kind != "numeric":
-        raise SpecError(f"{source}: {where} has format or na_values but kind is categorical",
+        raise SpecError(f"{source}: {where} has format or na_values but kind is {kind}",
                         fix="remove them: they say how the numbers of a numeric column are written")
     if not isinstance(fmt, str) or (fmt and parse_format(fmt) is None):
         raise SpecError(f"{source}: {where} format = {fmt!r} is not a way of writing 1234.56",
@@ -500,7 +500,7 @@ def _from_dict(data: dict, source: str) -> Spec:
                             fix="give each code its own label")
         better = _one_of(cd.get("better", "higher"), BETTER, f"{where} better", source)
         if "better" in cd and not measured:
-            raise SpecError(f"{source}: {where} has better = {better!r} but kind is categorical",
+            raise SpecError(f"{source}: {where} has better = {better!r} but kind is {ckind}",
                             fix="remove better: it orders the values of numeric columns")
         if better == "lower" and role == "value":
             raise SpecError(f"{source}: {where} is a value column with better = \"lower\"; value "

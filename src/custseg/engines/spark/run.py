@@ -154,11 +154,13 @@ def _segment(df, spec, options, *, progress, input_info, source, master, encodin
         spec, _, spec_notes = infer_spec(head)
     if est.cluster_on is not None:
         spec = spec.with_cluster_on(spec.used if est.cluster_on == "all" else list(est.cluster_on))
-    dates = [n for n, c in spec.columns.items() if c.kind == "date" and n in spec.used]
-    if dates:
-        raise ParameterError(f"the Spark engine does not read date columns yet ({', '.join(dates)})",
+    derived = [n for n, c in spec.columns.items() if c.kind in ("date", "boolean")
+               and n in spec.used]
+    if derived:
+        raise ParameterError("the Spark engine does not read date or yes/no columns yet "
+                             f"({', '.join(derived)})",
                              fix="run with the local engine (leave out --engine spark), or move "
-                                 "the date columns to ignore in the spec")
+                                 "those columns to ignore in the spec")
     n_columns = len(raw.columns)
     lap("read")
 
