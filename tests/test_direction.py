@@ -16,7 +16,9 @@ from custseg.infer import infer_spec
 from custseg.pipeline import RunOptions, segment
 from custseg.profile import _words
 from custseg.recommend import DEFAULT_RULES, segment_recommendations
+from custseg.segmenter import CustomerSegmenter
 from custseg.spec import parse_spec
+from custseg.validate import validate
 
 
 def crm_table(n: int = 2_000, seed: int = 3) -> pd.DataFrame:
@@ -199,3 +201,34 @@ def test_names_with_the_same_traits_in_another_order_are_told_apart():
     assert name_segments(profiles, z, spec) == [
         "Inactive, mid value, new customers", "Mid value, inactive, long-standing customers",
         "Low value, recently active"]
+
+
+def test_missing_never_fills_beyond_every_customer_and_flags_them():
+    from custseg.derive import derive_columns
+
+    spec = parse_spec('cluster_on = ["days_since_last_login", "spend"]\n'
+                      '[columns.days_since_last_login]\nkind = "numeric"\nrole = "engagement"\n'
+                      'better = "lower"\nmissing = "never"\n'
+                      '[columns.spend]\nkind = "numeric"\nrole = "value"\n')
+    df = pd.DataFrame({"days_since_last_login": [3.0, np.nan, 40.0, 10.0, np.nan, 7.0],
+                       "spend": [10.0, 12.0, 3.0, 8.0, 11.0, 9.0]})
+    frame, derived, _, _ = derive_columns(df, spec)
+    assert derived.cluster_on == ["days_since_last_login", "days_since_last_login missing",
+                                  "spend"]
+    assert frame["days_since_last_login missing"].tolist() == [0, 1, 0, 0, 1, 0]
+    many = pd.concat([df] * 10, ignore_index=True)
+    many["spend"] += np.arange(60) / 10  # (distinct customers)
+    est = CustomerSegmenter(spec, k=2, k_range=(2, 3), stability_runs=0).fit(many)
+    filled = est.features_.impute(validate(frame, derived, min_rows=0).frame)
+    # the empty cells get the largest value seen (40 days), not the median or zero
+    assert filled["days_since_last_login"].tolist() == [3.0, 40.0, 40.0, 10.0, 40.0, 7.0]
+    assert list(est.features_.columns_) == ["days_since_last_login",
+                                            "days_since_last_login missing", "spend"]
+
+
+def test_init_says_never_for_an_empty_recency():
+    frame = crm_table(400)
+    spec, comments, _ = infer_spec(frame)
+    col = spec.columns["Days Since Last Login"]
+    assert col.missing == "never"
+    assert "'Days Since Last Login missing'" in comments["columns.Days Since Last Login"]

@@ -18,15 +18,36 @@ from ._messages import count_text, examples_text
 from .booleans import parse_booleans
 from .dates import days_name, parse_as_of, parse_dates
 from .errors import Problem
+from .spec import ColumnSpec
 
-__all__ = ["derive_spec", "derive_columns"]
+__all__ = ["derive_spec", "derive_columns", "missing_name", "MISSING_SUFFIX"]
+
+
+def _empty(s: pd.Series, col) -> np.ndarray:
+    """Which cells of a column are empty, as its missing-value policy sees them."""
+    if col.kind == "date":
+        values, bad = parse_dates(s, col.format)
+        return np.isnat(values) & ~bad
+    from .validate import read_numbers
+
+    values, bad, _ = read_numbers(s, col.number_format)
+    return np.isnan(values) & ~bad
+
+
+def missing_name(column: str) -> str:
+    """The 0/1 feature of a ``missing = "never"`` column: ``Last Login missing``."""
+    return column + MISSING_SUFFIX
+
+
+MISSING_SUFFIX = " missing"
 
 
 def derive_spec(spec, as_of: str | None = None):
     """The spec validation, features and profiles see (see the module docstring)."""
     dates = [n for n, c in spec.columns.items() if c.kind == "date"]
     flags = [n for n, c in spec.columns.items() if c.kind == "boolean"]
-    if not dates and not flags:
+    never = [n for n, c in spec.columns.items() if c.missing == "never"]
+    if not dates and not flags and not never:
         return spec
     rename = {n: days_name(n) for n in dates}
     columns = {}
@@ -39,9 +60,18 @@ def derive_spec(spec, as_of: str | None = None):
             columns[name] = replace(col, kind="categorical")
         else:
             columns[name] = col
-    return replace(spec, columns=columns,
-                   cluster_on=[rename.get(c, c) for c in spec.cluster_on],
-                   describe=[rename.get(c, c) for c in spec.describe],
+    cluster_on = [rename.get(c, c) for c in spec.cluster_on]
+    describe = [rename.get(c, c) for c in spec.describe]
+    for name in never:  # the flag goes where its column goes
+        flag = missing_name(name)
+        columns[flag] = ColumnSpec(
+            name=flag, kind="numeric", role="attribute", missing="zero", transform="none",
+            words=(f"{name} recorded", f"no {name}"),
+            description=f"1 where {name} is empty (missing = \"never\"), else 0")
+        for used in (cluster_on, describe):
+            if rename.get(name, name) in used:
+                used.insert(used.index(rename.get(name, name)) + 1, flag)
+    return replace(spec, columns=columns, cluster_on=cluster_on, describe=describe,
                    groups={rename.get(c, c): g for c, g in spec.groups.items()},
                    as_of=as_of if as_of is not None else spec.as_of)
 
@@ -57,7 +87,8 @@ def derive_columns(df: pd.DataFrame, spec, as_of: str | None = None, *,
     observation date a warning (negative days).
     """
     kinds = {n: c.kind for n, c in spec.columns.items() if c.kind in ("date", "boolean")}
-    if not kinds:
+    never = [n for n, c in spec.columns.items() if c.missing == "never" and n in df.columns]
+    if not kinds and not [n for n, c in spec.columns.items() if c.missing == "never"]:
         return df, spec, None, []
     problems: list[Problem] = []
 
@@ -78,6 +109,8 @@ def derive_columns(df: pd.DataFrame, spec, as_of: str | None = None, *,
                     f"or {fix}"))
 
     frame = df.copy(deep=False)
+    for name in never:  # 1 where the cell is empty (or one of the column's na_values)
+        frame[missing_name(name)] = _empty(df[name], spec.columns[name]).astype(float)
     parsed = {}
     for name, kind in kinds.items():
         if name not in df.columns:

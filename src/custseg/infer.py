@@ -18,6 +18,7 @@ import pandas as pd
 
 from .booleans import detect_booleans
 from .dates import days_name, detect_date_format
+from .derive import missing_name
 from .errors import SpecError
 from .numbers import Detected, detect_format, parse_numbers
 from .spec import HEAVY_TAIL_SKEW, ColumnSpec, Spec, skewness
@@ -149,7 +150,7 @@ def infer_spec(df: pd.DataFrame) -> tuple[Spec, dict[str, str], list[str]]:
                         else "engagement" if count or _ENGAGE_NAMES.search(str(name))
                         else "attribute")
             # an empty "days since the last login" is not "today": never zero for recency
-            missing = ("median" if recency
+            missing = ("never" if recency
                        else "zero" if role == "engagement" or count else "median")
             sk = skewness(nonnull.to_numpy(dtype=float))
             nonneg = bool((nonnull >= 0).all())
@@ -180,9 +181,10 @@ def infer_spec(df: pd.DataFrame) -> tuple[Spec, dict[str, str], list[str]]:
                     f"{n_missing} empty cells: missing = {missing!r}"
                     + (" (empty engagement usually means none, e.g. bought but never watched)"
                        if missing == "zero" else "")
-                    + (" (empty here usually means never, not today: zero would call these "
-                       "customers the most recent; consider drop)" if recency else "")
-                    + "; alternatives: zero, median, mean, drop, error."
+                    + (" (empty here usually means never, not today: such a customer gets the "
+                       "largest value seen and the 0/1 feature '" + missing_name(str(name))
+                       + "'; zero would call them the most recent)" if recency else "")
+                    + "; alternatives: zero, median, mean, never, drop, error."
                 )
             if transform == "log":
                 text.append(f"skewness {sk:.1f}: heavy tail, log1p suggested so a few extreme "
@@ -251,7 +253,8 @@ def _date_column(name: str, s: pd.Series, fmt: str, ambiguous: bool
     direction its name says (days since a last purchase: lower is better)."""
     since = bool(RECENCY_NAMES.search(str(name)))
     col = ColumnSpec(name=name, kind="date", role="engagement" if since else "attribute",
-                     missing="median", transform="none", better="lower" if since else "higher",
+                     missing="never" if since else "median", transform="none",
+                     better="lower" if since else "higher",
                      format=fmt)
     what = ("days since it: fewer is better (better = \"lower\"), a lapsed customer has many"
             if since else "the customer's tenure when it is a sign-up or first-order date")
@@ -262,9 +265,10 @@ def _date_column(name: str, s: pd.Series, fmt: str, ambiguous: bool
                     "12); check format (DD/MM/YYYY or MM/DD/YYYY).")
     n_missing = int(s.isna().sum())
     if n_missing:
-        text.append(f"{n_missing} empty cells: missing = 'median'" + (
-            " (empty here may mean never: consider drop)" if since else "")
-            + "; alternatives: zero, median, mean, drop, error.")
+        text.append(f"{n_missing} empty cells: missing = {col.missing!r}" + (
+            " (empty here usually means never: such a customer gets the largest days seen and "
+            f"the 0/1 feature '{missing_name(str(name))}')" if since else "")
+            + "; alternatives: zero, median, mean, never, drop, error.")
     note = (f"{name}: dates ({fmt}{', ambiguous' if ambiguous else ''}), segmented as "
             f"{days_name(name)!r}" + (", lower is better" if since else ""))
     return col, "\n".join(text), note

@@ -21,7 +21,7 @@ from .cluster.algorithms import get_algorithm
 from .cluster.hierarchy import ward_tree
 from .cluster.selection import choose_k, consensus_beside, forced_k, starts_then_polish, sweep
 from .compare import reference_distributions
-from .derive import derive_columns
+from .derive import derive_columns, missing_name
 from .errors import ParameterError, ValidationError
 from .features import FeatureSpace
 from .infer import infer_spec
@@ -258,7 +258,11 @@ class CustomerSegmenter(TransformerMixin, ClusterMixin, BaseEstimator):
         self.input_spec_ = input_spec if as_of is None else replace(input_spec, as_of=as_of)
         self.spec_ = spec
         self.spec_notes_ = spec_notes
-        self.problems_ = [p.to_dict() for p in skipped + dated + checked.warnings]
+        constant = tuple(p.column for p in checked.warnings if p.code == "constant-column")
+        # a "<column> missing" flag is all 0 when nothing is missing: left out, not worth a word
+        flags = {missing_name(n) for n, c in input_spec.columns.items() if c.missing == "never"}
+        self.problems_ = [p.to_dict() for p in skipped + dated + checked.warnings
+                          if not (p.code == "constant-column" and p.column in flags)]
         keep = ~checked.drop
         frame = (checked.frame.reset_index(drop=True) if keep.all()
                  else checked.frame.loc[keep].reset_index(drop=True))
@@ -267,7 +271,6 @@ class CustomerSegmenter(TransformerMixin, ClusterMixin, BaseEstimator):
         lap("validate")
 
         say("features", "imputing, transforming, encoding and scaling")
-        constant = tuple(p["column"] for p in self.problems_ if p["code"] == "constant-column")
         if set(constant) >= set(spec.cluster_on):
             raise ValidationError([_problem("no-varying-column",
                                             "every cluster_on column is constant, so there is "

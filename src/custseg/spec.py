@@ -43,7 +43,7 @@ __all__ = [
 
 KINDS = ("numeric", "categorical", "date", "boolean", "text")
 ROLES = ("value", "engagement", "attribute")
-NUMERIC_MISSING = ("zero", "median", "mean", "drop", "error")
+NUMERIC_MISSING = ("zero", "median", "mean", "never", "drop", "error")
 CATEGORICAL_MISSING = ("unknown", "mode", "drop", "error")
 TRANSFORMS = ("auto", "log", "none")
 #: which end of a numeric column is the good one: "lower" for days since the last

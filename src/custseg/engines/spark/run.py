@@ -154,11 +154,11 @@ def _segment(df, spec, options, *, progress, input_info, source, master, encodin
         spec, _, spec_notes = infer_spec(head)
     if est.cluster_on is not None:
         spec = spec.with_cluster_on(spec.used if est.cluster_on == "all" else list(est.cluster_on))
-    derived = [n for n, c in spec.columns.items() if c.kind in ("date", "boolean")
-               and n in spec.used]
+    derived = [n for n, c in spec.columns.items() if (c.kind in ("date", "boolean")
+                                                       or c.missing == "never") and n in spec.used]
     if derived:
-        raise ParameterError("the Spark engine does not read date or yes/no columns yet "
-                             f"({', '.join(derived)})",
+        raise ParameterError("the Spark engine does not read date or yes/no columns, or "
+                             f"missing = \"never\", yet ({', '.join(derived)})",
                              fix="run with the local engine (leave out --engine spark), or move "
                                  "those columns to ignore in the spec")
     n_columns = len(raw.columns)
