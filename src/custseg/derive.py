@@ -18,7 +18,7 @@ from ._messages import count_text, examples_text
 from .booleans import parse_booleans
 from .dates import days_name, parse_as_of, parse_dates
 from .errors import Problem
-from .spec import ColumnSpec
+from .spec import RECENCY_NAMES, ColumnSpec
 
 __all__ = ["derive_spec", "derive_columns", "missing_name", "MISSING_SUFFIX"]
 
@@ -64,9 +64,10 @@ def derive_spec(spec, as_of: str | None = None):
     describe = [rename.get(c, c) for c in spec.describe]
     for name in never:  # the flag goes where its column goes
         flag = missing_name(name)
+        recency = spec.columns[name].better == "lower" and bool(RECENCY_NAMES.search(name))
         columns[flag] = ColumnSpec(
             name=flag, kind="numeric", role="attribute", missing="zero", transform="none",
-            words=(f"{name} recorded", f"no {name}"),
+            words=(f"{name} recorded", "never active" if recency else f"no {name}"),
             description=f"1 where {name} is empty (missing = \"never\"), else 0")
         for used in (cluster_on, describe):
             if rename.get(name, name) in used:

@@ -21,7 +21,7 @@ from .dates import days_name, detect_date_format
 from .derive import missing_name
 from .errors import SpecError
 from .numbers import Detected, detect_format, parse_numbers
-from .spec import HEAVY_TAIL_SKEW, ColumnSpec, Spec, skewness
+from .spec import HEAVY_TAIL_SKEW, RECENCY_NAMES, ColumnSpec, Spec, skewness
 
 __all__ = ["infer_spec", "RECENCY_NAMES", "MAX_CATEGORICAL_INT_LEVELS",
            "MAX_CATEGORICAL_TEXT_LEVELS"]
@@ -45,9 +45,6 @@ _ADDRESS_NAMES = re.compile(r"address|street|addr\b|addr[\s_-]*line|house[\s_-]*
 _LOWER_NAMES = re.compile(r"days?[\s_-]*since|since[\s_-]*last|recency|last[\s_-]*\w*[\s_-]*days|"
                           r"days[\s_-]*ago|inactiv|dormant|churn|complain|returns?\b|returned|"
                           r"refund|cancel|unsubscrib|bounce|overdue|late[\s_-]*pay", re.I)
-#: of those, the ones that measure how long ago a customer was active (also read by the
-#: segment names: such a column's high end is "inactive")
-RECENCY_NAMES = re.compile(r"since|recency|last|ago|inactiv|dormant", re.I)
 #: names of columns that count something (orders, visits, n_items): numbers, not codes
 _COUNT_NAMES = re.compile(r"(^|[\s_-])(n|num|no|nb)[\s_-]|count|\borders?\b|purchases|visits|"
                           r"sessions|logins|items|tickets|transactions|quantity|\bqty\b|"

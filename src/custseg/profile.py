@@ -14,8 +14,7 @@ import numpy as np
 import pandas as pd
 
 from .dates import DAYS_SUFFIX
-from .infer import RECENCY_NAMES
-from .spec import Spec, skewness
+from .spec import RECENCY_NAMES, Spec, skewness
 
 __all__ = ["profile_segments", "add_category_shares", "name_segments", "numeric_z", "TRAIT_Z", "TRAIT_LIFT",
            "category_levels"]

@@ -694,6 +694,10 @@ def _to_toml(spec: Spec, comments: dict[str, str], header: str) -> str:
 
 
 # ---------------------------------------------------------------- shape
+#: names of columns that say how long ago a customer was active: better low (spec
+#: inference), "inactive" at the high end (segment names), "never active" when empty
+RECENCY_NAMES = re.compile(r"since|recency|last|ago|inactiv|dormant", re.I)
+
 #: skewness above which a column counts as heavy-tailed, the one home of this threshold:
 #: spec inference and FeatureSpace's "auto" log transform compare it with the biased
 #: skewness (:func:`skewness`), explore's column summaries with the adjusted G1
