@@ -128,7 +128,31 @@ def test_excel_sheet_by_name_and_number(tmp_path):
     pd.testing.assert_frame_equal(read_table(path, sheet="customers"), small_frame())
     pd.testing.assert_frame_equal(read_table(path, sheet=1), small_frame())
     pd.testing.assert_frame_equal(read_table(path, sheet="1"), small_frame())  # from a CLI
-    assert read_table(path).columns.tolist() == ["x"]  # default: first sheet
+    # default: the first sheet holding a table; a one-column notes sheet is not one
+    frame = read_table(path)
+    pd.testing.assert_frame_equal(frame, small_frame())
+    assert frame.attrs["read_notes"] == [
+        "read sheet 'customers': the first sheet, 'notes', holds no table (pass --sheet to "
+        "choose another)"]
+
+
+def test_excel_cover_page_and_title_rows(tmp_path):
+    path = tmp_path / "export.xlsx"
+    with pd.ExcelWriter(path) as writer:
+        pd.DataFrame({"Customer export": ["Prepared 2026-11-30", "Confidential"]}).to_excel(
+            writer, sheet_name="Cover", index=False)
+        pd.DataFrame([["Customers by region", None, None], ["as of November", None, None],
+                      ["customer_id", "region", "CLV"], ["c1", "EU", 10.5],
+                      ["c2", "US", 3.0]]).to_excel(writer, sheet_name="Data", index=False,
+                                                   header=False)
+    frame = read_table(path)
+    assert frame.columns.tolist() == ["customer_id", "region", "CLV"]
+    assert frame["customer_id"].tolist() == ["c1", "c2"] and frame["CLV"].tolist() == [10.5, 3.0]
+    assert frame.attrs["read_notes"] == [
+        "read sheet 'Data': the first sheet, 'Cover', holds no table (pass --sheet to choose "
+        "another)",
+        f"sheet 'Data' of {path}: the header is on row 3; the 2 rows above it (titles) left out"]
+    assert read_table(path, sheet="Data").columns.tolist() == ["customer_id", "region", "CLV"]
 
 
 @pytest.mark.parametrize("suffix", [".jsonl", ".ndjson", ".json"])
