@@ -33,7 +33,7 @@ from .pipeline import RunOptions, RunResult
 from .spec import Spec
 
 __all__ = ["RunOutput", "run_file", "run_demo", "save_run", "attach_rfm", "transactions_to_customers",
-           "write_spec", "compare_paths", "rfm_file", "SpecWritten"]
+           "write_spec", "compare_paths", "rfm_file", "SpecWritten", "log_columns"]
 
 Notify = Callable[[str], None]
 Progress = Callable[[str, str], None]
@@ -423,13 +423,7 @@ def rfm_file(transactions: str | Path, output: str | Path, *, spec: Spec | None 
     With the default convention the table carries RFM scores and segment names.
     Returns the table, the validation warnings and the observation end used.
     """
-    from .rfm import (
-        TransactionColumns,
-        guess_transaction_columns,
-        rfm_scores,
-        rfm_segments,
-        validate_and_aggregate,
-    )
+    from .rfm import rfm_scores, rfm_segments, validate_and_aggregate
 
     output = Path(output)
     suffix = output.suffix.lower()
@@ -439,6 +433,35 @@ def rfm_file(transactions: str | Path, output: str | Path, *, spec: Spec | None 
     if output.exists() and not overwrite:
         raise ParameterError(f"{str(output)!r} already exists",
                              fix="pass --overwrite or choose another --output")
+    source, cols, tx, rfm_opts = log_columns(transactions, spec=spec, columns=columns, as_of=as_of,
+                                             returns=returns, drop_duplicates=drop_duplicates)
+    table, validation = validate_and_aggregate(
+        source, cols, convention=convention, as_of=tx.get("as_of"),
+        returns=tx.get("returns", "net"), drop_duplicates=bool(tx.get("drop_duplicates", False)))
+    as_of_used = table.attrs.get("as_of")
+    if convention == "default":
+        table = rfm_scores(table, bins=int(rfm_opts.get("bins", 5)), cuts=rfm_opts.get("cuts"))
+        table["rfm_segment"] = rfm_segments(table, rfm_opts.get("segments")).to_numpy()
+    if suffix == ".csv":
+        io.write_csv(table, output)
+    else:
+        io.write_parquet(pd.DataFrame(table), output)
+    return table, list(validation.warnings), as_of_used
+
+
+def log_columns(transactions: str | Path | pd.DataFrame, *, spec: Spec | None = None,
+                columns: dict[str, str | None] | None = None, as_of: str | None = None,
+                returns: str | None = None, drop_duplicates: bool = False):
+    """The source, columns and options of an order log, as ``custseg rfm`` and ``custseg clv`` take it.
+
+    The columns come from ``columns`` (``customer``, ``date``, ``amount``,
+    ``quantity``, ``order``, ``currency``), then a transactions ``spec``, and are
+    guessed from the data when the customer, date or amount column is not named
+    (the log is then read here and returned as a DataFrame). Returns ``(source,
+    TransactionColumns, transaction options, rfm options of the spec)``.
+    """
+    from .rfm import TransactionColumns, guess_transaction_columns
+
     tx: dict = {}
     rfm_opts: dict = {}
     if spec is not None:
@@ -452,7 +475,7 @@ def rfm_file(transactions: str | Path, output: str | Path, *, spec: Spec | None 
         tx["drop_duplicates"] = True
     source: str | Path | pd.DataFrame = transactions
     if not all(tx.get(k) for k in ("customer", "date", "amount")):
-        df = io.read_table(transactions)
+        df = transactions if isinstance(transactions, pd.DataFrame) else io.read_table(transactions)
         guess = guess_transaction_columns(df)
         if guess is None:
             raise ParameterError("cannot tell which columns hold the customer, date and amount",
@@ -463,15 +486,4 @@ def rfm_file(transactions: str | Path, output: str | Path, *, spec: Spec | None 
     cols = TransactionColumns.from_dict(
         {k: tx[k] for k in ("customer", "date", "amount", "quantity", "order", "currency")
          if tx.get(k)})
-    table, validation = validate_and_aggregate(
-        source, cols, convention=convention, as_of=tx.get("as_of"),
-        returns=tx.get("returns", "net"), drop_duplicates=bool(tx.get("drop_duplicates", False)))
-    as_of_used = table.attrs.get("as_of")
-    if convention == "default":
-        table = rfm_scores(table, bins=int(rfm_opts.get("bins", 5)), cuts=rfm_opts.get("cuts"))
-        table["rfm_segment"] = rfm_segments(table, rfm_opts.get("segments")).to_numpy()
-    if suffix == ".csv":
-        io.write_csv(table, output)
-    else:
-        io.write_parquet(pd.DataFrame(table), output)
-    return table, list(validation.warnings), as_of_used
+    return source, cols, tx, rfm_opts
