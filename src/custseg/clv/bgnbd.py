@@ -18,8 +18,8 @@ The gradient is analytical. Predictions follow the papers: P(alive) (FHL's
 equation in their technical note, or 1 for a one-time buyer under BG/NBD) and
 the conditional expectation of purchases in the next ``t`` (FHL equation 10), its
 Gauss hypergeometric function taken in Euler's transformed form
-``2F1(a, b; c; z) = (1 - z)^(c - a - b) 2F1(c - a, c - b; c; z)`` so that no
-intermediate overflows for heavy buyers.
+``2F1(a, b; c; z) = (1 - z)^(c - a - b) 2F1(c - a, c - b; c; z)`` where the
+direct form overflows (heavy buyers).
 """
 
 from __future__ import annotations
@@ -91,6 +91,36 @@ class BetaGeometricNBD:
         d_b = w2 * d2b + w3 * d3b
         return np.array([np.dot(h.w, d) for d in (d_r, d_alpha, d_a, d_b)])
 
+    def value_and_grad(self, params, h: Histories) -> tuple[float, np.ndarray]:
+        """The count-weighted total log-likelihood and its gradient in one pass."""
+        r, alpha, a, b = params
+        k = self.shift
+        common, a2, a3 = self._terms(params, h)
+        lse = np.logaddexp(a2, a3)
+        value = float(np.dot(h.w, common + lse))
+        w3 = np.exp(a3 - lse)
+        ux = h.ux
+        # per distinct frequency: the counts, and the count-weighted branch weights
+        wx = np.bincount(h.ix, weights=h.w, minlength=len(ux))
+        ww3 = h.w * w3
+        w3x = np.bincount(h.ix, weights=ww3, minlength=len(ux))
+        w2x = wx - w3x
+        ww2 = h.w - ww3
+        rx = r + h.x
+        lT, ltx = np.log(alpha + h.T), np.log(alpha + h.tx)
+        d_r = (float(np.dot(wx, digamma(r + ux) - digamma(r) + np.log(alpha)))
+               - float(np.dot(ww2, lT)) - float(np.dot(ww3, ltx)))
+        d_alpha = r / alpha * float(wx.sum()) - float(np.dot(rx, ww2 / (alpha + h.T) + ww3 / (alpha + h.tx)))
+        dab = digamma(a + b)
+        safe = np.where((ux > 0) | (k == 1), ux, 1.0)
+        d2a = digamma(a) - digamma(a + b + ux + k) - digamma(a) + dab
+        d3a = digamma(a + 1.0) - digamma(a + b + safe + k) - digamma(a) + dab
+        d2b = digamma(b + ux + k) - digamma(a + b + ux + k) - digamma(b) + dab
+        d3b = digamma(b + safe + k - 1.0) - digamma(a + b + safe + k) - digamma(b) + dab
+        d_a = float(np.dot(w2x, d2a) + np.dot(w3x, d3a))
+        d_b = float(np.dot(w2x, d2b) + np.dot(w3x, d3b))
+        return value, np.array([d_r, d_alpha, d_a, d_b])
+
     def p_alive(self, params, h: Histories) -> np.ndarray:
         """P(alive) at T of each history (1 for a one-time buyer under BG/NBD)."""
         _, a2, a3 = self._terms(params, h)
@@ -103,9 +133,15 @@ class BetaGeometricNBD:
         t = np.asarray(t, dtype=np.float64)
         x = h.x
         z = t / (alpha + h.T + t)
-        # q^(r + x) 2F1(r + x, b + x + k; a + b + x + k - 1; z) with q = 1 - z, by Euler's transform
+        # q^(r + x) 2F1(r + x, b + x + k; a + b + x + k - 1; z) with q = 1 - z; where it is not
+        # finite (heavy buyers: the function overflows) by Euler's transform
         c = a + b + x + k - 1.0
-        tail = (1.0 - z) ** (a - 1.0) * hyp2f1(c - r - x, a - 1.0, c, z)
+        with np.errstate(all="ignore"):
+            tail = (1.0 - z) ** (r + x) * hyp2f1(r + x, b + x + k, c, z)
+            bad = ~np.isfinite(tail)
+            if bad.any():
+                zb = z[bad] if z.ndim else z
+                tail[bad] = (1.0 - zb) ** (a - 1.0) * hyp2f1(c[bad] - r - x[bad], a - 1.0, c[bad], zb)
         return (c / (a - 1.0)) * (1.0 - tail) * self.p_alive(params, h)
 
 

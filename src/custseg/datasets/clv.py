@@ -18,6 +18,15 @@ give back the parameters (within their standard errors). The processes:
 (continuous times); :func:`make_clv_transactions` draws an order log (whole
 days) with customers acquired uniformly over a period. All randomness comes from
 one ``numpy.random.Generator(PCG64(seed))`` drawn in a fixed order.
+
+A daily log is not exactly a BG/NBD process: purchases falling on one day count
+as one purchase day (the ``lifetimes`` convention custseg follows), and a heavy
+buyer's purchases fall on one day more often. Fitted to large logs the model
+then sees slightly less heterogeneity than planted: at 1,000,000 customers with
+``r = 2, alpha = 160`` (a purchase every 80 days on average) about 1% of repeat
+purchases merge and ``r`` and ``alpha`` come out 6 to 10 standard errors high
+(1 to 3 at 100,000 customers), the rate ``r / alpha`` and ``a``, ``b`` much
+closer. :func:`simulate_bgnbd` (continuous times) has no such effect.
 """
 
 from __future__ import annotations
@@ -28,7 +37,7 @@ import pandas as pd
 __all__ = ["simulate_bgnbd", "simulate_spend", "make_clv_transactions", "CLV_TRUTH"]
 
 #: the planted parameters of :func:`make_clv_transactions` (time in days, money in currency)
-CLV_TRUTH = {"r": 0.25, "alpha": 20.0, "a": 0.8, "b": 2.5, "p": 6.0, "q": 4.0, "v": 15.0}
+CLV_TRUTH = {"r": 1.5, "alpha": 240.0, "a": 0.8, "b": 2.5, "p": 6.0, "q": 4.0, "v": 15.0}
 
 
 def _bgnbd_draws(rng: np.random.Generator, T: np.ndarray, r: float, alpha: float, a: float,
@@ -75,11 +84,12 @@ def make_clv_transactions(n_customers: int = 2000, seed: int = 0, *, start: str 
                           end: str = "2024-06-30", truth: dict | None = None) -> pd.DataFrame:
     """Draw an order log (``customer_id``, ``date``, ``amount``) from BG/NBD and Gamma-Gamma.
 
-    Customers are acquired uniformly over the days of ``[start, end]`` (their
-    first purchase); repeat purchases follow BG/NBD in days with the parameters
-    of ``truth`` (default :data:`CLV_TRUTH`) up to ``end``, each on the day after
-    its continuous arrival time (``ceil``), so never on the first purchase's day.
-    Two repeat purchases on one day are two rows of one purchase day. Amounts
+    Time is continuous, in days: customers are acquired (their first purchase)
+    uniformly over ``[start, end + 1 day)``, repeat purchases follow BG/NBD with
+    the parameters of ``truth`` (default :data:`CLV_TRUTH`) up to the end of
+    ``end``, and each purchase is dated on the day it falls in. Two purchases on
+    one day are two rows of one purchase day (counted once, as ``lifetimes``
+    counts them): with daily rates of a few percent this rarely happens. Amounts
     follow Gamma-Gamma (``p``, ``q``, ``v`` of ``truth``), in cents, at least 0.01.
     Rows are sorted by date, then customer.
     """
@@ -87,8 +97,10 @@ def make_clv_transactions(n_customers: int = 2000, seed: int = 0, *, start: str 
     rng = np.random.Generator(np.random.PCG64(seed))
     first_day = np.datetime64(start, "D")
     n_days = int((np.datetime64(end, "D") - first_day).astype(int)) + 1
-    acquired = rng.integers(0, n_days, n_customers)
-    T = (n_days - 1 - acquired).astype(np.float64)
+    # continuous time in days from the start of ``start``: acquisition uniform over the period,
+    # observation to the end of ``end``; a purchase at time u falls on day floor(u)
+    acquired = rng.uniform(0.0, n_days, n_customers)
+    T = n_days - acquired
     x, recency, _ = _bgnbd_draws(rng, T, t["r"], t["alpha"], t["a"], t["b"])
     nu = rng.gamma(t["q"], 1.0 / t["v"], n_customers)
     # repeat purchase times: the last at the recency, the others uniform before it
@@ -97,10 +109,10 @@ def make_clv_transactions(n_customers: int = 2000, seed: int = 0, *, start: str 
     ends = np.cumsum(x) - 1
     last[ends[x > 0]] = True
     times = np.where(last, recency[owner], rng.uniform(0.0, 1.0, len(owner)) * recency[owner])
-    offset = np.minimum(np.ceil(times), T[owner]).astype(np.int64)
-    offset = np.maximum(offset, 1)
+    first = np.floor(acquired).astype(np.int64)
+    repeat_days = np.minimum(np.floor(acquired[owner] + times).astype(np.int64), n_days - 1)
     customers = np.concatenate([np.arange(n_customers), owner])
-    days = np.concatenate([acquired, acquired[owner] + offset])
+    days = np.concatenate([first, repeat_days])
     amount = rng.gamma(t["p"], 1.0 / nu[customers])
     amount = np.maximum(np.round(amount, 2), 0.01)
     order = np.lexsort((customers, days))
