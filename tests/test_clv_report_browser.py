@@ -12,8 +12,11 @@ import pytest
 from custseg.clv.flow import clv_file
 from custseg.datasets.clv import make_clv_transactions
 from report_fixture import XSS_IMG, XSS_SCRIPT
-from test_report_browser import CHROMIUM_ARGS, _chromium  # noqa: F401 - the browser fixture's helpers
-from test_report_browser import browser  # noqa: F401 - a pytest fixture
+from test_report_browser import (  # noqa: F401 - the browser fixture's helpers
+    CHROMIUM_ARGS,
+    _chromium,
+    browser,  # noqa: F401 - a pytest fixture
+)
 
 
 @pytest.fixture(scope="module")
@@ -25,7 +28,8 @@ def clv_page(browser, tmp_path_factory):  # noqa: F811
     ids = sorted(log["customer_id"].unique())
     names = ["loyal " + XSS_IMG, "lapsed " + XSS_SCRIPT]
     pd.DataFrame({"customer_id": ids, "segment": [i % 2 for i in range(len(ids))],
-                  "segment_name": [names[i % 2] for i in range(len(ids))]}).to_parquet(run / "segments.parquet")
+                  "segment_name": [names[i % 2] for i in range(len(ids))]}).to_parquet(
+        run / "segments.parquet")
     done = clv_file(log, tmp / "out", calibration_end="2024-01-31", segments=run)
     errors, dialogs, requests = [], [], []
     context = browser.new_context(viewport={"width": 1400, "height": 900}, offline=True)
