@@ -244,3 +244,27 @@ def test_warnings_reach_clv_json(tmp_path):
     codes = [w["code"] for w in s["warnings"]]
     assert "clv_zero_spend" in codes
     assert np.isfinite(s["spend_frequency_correlation"])
+
+
+def test_demo_transactions_shows_lifetime_value_by_segment(tmp_path):
+    out = tmp_path / "demo"
+    res = invoke("demo", "--transactions", "--rows", 600, "--out", out, "--quiet", "--jobs", 1)
+    assert res.exit_code == 0, res.output
+    assert "lifetime value by segment (BG/NBD and Gamma-Gamma, next 12 months; clv.json)" in res.output
+    s = json.loads((out / "clv.json").read_text())
+    assert_valid(s)
+    assert s["n_customers"] == 600 and s["holdout"] is None
+    segments = pd.read_parquet(out / "segments.parquet")
+    assert [g["customers"] for g in s["segments"]] == segments["segment"].value_counts().sort_index().tolist()
+    manifest = json.loads((out / "manifest.json").read_text())
+    assert manifest["clv"]["segments"][0]["mean_clv"] == s["segments"][0]["clv"]["mean"]
+    assert "Lifetime value by segment" in (out / "report.html").read_text()
+    assert "## Lifetime value by segment" in (out / "report.md").read_text()
+
+
+def test_run_with_no_clv_fits_none(small_log, tmp_path):
+    res = invoke("run", small_log, "--out", tmp_path / "run", "--k", 2, "--quiet", "--jobs", 1,
+                 "--no-clv")
+    assert res.exit_code == 0, res.output
+    assert not (tmp_path / "run" / "clv.json").exists()
+    assert "clv" not in json.loads((tmp_path / "run" / "manifest.json").read_text())

@@ -178,6 +178,20 @@ def _summary(result, out: Path) -> None:
                       f(r["stability"], ".3f"), f(r["smallest_share"], ".1%"),
                       f(r["seconds"], ".1f"))
         out_console.print(t)
+    clv = result.manifest.get("clv")
+    if clv:
+        t = Table(title=f"lifetime value by segment (BG/NBD and Gamma-Gamma, next "
+                  f"{clv['horizon_months']:g} months; clv.json)", title_justify="left")
+        for col in ("segment", "name", "customers", "mean CLV", "95% CI", "share of value",
+                    "mean P(alive)"):
+            t.add_column(col, justify="left" if col == "name" else "right")
+        for g in clv["segments"]:
+            lo, hi = g["mean_clv_ci95"]
+            t.add_row(str(g["segment"]), g["name"], f"{g['customers']:,}", f"{g['mean_clv']:,.2f}",
+                      f"{lo:,.2f} to {hi:,.2f}",
+                      "-" if g["value_share"] is None else f"{g['value_share']:.1%}",
+                      f"{g['mean_p_alive']:.1%}")
+        out_console.print(t)
     out_console.print(f"results written to {out}", markup=False)
     if (out / "report.html").exists():
         out_console.print(f"report: {out / 'report.html'}", markup=False)
@@ -255,6 +269,9 @@ def run(
     master: Annotated[str | None, typer.Option("--master", help="Spark master URL for "
                                                "--engine spark (default local[*]).")] = None,
     jobs: JobsOpt = -1,
+    clv: Annotated[bool, typer.Option("--clv/--no-clv", help="On an order log, also predict "
+                                      "lifetime value per segment (BG/NBD and Gamma-Gamma; "
+                                      "clv.json).")] = True,
 ):
     """Segment the customers in DATA and write a run directory with its report."""
     from . import io
@@ -283,7 +300,7 @@ def run(
         done = run_file(data, out or default_out(), spec=spec_obj, options=options,
                         overwrite=overwrite, encoding=encoding, sql=sql, engine=engine,
                         master=master, compare_algorithms=compare_list, progress=progress,
-                        notify=None if quiet else _note)
+                        notify=None if quiet else _note, clv=clv)
     if not quiet:
         for note in done.notes:
             _note(note)
@@ -332,6 +349,8 @@ def demo(
     = False,
     quiet: QuietOpt = False,
     jobs: JobsOpt = -1,
+    clv: Annotated[bool, typer.Option("--clv/--no-clv", help="With --transactions, also "
+                                      "predict lifetime value per segment.")] = True,
 ):
     """Generate SYNTHETIC 365-style customer data (or an order log) and segment it end to end."""
     from .workflow import run_demo
@@ -339,7 +358,7 @@ def demo(
     with _Progress(quiet) as progress:
         done = run_demo(out or default_out("demo-"), rows=rows, seed=seed,
                         transactions=transactions, aggregate_only=aggregate_only,
-                        overwrite=overwrite, n_jobs=_n_jobs(jobs), progress=progress)
+                        overwrite=overwrite, n_jobs=_n_jobs(jobs), progress=progress, clv=clv)
     for note in done.notes:
         out_console.print(note, markup=False)
     _summary(done.result, done.out)

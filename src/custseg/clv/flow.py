@@ -35,7 +35,7 @@ from .segments import segment_figures
 from .value import UNITS, check_options, fit_models, score_customers, value_concentration
 
 __all__ = ["CLVOutput", "clv_file", "CLV_FORMAT", "CLV_FORMAT_VERSION", "CUSTOMER_COLUMNS",
-           "load_clv_model"]
+           "load_clv_model", "clv_for_run", "run_section"]
 
 CLV_FORMAT = "custseg-clv"
 CLV_FORMAT_VERSION = 1
@@ -125,7 +125,7 @@ def clv_file(transactions: str | Path | pd.DataFrame, out: str | Path, *, spec=N
     neutralised) and ``report.html`` into the folder ``out``, atomically.
     """
     from ..rfm import aggregate, validate_and_aggregate
-    from ..workflow import log_columns
+    from ..rfm.log import log_columns
 
     loaded = None
     if model_file is not None:
@@ -272,3 +272,51 @@ def _write(out: Path, summary: dict, customers: pd.DataFrame, *, overwrite: bool
             from ..report.clv_section import render_clv_html
 
             (tmp / "report.html").write_text(render_clv_html(summary), encoding="utf-8")
+
+
+def clv_for_run(source, spec, segments: pd.DataFrame | None, *, seed: int = 0) -> dict[str, Any]:
+    """The ``clv.json`` of a ``custseg run`` on an order log: BG/NBD and Gamma-Gamma in days.
+
+    ``source`` is the log (already validated by the run's RFM aggregation, so it
+    is aggregated here without a second validation), ``spec`` its transactions
+    spec, ``segments`` the run's segments (id, ``segment``, ``segment_name``).
+    Raises :class:`ModelError` when no model can be fitted (the run then goes on
+    without CLV, with a warning).
+    """
+    from ..rfm import TransactionColumns, aggregate
+
+    tx = dict(spec.transactions)
+    cols = TransactionColumns.from_dict(
+        {k: tx[k] for k in ("customer", "date", "amount", "quantity", "order", "currency")
+         if tx.get(k)})
+    table = aggregate(source, cols, convention="lifetimes", as_of=tx.get("as_of"), check=False,
+                      returns=tx.get("returns", "net"),
+                      drop_duplicates=bool(tx.get("drop_duplicates", False)))
+    model = PURCHASE_MODELS["bgnbd"]
+    data = _in_unit(table, "day")
+    fitted = fit_models(data, model, unit="day")
+    scored = score_customers(data, model, fitted.purchase.theta, fitted.spend.theta, unit="day")
+    customers = scored[[cols.customer, *CUSTOMER_COLUMNS]]
+    summary = _summary(model, "day", str(table.attrs.get("as_of")), None, customers, fitted, None,
+                       fitted.purchase.theta, fitted.spend.theta, None, list(fitted.warnings), 12.0,
+                       0.01, 0.0, cols.customer)
+    if segments is not None:
+        summary["segments"], more = segment_figures(customers, cols.customer, segments, seed=seed)
+        summary["warnings"] += more
+    return _clean(summary)
+
+
+def run_section(summary: dict[str, Any]) -> dict[str, Any]:
+    """The compact part of a run's ``clv.json`` for its manifest and analysis (the report)."""
+    segs = []
+    for g in summary.get("segments") or []:
+        segs.append({"segment": g["segment"], "name": g["name"], "customers": g["customers"],
+                     "mean_clv": g["clv"]["mean"], "mean_clv_ci95": g["clv"]["mean_ci95"],
+                     "total_clv": g["clv"]["total"], "value_share": g["value_share"],
+                     "mean_p_alive": g["p_alive"]["mean"],
+                     "mean_expected_purchases": g["expected_purchases"]["mean"]})
+    return {"model": summary["model"], "unit": summary["unit"], "as_of": summary["as_of"],
+            "horizon_months": summary["horizon_months"], "discount_rate": summary["discount_rate"],
+            "customers": summary["n_customers"], "params": summary["params"],
+            "spend_params": summary["spend_params"], "total_clv": summary["totals"]["clv"],
+            "segments": segs}
