@@ -431,7 +431,7 @@ def serve(
     host: Annotated[str, typer.Option("--host", help="Address to listen on.")] = "127.0.0.1",
     port: Annotated[int, typer.Option("--port", help="Port to listen on.")] = 8000,
 ):
-    """Serve a fitted MODEL over HTTP: POST /v1/assign, GET /v1/segments, GET /healthz.
+    """Serve a fitted MODEL over HTTP: POST /v1/assign, GET /v1/segments, POST /v1/clv, GET /healthz.
 
     Set CUSTSEG_API_TOKEN to require a bearer token. Needs the api extra:
     pip install "custseg[api]".

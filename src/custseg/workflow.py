@@ -84,8 +84,10 @@ def attach_rfm(result: RunResult, part: dict) -> None:
 def attach_clv(result: RunResult, source: Any, spec: Spec, extra: dict[str, bytes], *,
                seed: int = 0) -> None:
     """Fit lifetime value on a run's order log: ``clv.json`` into ``extra``, the per-segment
-    figures into the manifest and the analysis (the report). When no model can be fitted
+    figures into the manifest and the analysis (the report), the parameters into
+    ``model.json`` (its ``clv`` section). When no model can be fitted
     the run goes on with a warning ``clv_not_fitted``."""
+    from .clv import model_section
     from .clv.flow import clv_for_run, run_section
     from .errors import ModelError
 
@@ -100,6 +102,9 @@ def attach_clv(result: RunResult, source: Any, spec: Spec, extra: dict[str, byte
         return
     extra["clv.json"] = (json.dumps(summary, indent=2) + "\n").encode("utf-8")
     section = run_section(summary)
+    model = getattr(result.segmenter, "model_", None)
+    if model is not None:  # model.json gains a clv section (format version 2): POST /v1/clv
+        model.info["clv"] = model_section(summary)
     result.manifest["clv"] = section
     if result.analysis is not None:
         result.analysis["clv"] = section

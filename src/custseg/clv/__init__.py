@@ -16,18 +16,16 @@ convention (:mod:`custseg.rfm`, ``convention="lifetimes"``):
 
 Modules: ``data`` (collapsed histories), ``bgnbd``, ``paretonbd``,
 ``gammagamma`` (one model per file), ``fit`` (maximum likelihood), ``value``
-(fitting both models, scoring customers, the summary), ``holdout``,
-``segments``. The edge ``flow`` reads the log and writes the outputs.
+(fitting both models, scoring customers), ``models`` (the registry, scoring
+with saved parameters), ``holdout``, ``segments``. The edge ``flow`` reads the log and writes the outputs.
 """
 
 from .bgnbd import BGNBD, MBGNBD
 from .data import Histories, collapse
 from .fit import FitResult, fit
 from .gammagamma import GAMMAGAMMA, SpendData
+from .models import PURCHASE_MODELS, model_section, predict
 from .paretonbd import PARETONBD
 
-#: purchase models by name (the first is the default)
-PURCHASE_MODELS = {m.name: m for m in (BGNBD, MBGNBD, PARETONBD)}
-
 __all__ = ["PURCHASE_MODELS", "BGNBD", "MBGNBD", "PARETONBD", "GAMMAGAMMA", "Histories",
-           "SpendData", "collapse", "fit", "FitResult"]
+           "SpendData", "collapse", "fit", "FitResult", "model_section", "predict"]
