@@ -18,6 +18,7 @@ is independent of frequency (check: their correlation among repeat buyers).
 from __future__ import annotations
 
 from dataclasses import dataclass
+from functools import cached_property
 
 import numpy as np
 from scipy.special import digamma, gammaln
@@ -36,6 +37,12 @@ class SpendData:
     @property
     def n(self) -> float:
         return float(self.w.sum())
+
+    @cached_property
+    def by_frequency(self) -> tuple[np.ndarray, np.ndarray]:
+        """The distinct frequencies and the count of customers with each (computed once)."""
+        ux, ix = np.unique(self.x, return_inverse=True)
+        return ux, np.bincount(ix.reshape(-1), weights=self.w)
 
     def scaled(self, factor: float) -> SpendData:
         """The same customers with every amount multiplied by ``factor``."""
@@ -62,8 +69,7 @@ class GammaGamma:
         """The count-weighted total log-likelihood and its gradient, the terms in ``x`` alone
         summed once per distinct frequency (the same numbers as :meth:`loglik` and :meth:`grad`)."""
         p, q, v = params
-        ux, ix = np.unique(d.x, return_inverse=True)
-        wx = np.bincount(ix, weights=d.w)
+        ux, wx = d.by_frequency
         lm = np.log(d.m)
         lvxm = np.log(v + d.x * d.m)
         pux = p * ux
