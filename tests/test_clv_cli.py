@@ -258,8 +258,17 @@ def test_demo_transactions_shows_lifetime_value_by_segment(tmp_path):
     assert [g["customers"] for g in s["segments"]] == segments["segment"].value_counts().sort_index().tolist()
     manifest = json.loads((out / "manifest.json").read_text())
     assert manifest["clv"]["segments"][0]["mean_clv"] == s["segments"][0]["clv"]["mean"]
+    profiles = json.loads((out / "profiles.json").read_text())["segments"]
+    assert [p["clv"]["mean_clv"] for p in profiles] == [g["clv"]["mean"] for g in s["segments"]]
+    model = json.loads((out / "model.json").read_text())
+    assert model["format_version"] == 2 and model["clv"]["params"] == s["params"]
     assert "Lifetime value by segment" in (out / "report.html").read_text()
     assert "## Lifetime value by segment" in (out / "report.md").read_text()
+    # the run's clv.json scores the log again without refitting: the same values
+    res = invoke("clv", out / "transactions.csv", "--model", out / "clv.json", "-o", tmp_path / "again")
+    assert res.exit_code == 0, res.output
+    again = json.loads((tmp_path / "again" / "clv.json").read_text())
+    assert again["totals"]["clv"] == pytest.approx(s["totals"]["clv"], rel=1e-12)
 
 
 def test_run_with_no_clv_fits_none(small_log, tmp_path):

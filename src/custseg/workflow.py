@@ -84,8 +84,8 @@ def attach_rfm(result: RunResult, part: dict) -> None:
 def attach_clv(result: RunResult, source: Any, spec: Spec, extra: dict[str, bytes], *,
                seed: int = 0) -> None:
     """Fit lifetime value on a run's order log: ``clv.json`` into ``extra``, the per-segment
-    figures into the manifest and the analysis (the report), the parameters into
-    ``model.json`` (its ``clv`` section). When no model can be fitted
+    figures into the manifest, the profiles (``profiles.json``) and the analysis (the
+    report), the parameters into ``model.json`` (its ``clv`` section). When no model can be fitted
     the run goes on with a warning ``clv_not_fitted``."""
     from .clv import model_section
     from .clv.flow import clv_for_run, run_section
@@ -106,6 +106,12 @@ def attach_clv(result: RunResult, source: Any, spec: Spec, extra: dict[str, byte
     if model is not None:  # model.json gains a clv section (format version 2): POST /v1/clv
         model.info["clv"] = model_section(summary)
     result.manifest["clv"] = section
+    by_segment = {g["segment"]: {k: v for k, v in g.items() if k not in ("segment", "name")}
+                  for g in section["segments"]}
+    # profiles.json: each segment's lifetime value beside its profile (new dicts: the
+    # analysis's segments keep their own shape)
+    result.profiles = [{**p, "clv": by_segment[p["segment"]]} if p["segment"] in by_segment
+                       else p for p in result.profiles]
     if result.analysis is not None:
         result.analysis["clv"] = section
 
