@@ -234,8 +234,8 @@ def test_spend_warnings_zero_spend_and_dependence():
     df.loc[repeat[:5], "monetary_value"] = 0.0
     fitted = fit_models(df, BGNBD)
     codes = {w["code"]: w["message"] for w in fitted.warnings}
-    assert codes["clv_zero_spend"].startswith("5 repeat buyers")
-    assert "clv_spend_depends_on_frequency" not in codes
+    assert codes["clv-zero-spend"].startswith("5 repeat buyers")
+    assert "clv-spend-depends-on-frequency" not in codes
     assert fitted.spend.n == len(repeat) - 5
     dep = df.copy()
     dep["monetary_value"] = dep["monetary_value"] * (1.0 + 0.5 * dep["frequency"])
@@ -243,7 +243,7 @@ def test_spend_warnings_zero_spend_and_dependence():
     used = (dep["frequency"] > 0) & (dep["monetary_value"] > 0)
     corr = np.corrcoef(dep["frequency"][used], dep["monetary_value"][used])[0, 1]
     assert fitted.spend_correlation == pytest.approx(corr)
-    assert any(w["code"] == "clv_spend_depends_on_frequency" for w in fitted.warnings)
+    assert any(w["code"] == "clv-spend-depends-on-frequency" for w in fitted.warnings)
 
 
 def test_holdout_check_counts_and_groups():
@@ -273,7 +273,7 @@ def test_segment_figures():
     segments = pd.DataFrame({"cust": list("abcdeg"), "segment": [0, 0, 0, 1, 1, 1],
                              "segment_name": ["low"] * 3 + ["high"] * 3})
     out, warnings = segment_figures(customers, "id", segments, seed=1)
-    assert [w["code"] for w in warnings] == ["clv_not_in_segments"]  # f is not in the run
+    assert [w["code"] for w in warnings] == ["clv-not-in-segments"]  # f is not in the run
     low, high = out
     assert (low["name"], low["customers"], high["customers"]) == ("low", 3, 2)
     assert low["clv"]["mean"] == 2.0 and low["clv"]["total"] == 6.0 and high["clv"]["median"] == 15.0

@@ -242,7 +242,7 @@ def test_warnings_reach_clv_json(tmp_path):
     log.loc[rows[1:], "amount"] = 0.0
     s = clv_file(log, tmp_path / "out").summary
     codes = [w["code"] for w in s["warnings"]]
-    assert "clv_zero_spend" in codes
+    assert "clv-zero-spend" in codes
     assert np.isfinite(s["spend_frequency_correlation"])
 
 

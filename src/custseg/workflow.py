@@ -86,7 +86,7 @@ def attach_clv(result: RunResult, source: Any, spec: Spec, extra: dict[str, byte
     """Fit lifetime value on a run's order log: ``clv.json`` into ``extra``, the per-segment
     figures into the manifest, the profiles (``profiles.json``) and the analysis (the
     report), the parameters into ``model.json`` (its ``clv`` section). When no model can be fitted
-    the run goes on with a warning ``clv_not_fitted``."""
+    the run goes on with a warning ``clv-not-fitted``."""
     from .clv import model_section
     from .clv.flow import clv_for_run, run_section
     from .errors import ModelError
@@ -94,7 +94,7 @@ def attach_clv(result: RunResult, source: Any, spec: Spec, extra: dict[str, byte
     try:
         summary = clv_for_run(source, spec, result.segments, seed=seed)
     except ModelError as exc:
-        warning = {"code": "clv_not_fitted", "message": f"no lifetime value: {exc.message}"}
+        warning = {"code": "clv-not-fitted", "message": f"no lifetime value: {exc.message}"}
         result.manifest["warnings"] = [*result.manifest["warnings"],
                                        {**warning, "rows": [], "count": 0}]
         if result.analysis is not None:

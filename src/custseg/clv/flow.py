@@ -171,7 +171,7 @@ def clv_file(transactions: str | Path | pd.DataFrame, out: str | Path, *, spec=N
                          suffixes=("", "_full"), validate="one_to_one")
         lost = both["frequency_full"].isna()
         if lost.any():
-            warnings.append({"code": "clv_holdout_left_out",
+            warnings.append({"code": "clv-holdout-left-out",
                              "message": f"{int(lost.sum()):,} calibration customers are not in the "
                                         "whole log's table (returns exceed purchases) and are left "
                                         "out of the holdout check"})

@@ -54,7 +54,7 @@ def segment_figures(customers: pd.DataFrame, id_col: str, segments: pd.DataFrame
     joined = left.merge(right[["_key", "segment", "segment_name"]], on="_key", how="inner")
     missing = len(left) - len(joined)
     if missing:
-        warnings.append({"code": "clv_not_in_segments",
+        warnings.append({"code": "clv-not-in-segments",
                          "message": f"{missing:,} customers of the log are not in the run's "
                                     "segments and are left out of the per-segment figures"})
     if len(joined) == 0:

@@ -105,11 +105,11 @@ def fit_models(customers: pd.DataFrame, model, *, unit: str = "day",
     if not purchase.converged:
         raise _not_converged(model.title, purchase)
     if any(v is None for v in purchase.se.values()):
-        warnings.append({"code": "clv_no_standard_errors",
+        warnings.append({"code": "clv-no-standard-errors",
                          "message": f"{model.title}: {purchase.message}"})
     data, zero = spend_data(customers)
     if zero:
-        warnings.append({"code": "clv_zero_spend",
+        warnings.append({"code": "clv-zero-spend",
                          "message": f"{zero:,} repeat buyers whose mean repeat spend is 0 are "
                                     "left out of the spend model (Gamma-Gamma needs positive "
                                     "amounts)"})
@@ -120,7 +120,7 @@ def fit_models(customers: pd.DataFrame, model, *, unit: str = "day",
     if np.std(data.x) > 0 and np.std(data.m) > 0:
         corr = float(np.corrcoef(data.x, data.m)[0, 1])
         if abs(corr) > CORRELATION_WARN:
-            warnings.append({"code": "clv_spend_depends_on_frequency",
+            warnings.append({"code": "clv-spend-depends-on-frequency",
                              "message": f"frequency and mean spend of repeat buyers correlate "
                                         f"({corr:+.2f}, above {CORRELATION_WARN} in absolute "
                                         "value): the Gamma-Gamma model assumes they are "
@@ -134,7 +134,7 @@ def fit_models(customers: pd.DataFrame, model, *, unit: str = "day",
                          "purchase value has no finite expectation",
                          fix="check the amounts for extreme values")
     if any(v is None for v in spend.se.values()):
-        warnings.append({"code": "clv_no_standard_errors", "message": f"Gamma-Gamma: {spend.message}"})
+        warnings.append({"code": "clv-no-standard-errors", "message": f"Gamma-Gamma: {spend.message}"})
     return CLVFit(model, purchase, spend, unit, warnings, corr)
 
 
