@@ -310,7 +310,7 @@ def _simulate_with_holdout(model: str, n: int, T: float, t: float, theta, seed: 
         n2 = rng.poisson(lam * np.clip(tau - T, 0, t))
         x = n1
         tx = np.where(n1 > 0, np.minimum(tau, T) * rng.beta(np.maximum(n1, 1), 1), 0.0)
-        return x, tx, n2
+        return x, tx, n2, tau > T
     r, alpha, a, b = theta
     lam, p = rng.gamma(r, 1 / alpha, n), rng.beta(a, b, n)
     if model == "mbgnbd":  # may drop out right after the first purchase too
@@ -324,17 +324,19 @@ def _simulate_with_holdout(model: str, n: int, T: float, t: float, theta, seed: 
     frac = np.zeros(n)
     has = x > 0
     frac[has] = rng.beta(x[has], n1[has] - x[has] + 1)
-    return x, frac * T, holdout
+    return x, frac * T, holdout, alive_for > n1
 
 
 @pytest.mark.parametrize("model, theta", [(BGNBD, (0.5, 8.0, 0.8, 2.5)), (MBGNBD, (0.5, 8.0, 0.8, 2.5)),
                                           (PARETONBD, (0.5, 8.0, 0.7, 12.0))])
 def test_conditional_expectations_match_simulated_futures(model, theta):
     # the law of total expectation: summed over customers drawn from the process, the
-    # expected purchases given each history equal the purchases that happen, on average (a
+    # expected purchases given each history equal the purchases that happen, and P(alive) the
+    # share still alive at T, on average (a
     # parameter 20% off, or BG/NBD's formula on MBG/NBD's process, is 6 to 13 standard errors off)
-    x, tx, future = _simulate_with_holdout(model.name, 200_000, 30.0, 20.0, theta, seed=8)
+    x, tx, future, alive = _simulate_with_holdout(model.name, 200_000, 30.0, 20.0, theta, seed=8)
     h, inv = collapse(x, tx, np.full(len(x), 30.0))
-    predicted = model.expected(theta, 20.0, h)[inv]
-    diff = predicted - future
-    assert abs(diff.mean()) < 4 * diff.std() / np.sqrt(len(diff)), (diff.mean(), future.mean())
+    for predicted, actual in ((model.expected(theta, 20.0, h)[inv], future),
+                              (model.p_alive(theta, h)[inv], alive)):
+        diff = predicted - actual
+        assert abs(diff.mean()) < 4 * diff.std() / np.sqrt(len(diff)), (diff.mean(), actual.mean())
