@@ -18,7 +18,8 @@ says so (``converged`` False, ``message``) and the caller must not use it
 silently. Standard errors come from the Hessian of the total negative
 log-likelihood in the log-parameters (central differences of the gradient;
 analytical where the model has one, else central differences of the objective),
-inverted, then the delta method: ``se(theta) = theta * se(log theta)``.
+inverted, then the delta method: ``se(theta) = theta * se(log theta)`` (with a
+penalty, the Hessian of the penalised objective).
 """
 
 from __future__ import annotations
