@@ -8,7 +8,7 @@ Usage::
 1. The log (not timed): :func:`custseg.datasets.clv.make_clv_transactions`
    (BG/NBD and Gamma-Gamma with the planted truth ``CLV_TRUTH``, customers
    acquired uniformly over 2023-01-01 .. 2024-06-30), written to Parquet (about
-   2.5 rows per customer).
+   2.25 rows per customer).
 2. Timed, in this process, each stage and their sum (the best of ``--repeat``):
    the log validated and aggregated per customer by DuckDB in the lifetimes
    convention (``custseg.rfm.validate_and_aggregate``, what ``custseg clv`` calls),
@@ -17,9 +17,8 @@ Usage::
    (``score_customers``: P(alive), expected purchases and CLV over 12 months).
    The I/O floor is reading the Parquet log into memory with pyarrow.
 3. ``custseg clv`` end to end in a fresh process (outputs written: clv.json,
-   customers.parquet, customers.csv with 1M rows, report.html), once, and the
-   same stages timed inside it (``--timings``: none; the difference to the sum
-   above is start-up, the validation's extra passes and writing).
+   customers.parquet, customers.csv with 1M rows, report.html), once: the
+   difference to the sum above is start-up and writing the outputs.
 
 Prints a JSON line with the figures, the 1-minute load average and the fitted
 parameters beside the truth.
