@@ -101,3 +101,9 @@ def test_clv_route_without_a_clv_section(models):
     assert TestClient(create_app(models[1])).get("/healthz").json()["format_version"] == 2
     r = client.post("/v1/clv", content=b"x", headers={"content-type": "text/plain"})
     assert r.status_code == 415
+
+
+def test_openapi_documents_the_clv_body(models):
+    doc = TestClient(create_app(models[1])).get("/openapi.json").json()
+    shapes = doc["paths"]["/v1/clv"]["post"]["requestBody"]["content"]["application/json"]["schema"]
+    assert shapes["anyOf"][2]["required"] == ["frequency", "recency", "T", "monetary_value"]

@@ -21,11 +21,33 @@ from ..clv import predict
 from ..model import SegmentModel
 from .errors import ApiError
 
-__all__ = ["clv_answer", "CLV_FIELDS"]
+__all__ = ["clv_answer", "CLV_FIELDS", "CLV_REQUEST_BODY"]
 
 CLV_FIELDS = ("frequency", "recency", "T", "monetary_value")
 _FIX = ('send {"customers": [{"frequency": 2, "recency": 30, "T": 90, "monetary_value": 25.0}]} '
         "(times in the model's unit)")
+
+
+_HISTORY = {
+    "type": "object",
+    "required": list(CLV_FIELDS),
+    "properties": {
+        "id": {"description": "Any value, echoed back."},
+        "frequency": {"type": "integer", "minimum": 0,
+                      "description": "Repeat purchase days (distinct purchase days - 1)."},
+        "recency": {"type": "number", "minimum": 0, "description": "Time from the first to the "
+                    "last purchase, in the model's unit (0 without repeat purchases)."},
+        "T": {"type": "number", "minimum": 0, "description": "Time from the first purchase to "
+              "now, in the model's unit; at least recency."},
+        "monetary_value": {"type": "number", "minimum": 0, "description": "Mean value of the "
+                           "repeat purchase days (0 for a one-time buyer)."},
+    },
+}
+#: the OpenAPI request body of POST /v1/clv
+CLV_REQUEST_BODY = {"required": True, "content": {"application/json": {"schema": {"anyOf": [
+    {"type": "object", "required": ["customers"],
+     "properties": {"customers": {"type": "array", "items": _HISTORY}}},
+    {"type": "array", "items": _HISTORY}, _HISTORY]}}}}
 
 
 def _customers(payload: Any, max_records: int) -> list:
