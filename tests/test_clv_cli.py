@@ -222,6 +222,9 @@ def _with_return(tmp_path):
     (_one_timers, ["--model", "weibull"], "--model must be one of bgnbd, mbgnbd, paretonbd"),
     (_one_timers, ["--unit", "month"], "--unit must be one of day, week"),
     (_one_timers, ["--discount-rate", "1.5"], "--discount-rate must be a monthly rate"),
+    (_one_timers, ["--segments", "nowhere"], "'nowhere' is not a custseg run directory"),
+    (_one_timers, ["--model", "nowhere/clv.json"], "'nowhere/clv.json' does not exist"),
+    (_one_timers, ["--calibration-end", "2024-13-01"], "--calibration-end must be a date such as"),
 ])
 def test_bad_input_exits_2_and_writes_nothing(tmp_path, make, extra, message):
     out = tmp_path / "out"
