@@ -254,6 +254,8 @@ def test_demo_transactions_shows_lifetime_value_by_segment(tmp_path):
     res = invoke("demo", "--transactions", "--rows", 600, "--out", out, "--quiet", "--jobs", 1)
     assert res.exit_code == 0, res.output
     assert "lifetime value by segment (BG/NBD and Gamma-Gamma, next 12 months; clv.json)" in res.output
+    assert "Lifetime value fitted (planted in brackets; BG/NBD in days, Gamma-Gamma): r " in res.output
+    assert "alpha" in res.output and "(240)" in res.output  # the planted alpha, CLV_TRUTH
     s = json.loads((out / "clv.json").read_text())
     assert_valid(s)
     assert s["n_customers"] == 600 and s["holdout"] is None
