@@ -18,7 +18,8 @@ SRC = Path(__file__).resolve().parents[1] / "src"
 PACKAGE = SRC / "custseg"
 
 #: modules (or packages: every module below them) of the core
-CORE = ("errors", "spec", "validate", "features", "cluster", "profile", "quality", "recommend",
+CORE = ("errors", "spec", "infer", "numbers", "rows", "dates", "booleans", "derive", "validate",
+        "features", "cluster", "profile", "quality", "recommend",
         "segmenter", "model", "explore", "questions", "analysis", "pipeline", "compare", "datasets",
         "schemas", "_parallel", "_lazy", "_workers", "_threads", "_timing", "_messages", "rfm.columns",
         "rfm.views", "rfm.checks", "rfm.sql", "rfm.scores", "clv")

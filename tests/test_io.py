@@ -42,7 +42,7 @@ from custseg.io import (
     write_parquet,
 )
 from custseg.io.atomic import pid_alive
-from custseg.io.csv_reader import keep_infinity_as_text, read_text_arrow
+from custseg.io.csv_reader import keep_text_as_written, read_text_arrow
 from custseg.io.sources import NA_OPTIONS
 from custseg.io.text import SAMPLE_BYTES
 
@@ -1085,7 +1085,7 @@ def test_arrow_reader_reads_what_pandas_reads_or_declines(rows, sep, tmp_path_fa
     if got is None:
         return
     options = {"sep": sep, "encoding": "utf-8", **NA_OPTIONS}
-    want = keep_infinity_as_text(pd.read_csv(path, low_memory=False, **options), path, options)
+    want = keep_text_as_written(pd.read_csv(path, low_memory=False, **options), path, options)
     pd.testing.assert_frame_equal(got, want)
 
 

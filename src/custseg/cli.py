@@ -40,28 +40,45 @@ def _fail(lines: list[str], code: int = 2) -> None:
     raise typer.Exit(code)
 
 
+#: set by the console entry point (custseg._entry): once a command has ended, a Ctrl+C
+#: has nothing left to stop and is ignored, instead of interrupting the shutdown with a
+#: traceback. Never set in-process (tests, notebooks), where the handler is the caller's.
+QUIET_SHUTDOWN = False
+
+
 def handle_errors(fn):
     """Translate custseg errors (exit 2) and interrupts (exit 130) for a command."""
 
     @functools.wraps(fn)
     def wrapper(*args, **kwargs):
         try:
-            return fn(*args, **kwargs)
-        except CustsegError as exc:
-            _fail(exc.lines)
-        except KeyboardInterrupt:
-            err_console.print("interrupted: nothing was written", markup=False)
-            raise typer.Exit(130) from None
-        except typer.Exit:
-            raise
-        except Exception as exc:  # a bug: say so in one line, traceback on request
-            if os.environ.get("CUSTSEG_DEBUG"):
-                raise
-            first = (str(exc).strip().splitlines() or [""])[0][:300]  # (Java errors run on)
-            _fail([f"internal error ({type(exc).__name__}: {first}); this is a bug in custseg, "
-                   "please report it (set CUSTSEG_DEBUG=1 for the traceback)"], code=1)
+            return _command(fn, *args, **kwargs)
+        finally:
+            if QUIET_SHUTDOWN:
+                import signal
+
+                signal.signal(signal.SIGINT, signal.SIG_IGN)
 
     return wrapper
+
+
+def _command(fn, *args, **kwargs):
+    """Run a command, its errors as one line (exit 2) and interrupts as exit 130."""
+    try:
+        return fn(*args, **kwargs)
+    except CustsegError as exc:
+        _fail(exc.lines)
+    except KeyboardInterrupt:
+        err_console.print("interrupted: nothing was written", markup=False)
+        raise typer.Exit(130) from None
+    except typer.Exit:
+        raise
+    except Exception as exc:  # a bug: say so in one line, traceback on request
+        if os.environ.get("CUSTSEG_DEBUG"):
+            raise
+        first = (str(exc).strip().splitlines() or [""])[0][:300]  # (Java errors run on)
+        _fail([f"internal error ({type(exc).__name__}: {first}); this is a bug in custseg, "
+               "please report it (set CUSTSEG_DEBUG=1 for the traceback)"], code=1)
 
 
 def _version(value: bool):
@@ -378,6 +395,9 @@ def assign(
     sql: SqlOpt = None,
     quiet: QuietOpt = False,
     jobs: JobsOpt = -1,
+    as_of: Annotated[str | None, typer.Option("--as-of", help="Observation date the model's "
+                                              "date columns count days to, YYYY-MM-DD (default: "
+                                              "the newest date in DATA).")] = None,
 ):
     """Assign new customers in DATA to the segments of a fitted MODEL."""
     from .modelfile import load_model
@@ -385,7 +405,7 @@ def assign(
 
     m = load_model(model)
     summary = assign_file(m, data, output, chunksize=chunk_size, overwrite=overwrite,
-                          encoding=encoding, sql=sql, n_jobs=_n_jobs(jobs))
+                          encoding=encoding, sql=sql, n_jobs=_n_jobs(jobs), as_of=as_of)
     if not quiet:
         for w in summary["warnings"]:
             err_console.print(f"warning [{w['code']}]: {w['message']}", markup=False,
@@ -414,11 +434,20 @@ def export(
     output: Annotated[Path, typer.Option("--output", "-o", help="Audience file to write "
                                          "(.csv or .parquet).")],
     overwrite: OverwriteOpt = False,
+    data: Annotated[Path | None, typer.Option("--data", help="The customer file, to join "
+                                              "--columns from by id.")] = None,
+    columns: Annotated[str | None, typer.Option("--columns", help="Columns of --data to add, "
+                                                "comma-separated (all: every column but "
+                                                "personal data, added only when named).")] = None,
 ):
     """Export the customers of chosen segments for a CRM or ad-platform upload."""
     from .scoring import export_segments
 
-    summary = export_segments(run_dir, segment, output, overwrite=overwrite)
+    summary = export_segments(run_dir, segment, output, overwrite=overwrite, data=data,
+                              columns=None if columns is None else
+                              [c.strip() for c in columns.split(",") if c.strip()])
+    for w in summary["warnings"]:
+        err_console.print(f"warning [{w['code']}]: {w['message']}", markup=False)
     names = ", ".join(f"{s['segment']} ({s['name']})" for s in summary["segments"])
     out_console.print(f"{summary['rows']:,} customers of segment(s) {names} written to {output}",
                       markup=False)

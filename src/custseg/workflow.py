@@ -410,8 +410,9 @@ def write_spec(source: str | Path, output: str | Path, *, overwrite: bool = Fals
     policy, transform), with a comment on each choice. Written atomically.
     ``n_jobs``: threads for reading the file (see :func:`custseg.io.read_table`).
     """
+    from .infer import infer_spec
     from .rfm import guess_transaction_columns, transactions_spec_text
-    from .spec import infer_spec
+    from .rows import non_customer_rows
 
     source, output = Path(source), Path(output)
     if output.exists() and not overwrite:
@@ -426,7 +427,9 @@ def write_spec(source: str | Path, output: str | Path, *, overwrite: bool = Fals
         io.atomic_write_file(output, transactions_spec_text(cols, header=header))
         roles = ", ".join(f"{r} = {n!r}" for r, n in cols.roles().items())
         return SpecWritten("transactions", output, [f"an order log: {roles}"])
-    spec, comments, notes = infer_spec(df)
+    skip, skipped = non_customer_rows(df)
+    spec, comments, notes = infer_spec(df.loc[~skip] if skip.any() else df)
+    notes = [p.message for p in skipped] + list(notes)
     header = (f"custseg data dictionary inferred from {source.name} ({len(df):,} rows).\n"
               "Review every column: kind (numeric | categorical), role (value | engagement |\n"
               "attribute), missing (numeric: zero | median | mean | drop | error;\n"

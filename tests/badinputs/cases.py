@@ -587,7 +587,7 @@ def _(d, s):
 @case("spec-typo", "run",
       error="error: spec.toml: unknown key 'clsuter_on' in the top level; did you mean "
             "'cluster_on'?; fix: allowed keys there are kind, id, cluster_on, describe, ignore, "
-            "columns, groups, names, clustering, recommendations, transactions, rfm")
+            "columns, groups, names, clustering, recommendations, transactions, rfm, as_of")
 def _(d, s):
     return run_call(d, put(d, "data.csv", csv_text(customers())),
                     spec=SPEC.replace("cluster_on =", "clsuter_on ="))
@@ -595,7 +595,8 @@ def _(d, s):
 
 @case("spec-unknown-key", "run",
       error="error: spec.toml: unknown key 'colour' in [columns.CLV]; fix: allowed keys there are "
-            "kind, role, missing, transform, better, labels, words, description")
+            "kind, role, missing, transform, better, format, na_values, labels, words, description, "
+            "pii")
 def _(d, s):
     return run_call(d, put(d, "data.csv", csv_text(customers())),
                     spec=SPEC.replace('missing = "error"', 'missing = "error"\ncolour = "red"'))
@@ -604,7 +605,7 @@ def _(d, s):
 @case("spec-column-typo", "run",
       error="error: spec.toml: unknown key 'transfrom' in [columns.minutes_watched]; did you mean "
             "'transform'?; fix: allowed keys there are kind, role, missing, transform, better, "
-            "labels, words, description")
+            "format, na_values, labels, words, description, pii")
 def _(d, s):
     return run_call(d, put(d, "data.csv", csv_text(customers())),
                     spec=SPEC.replace('transform = "log"', 'transfrom = "log"'))
