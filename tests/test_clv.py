@@ -260,6 +260,12 @@ def test_holdout_check_counts_and_groups():
     assert sorted(groups) == ["0", "1", "7+"]
     assert groups["0"]["customers"] == 2 and groups["0"]["actual_mean"] == 0.5
     assert groups["7+"]["actual_mean"] == 4.0
+    # the naive forecast x / T * 15 by hand: 0, 0, 0.5, 4, 4.5 against 1, 0, 2, 3, 5
+    assert section["naive_mae"] == pytest.approx((1 + 0 + 1.5 + 1 + 0.5) / 5)
+    diff = actual - predicted
+    half = 1.96 * np.std(diff, ddof=1) * np.sqrt(5)
+    assert section["difference"] == pytest.approx(diff.sum())
+    assert section["difference_ci95"] == pytest.approx([diff.sum() - half, diff.sum() + half])
 
 
 def test_value_concentration_by_hand():

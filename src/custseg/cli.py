@@ -640,7 +640,7 @@ def _clv_summary(s: dict) -> None:
                           f"{s['calibration_end']}, {h['customers']:,} customers): predicted "
                           f"{h['predicted_purchases']:,.0f} repeat purchases, actual "
                           f"{h['actual_purchases']:,.0f}; mean absolute error per customer "
-                          f"{h['mae']:.3f}", markup=False)
+                          f"{h['mae']:.3f} (naive forecast x / T: {h['naive_mae']:.3f})", markup=False)
     t = s["totals"]
     out_console.print(f"next {s['horizon_months']:g} months: {t['expected_purchases']:,.0f} "
                       f"expected repeat purchases, predicted value {t['clv']:,.0f}"

@@ -4,9 +4,12 @@ A model fitted on the calibration period predicts, for each customer seen in it,
 the repeat purchases in the holdout period (calibration end, observation end];
 they are compared with the purchase days actually there (counted as
 ``lifetimes`` counts them: distinct purchase days, zero-value purchases
-included), in total, per customer (mean absolute error) and grouped by the
-number of calibration repeat purchases (the standard chart of Fader, Hardie and
-Lee, with the last group open: ``7+``).
+included), in total (actual minus predicted, with a 95% interval from the
+per-customer differences: an interval that holds 0 is no detectable difference at
+this size), per customer (mean absolute error, beside that of the naive forecast
+"each customer's calibration rate, x / T, times the holdout length") and grouped
+by the number of calibration repeat purchases (the standard chart of Fader,
+Hardie and Lee, with the last group open: ``7+``).
 """
 
 from __future__ import annotations
@@ -45,12 +48,21 @@ def holdout_check(calibration: pd.DataFrame, actual: np.ndarray, duration: float
                      "customers": int(inside.sum()),
                      "predicted_mean": float(predicted[inside].mean()),
                      "actual_mean": float(actual[inside].mean())})
+    n = len(actual)
+    diff = actual - predicted
+    # the naive forecast a reader would make without a model: each customer's own rate so far
+    T = calibration["T"].to_numpy(dtype=np.float64)
+    naive = np.where(T > 0, x / np.where(T > 0, T, 1.0), 0.0) * duration
+    half = 1.96 * float(np.std(diff, ddof=1)) * np.sqrt(n) if n > 1 else None
     section = {
-        "customers": int(len(actual)),
+        "customers": int(n),
         "duration": float(duration),
         "predicted_purchases": float(predicted.sum()),
         "actual_purchases": float(actual.sum()),
-        "mae": float(np.mean(np.abs(predicted - actual))) if len(actual) else None,
+        "difference": float(diff.sum()),
+        "difference_ci95": None if half is None else [float(diff.sum()) - half, float(diff.sum()) + half],
+        "mae": float(np.mean(np.abs(diff))) if n else None,
+        "naive_mae": float(np.mean(np.abs(naive - actual))) if n else None,
         "by_calibration_purchases": rows,
     }
     return section, predicted
