@@ -440,7 +440,8 @@ def _clv(d: _Doc, a: dict) -> None:
     d.para(f"Predicted from the order log with BG/NBD and Gamma-Gamma (days): the next "
            f"{clv['horizon_months']:g} months, discounted {100 * clv['discount_rate']:g}% a month; "
            f"{clv['customers']:,} customers, observation end {md(clv['as_of'])}. Intervals: "
-           "bootstrap 95% over each segment's customers. Details in clv.json.")
+           "bootstrap 95% over each segment's customers. Parameters and standard errors are in "
+           "clv.json; custseg clv writes each customer's values and a holdout check.")
     rows = [[md(g["name"]), f"{g['customers']:,}",
              f"{g['mean_clv']:,.2f} ({g['mean_clv_ci95'][0]:,.2f} to {g['mean_clv_ci95'][1]:,.2f})",
              f"{g['total_clv']:,.0f}", f"{100 * (g['value_share'] or 0):.1f}%",
