@@ -195,6 +195,20 @@ def _summary(result, out: Path) -> None:
                       f(r["stability"], ".3f"), f(r["smallest_share"], ".1%"),
                       f(r["seconds"], ".1f"))
         out_console.print(t)
+    clv = result.manifest.get("clv")
+    if clv:
+        t = Table(title=f"lifetime value by segment (BG/NBD and Gamma-Gamma, next "
+                  f"{clv['horizon_months']:g} months; clv.json)", title_justify="left")
+        for col in ("segment", "name", "customers", "mean CLV", "95% CI", "share of value",
+                    "mean P(alive)"):
+            t.add_column(col, justify="left" if col == "name" else "right")
+        for g in clv["segments"]:
+            lo, hi = g["mean_clv_ci95"]
+            t.add_row(str(g["segment"]), g["name"], f"{g['customers']:,}", f"{g['mean_clv']:,.2f}",
+                      f"{lo:,.2f} to {hi:,.2f}",
+                      "-" if g["value_share"] is None else f"{g['value_share']:.1%}",
+                      f"{g['mean_p_alive']:.1%}")
+        out_console.print(t)
     out_console.print(f"results written to {out}", markup=False)
     if (out / "report.html").exists():
         out_console.print(f"report: {out / 'report.html'}", markup=False)
@@ -272,6 +286,9 @@ def run(
     master: Annotated[str | None, typer.Option("--master", help="Spark master URL for "
                                                "--engine spark (default local[*]).")] = None,
     jobs: JobsOpt = -1,
+    clv: Annotated[bool, typer.Option("--clv/--no-clv", help="On an order log, also predict "
+                                      "lifetime value per segment (BG/NBD and Gamma-Gamma; "
+                                      "clv.json).")] = True,
 ):
     """Segment the customers in DATA and write a run directory with its report."""
     from . import io
@@ -300,7 +317,7 @@ def run(
         done = run_file(data, out or default_out(), spec=spec_obj, options=options,
                         overwrite=overwrite, encoding=encoding, sql=sql, engine=engine,
                         master=master, compare_algorithms=compare_list, progress=progress,
-                        notify=None if quiet else _note)
+                        notify=None if quiet else _note, clv=clv)
     if not quiet:
         for note in done.notes:
             _note(note)
@@ -349,6 +366,8 @@ def demo(
     = False,
     quiet: QuietOpt = False,
     jobs: JobsOpt = -1,
+    clv: Annotated[bool, typer.Option("--clv/--no-clv", help="With --transactions, also "
+                                      "predict lifetime value per segment.")] = True,
 ):
     """Generate SYNTHETIC 365-style customer data (or an order log) and segment it end to end."""
     from .workflow import run_demo
@@ -356,7 +375,7 @@ def demo(
     with _Progress(quiet) as progress:
         done = run_demo(out or default_out("demo-"), rows=rows, seed=seed,
                         transactions=transactions, aggregate_only=aggregate_only,
-                        overwrite=overwrite, n_jobs=_n_jobs(jobs), progress=progress)
+                        overwrite=overwrite, n_jobs=_n_jobs(jobs), progress=progress, clv=clv)
     for note in done.notes:
         out_console.print(note, markup=False)
     _summary(done.result, done.out)
@@ -441,7 +460,7 @@ def serve(
     host: Annotated[str, typer.Option("--host", help="Address to listen on.")] = "127.0.0.1",
     port: Annotated[int, typer.Option("--port", help="Port to listen on.")] = 8000,
 ):
-    """Serve a fitted MODEL over HTTP: POST /v1/assign, GET /v1/segments, GET /healthz.
+    """Serve a fitted MODEL over HTTP: POST /v1/assign, GET /v1/segments, POST /v1/clv, GET /healthz.
 
     Set CUSTSEG_API_TOKEN to require a bearer token. Needs the api extra:
     pip install "custseg[api]".
@@ -539,6 +558,100 @@ def rfm(
         counts = table["rfm_segment"].value_counts()
         for name, n in counts.items():
             out_console.print(f"  {name}: {n:,} ({n / len(table):.1%})", markup=False)
+
+
+@app.command()
+@handle_errors
+def clv(
+    transactions: Annotated[Path, typer.Argument(help="An order log: one row per purchase.")],
+    out: Annotated[Path | None, typer.Option("--out", "-o", help="Folder to write clv.json, "
+                                             "customers.parquet/csv and report.html (default: "
+                                             "runs/clv-<UTC timestamp>).")] = None,
+    spec: Annotated[Path | None, typer.Option("--spec", help="A kind = \"transactions\" "
+                                              "spec naming the columns.")] = None,
+    customer: Annotated[str | None, typer.Option("--customer", help="Customer id column.")] = None,
+    date: Annotated[str | None, typer.Option("--date", help="Purchase date column.")] = None,
+    amount: Annotated[str | None, typer.Option("--amount", help="Amount column (negative = "
+                                               "return).")] = None,
+    model: Annotated[str, typer.Option("--model", help="Purchase model: bgnbd (default), mbgnbd "
+                                       "or paretonbd; or a clv.json (or the folder holding one) "
+                                       "to score the log with without refitting.")] = "bgnbd",
+    unit: Annotated[str, typer.Option("--unit", help="Time unit of the model: day (default) or "
+                                      "week (days / 7).")] = "day",
+    calibration_end: Annotated[str | None, typer.Option(
+        "--calibration-end", help="Fit on purchases up to this date (YYYY-MM-DD) and check the "
+        "predictions against the purchases after it.")] = None,
+    as_of: Annotated[str | None, typer.Option("--as-of", help="Observation end, YYYY-MM-DD "
+                                              "(default: the last transaction's date).")] = None,
+    horizon_months: Annotated[float, typer.Option("--horizon-months", help="Months of future "
+                                                  "purchases and value to predict.")] = 12.0,
+    discount_rate: Annotated[float, typer.Option("--discount-rate", help="Monthly discount rate "
+                                                 "of future value.")] = 0.01,
+    penalizer: Annotated[float, typer.Option("--penalizer", help="L2 penalty on the parameters "
+                                             "(0: plain maximum likelihood).")] = 0.0,
+    segments: Annotated[Path | None, typer.Option("--segments", help="A run directory of custseg "
+                                                  "run: figures per segment.")] = None,
+    returns: Annotated[str | None, typer.Option("--returns", help="Negative amounts: net, "
+                                                "drop or error (default net).")] = None,
+    seed: Annotated[int, typer.Option("--seed", help="Seed of the bootstrap intervals.")] = 0,
+    overwrite: OverwriteOpt = False,
+    quiet: QuietOpt = False,
+):
+    """Predict what customers will be worth: BG/NBD (or MBG/NBD, Pareto/NBD) and Gamma-Gamma."""
+    from . import io
+    from .clv.flow import clv_file
+    from .spec import parse_spec
+
+    model_file = None
+    if model.endswith(".json") or Path(model).is_dir():
+        model_file, model = Path(model), "bgnbd"
+    done = clv_file(
+        transactions, out or default_out("clv-"),
+        spec=None if spec is None else parse_spec(io.read_text(spec), source=str(spec)),
+        columns={"customer": customer, "date": date, "amount": amount}, as_of=as_of,
+        calibration_end=calibration_end, returns=returns, model=model, unit=unit,
+        horizon_months=horizon_months, discount_rate=discount_rate, penalizer=penalizer,
+        segments=segments, model_file=model_file, seed=seed, overwrite=overwrite)
+    s = done.summary
+    if not quiet:
+        for w in s["warnings"]:
+            err_console.print(f"warning [{w['code']}]: {w['message']}", markup=False, soft_wrap=True)
+    _clv_summary(s)
+    out_console.print(f"results written to {done.out}", markup=False)
+    out_console.print(f"report: {done.out / 'report.html'}", markup=False)
+
+
+def _clv_summary(s: dict) -> None:
+    how = "fitted" if s["fitted_here"] else "loaded"
+    out_console.print(f"{s['model_title']} and Gamma-Gamma ({how}, unit {s['unit']}) on "
+                      f"{s['n_customers']:,} customers, observation end {s['as_of']}", markup=False)
+    table = Table(title="parameters", title_justify="left")
+    for c in ("model", "parameter", "estimate", "standard error"):
+        table.add_column(c, justify="left" if c in ("model", "parameter") else "right")
+    for title, params, se in ((s["model_title"], s["params"], s["params_se"] or {}),
+                              ("Gamma-Gamma", s["spend_params"], s["spend_params_se"] or {})):
+        for name, v in params.items():
+            e = se.get(name)
+            table.add_row(title, name, f"{v:,.4f}", "-" if e is None else f"{e:,.4f}")
+    out_console.print(table)
+    h = s["holdout"]
+    if h:
+        out_console.print(f"holdout check ({h['duration']:,.1f} {s['unit']}s after "
+                          f"{s['calibration_end']}, {h['customers']:,} customers): predicted "
+                          f"{h['predicted_purchases']:,.0f} repeat purchases, actual "
+                          f"{h['actual_purchases']:,.0f}; mean absolute error per customer "
+                          f"{h['mae']:.3f} (naive forecast x / T: {h['naive_mae']:.3f})", markup=False)
+    t = s["totals"]
+    out_console.print(f"next {s['horizon_months']:g} months: {t['expected_purchases']:,.0f} "
+                      f"expected repeat purchases, predicted value {t['clv']:,.0f}"
+                      + ("" if t["top10_value_share"] is None else
+                         f" ({t['top10_value_share']:.0%} of it in the top 10% of customers)"),
+                      markup=False)
+    for g in s.get("segments") or []:
+        out_console.print(f"  segment {g['segment']} ({g['name']}): {g['customers']:,} customers, "
+                          f"mean CLV {g['clv']['mean']:,.2f}, share of value "
+                          f"{g['value_share']:.1%}" if g["value_share"] is not None else "",
+                          markup=False)
 
 
 @app.command()

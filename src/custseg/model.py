@@ -18,9 +18,13 @@ from .cluster.assign import gmm_components, kprototypes_segments, nearest_centro
 from .features import Columns, FeatureSpace, n_rows
 from .spec import Spec
 
-__all__ = ["SegmentModel", "nearest_centroid", "nearest_chunk_rows", "FORMAT_VERSION"]
+__all__ = ["SegmentModel", "nearest_centroid", "nearest_chunk_rows", "FORMAT_VERSION",
+           "READABLE_VERSIONS"]
 
-FORMAT_VERSION = 1
+FORMAT_VERSION = 2
+#: format versions this custseg reads: 1, and 2 (which adds the optional ``clv`` section);
+#: a model without a ``clv`` section is written as version 1, readable by older versions
+READABLE_VERSIONS = (1, 2)
 DISTANCE_QUANTILES = (0.5, 0.9, 0.95, 0.99)
 
 
@@ -53,6 +57,11 @@ class SegmentModel:
         self.names = list(names)
         self.distance_quantiles = distance_quantiles
         self.info = info or {}
+
+    @property
+    def format_version(self) -> int:
+        """The model.json format version of this model: 2 with a ``clv`` section, else 1."""
+        return FORMAT_VERSION if "clv" in self.info else 1
 
     @property
     def k(self) -> int:
@@ -213,7 +222,7 @@ class SegmentModel:
 
     def to_dict(self) -> dict:
         return {
-            "format_version": FORMAT_VERSION,
+            "format_version": self.format_version,
             "spec": self.input_spec.to_dict(),
             "features": self.features.to_dict(),
             "centers": [[float(x) for x in row] for row in self.centers],

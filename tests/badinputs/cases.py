@@ -973,7 +973,7 @@ def _(d, s):
 
 
 @case("newer-model-version", "assign",
-      error="error: model.json has format version 99, newer than this custseg understands (1); "
+      error="error: model.json has format version 99, newer than this custseg understands (2); "
             "fix: upgrade custseg")
 def _(d, s):
     model = json.loads(_model_text(s))
@@ -1394,11 +1394,11 @@ def _(d, s):
 
 
 @case("old-model-newer-version", "compare",
-      error="error: old/model.json has format version 2, newer than this custseg understands (1); "
+      error="error: old/model.json has format version 3, newer than this custseg understands (2); "
             "fix: upgrade custseg")
 def _(d, s):
     old = old_run(d, s)
-    _corrupt_model(d, s, old, lambda t: t.replace('"format_version": 1', '"format_version": 2'))
+    _corrupt_model(d, s, old, lambda t: t.replace('"format_version": 1', '"format_version": 3'))
     return Call(["compare", old, old_run(d, s, "new")])
 
 
