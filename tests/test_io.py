@@ -1318,3 +1318,26 @@ def test_json_that_has_no_one_value_per_column_is_refused(tmp_path, text, messag
     path.write_text(text, encoding="utf-8")
     with pytest.raises(InputError, match=message):
         cio.read_table(path)
+
+
+def test_run_and_init_take_sheet(tmp_path):
+    from typer.testing import CliRunner
+
+    from custseg.cli import app
+
+    path = tmp_path / "book.xlsx"
+    rng = np.random.default_rng(4)
+    body = pd.DataFrame({"customer_id": [f"c{i}" for i in range(60)],
+                         "CLV": rng.gamma(2, 50, 60), "minutes_watched": rng.gamma(2, 500, 60)})
+    with pd.ExcelWriter(path) as writer:
+        body.head(5).to_excel(writer, sheet_name="sample", index=False)
+        body.to_excel(writer, sheet_name="all", index=False)
+    run = CliRunner().invoke(app, ["run", str(path), "--sheet", "all", "-o", str(tmp_path / "r"),
+                                   "--quiet", "--k", "2"], catch_exceptions=False)
+    assert run.exit_code == 0, run.output
+    manifest = json.loads((tmp_path / "r" / "manifest.json").read_text())
+    assert manifest["input"]["sheet"] == "all" and manifest["input"]["rows"] == 60
+    bad = CliRunner().invoke(app, ["init", str(path), "--sheet", "7", "-o", str(tmp_path / "s.toml")])
+    assert bad.exit_code == 2
+    assert "has no sheet number 7 (it has 2: 'sample', 'all')" in bad.output
+    assert not (tmp_path / "s.toml").exists()

@@ -221,6 +221,8 @@ EncodingOpt = Annotated[str | None, typer.Option("--encoding", help="Force the t
                                                  "(default: detected).")]
 SqlOpt = Annotated[str | None, typer.Option("--sql", help="SELECT query to run against a DuckDB "
                                             "or SQLite file.")]
+SheetOpt = Annotated[str | None, typer.Option("--sheet", help="Excel: the sheet name or number "
+                                              "from 0 (default: the first holding a table).")]
 OutOpt = Annotated[Path | None, typer.Option("--out", "-o", help="Run directory to write "
                                              "(default: runs/<UTC timestamp>).")]
 OverwriteOpt = Annotated[bool, typer.Option("--overwrite", help="Replace an existing output "
@@ -266,6 +268,7 @@ def run(
                                                 "for exact Ward; above it, two-stage.")] = 10_000,
     encoding: EncodingOpt = None,
     sql: SqlOpt = None,
+    sheet: SheetOpt = None,
     aggregate_only: AggregateOpt = False,
     algorithm: Annotated[str | None, typer.Option("--algorithm", help="kmeans (default), "
                                                   "minibatch-kmeans, ward, gmm or hdbscan.")]
@@ -317,7 +320,7 @@ def run(
         done = run_file(data, out or default_out(), spec=spec_obj, options=options,
                         overwrite=overwrite, encoding=encoding, sql=sql, engine=engine,
                         master=master, compare_algorithms=compare_list, progress=progress,
-                        notify=None if quiet else _note, clv=clv)
+                        notify=None if quiet else _note, clv=clv, sheet=sheet)
     if not quiet:
         for note in done.notes:
             _note(note)
@@ -337,13 +340,14 @@ def init(
     overwrite: OverwriteOpt = False,
     encoding: EncodingOpt = None,
     sql: SqlOpt = None,
+    sheet: SheetOpt = None,
     jobs: JobsOpt = -1,
 ):
     """Infer a data dictionary (spec.toml) from DATA, with comments, for editing."""
     from .workflow import write_spec
 
     written = write_spec(data, output, overwrite=overwrite, encoding=encoding, sql=sql,
-                         n_jobs=_n_jobs(jobs))
+                         n_jobs=_n_jobs(jobs), sheet=sheet)
     for note in written.notes:
         out_console.print(f"  {note}", markup=False)
     what = "transactions spec" if written.kind == "transactions" else "spec"

@@ -219,7 +219,7 @@ def run_file(source: str | Path, out: str | Path, *, spec: Spec | None = None,
              encoding: str | None = None, sql: str | None = None, engine: str = "local",
              master: str | None = None, compare_algorithms: list[str] | None = None,
              progress: Progress | None = None, notify: Notify | None = None,
-             clv: bool = True) -> RunOutput:
+             clv: bool = True, sheet: str | int | None = None) -> RunOutput:
     """Segment the customers (or the order log) in ``source`` and write the run to ``out``.
 
     Parameters
@@ -241,6 +241,8 @@ def run_file(source: str | Path, out: str | Path, *, spec: Spec | None = None,
     notify : callable, optional
         Called with each note the user should read (an order log recognised, a
         spec inferred).
+    sheet : str or int, optional
+        Excel only: the sheet name or number from 0 (default: the first holding a table).
     clv : bool, default True
         On an order log, also fit lifetime value (BG/NBD and Gamma-Gamma, days)
         and write ``clv.json`` with the figures per segment (:func:`attach_clv`).
@@ -293,7 +295,11 @@ def run_file(source: str | Path, out: str | Path, *, spec: Spec | None = None,
                 if tx_path:  # the whole log is aggregated from the file
                     df = None
         elif not tx_path:
-            df = io.read_table(data, encoding=encoding, sql=sql, n_jobs=options.n_jobs)
+            df = io.read_table(data, encoding=encoding, sql=sql, sheet=sheet,
+                               n_jobs=options.n_jobs)
+            for note in df.attrs.get("read_notes", []):  # a sheet chosen, title rows left out
+                if notify:
+                    notify(note)
             if spec is None:
                 spec = _guess_transactions(df, notify)
                 tx_path = spec is not None
@@ -306,6 +312,9 @@ def run_file(source: str | Path, out: str | Path, *, spec: Spec | None = None,
             clv_source = (data if df is None else df) if clv else None
             df, rfm_part, extra = transactions_to_customers(data if df is None else df, spec)
         info = {"path": str(data), "sha256": hashing.result() if hashing else None}
+        if df is not None and df.attrs.get("sheet") is not None:
+            info["sheet"] = df.attrs["sheet"]
+            info["read_notes"] = list(df.attrs.get("read_notes", []))
     except BaseException:
         if hashing is not None:
             hashing.cancel()
@@ -402,7 +411,7 @@ class SpecWritten:
 
 def write_spec(source: str | Path, output: str | Path, *, overwrite: bool = False,
                encoding: str | None = None, sql: str | None = None,
-               n_jobs: int | None = None) -> SpecWritten:
+               n_jobs: int | None = None, sheet: str | int | None = None) -> SpecWritten:
     """Infer a data dictionary from ``source`` and write it, with comments, to ``output``.
 
     An order log gets a transactions spec naming its customer, date and amount
@@ -418,7 +427,7 @@ def write_spec(source: str | Path, output: str | Path, *, overwrite: bool = Fals
     if output.exists() and not overwrite:
         raise ParameterError(f"{str(output)!r} already exists",
                              fix="pass --overwrite or choose another --output")
-    df = io.read_table(source, encoding=encoding, sql=sql, n_jobs=n_jobs)
+    df = io.read_table(source, encoding=encoding, sql=sql, sheet=sheet, n_jobs=n_jobs)
     cols = guess_transaction_columns(df)
     if cols is not None:
         header = (f"custseg data dictionary for the order log {source.name} ({len(df):,} rows).\n"
@@ -429,7 +438,7 @@ def write_spec(source: str | Path, output: str | Path, *, overwrite: bool = Fals
         return SpecWritten("transactions", output, [f"an order log: {roles}"])
     skip, skipped = non_customer_rows(df)
     spec, comments, notes = infer_spec(df.loc[~skip] if skip.any() else df)
-    notes = [p.message for p in skipped] + list(notes)
+    notes = list(df.attrs.get("read_notes", [])) + [p.message for p in skipped] + list(notes)
     header = (f"custseg data dictionary inferred from {source.name} ({len(df):,} rows).\n"
               "Review every column: kind (numeric | categorical), role (value | engagement |\n"
               "attribute), missing (numeric: zero | median | mean | drop | error;\n"
