@@ -329,6 +329,15 @@ def _(d, s):
     return run_call(d, put(d, "data.csv", b""))
 
 
+@case("no-line-break", "run",
+      error="error: data.csv has no line break in its first 1 MiB: it is not a table with one "
+            "customer per line; fix: check the file (a JSON document or a binary file saved as "
+            ".csv?), or export the table again")
+def _(d, s):
+    return run_call(d, put(d, "data.csv", "minutes_watched,CLV,region,channel," +
+                           ",".join(["12.5"] * 300_000)))
+
+
 @case("header-only", "run",
       error="error: data.csv has a header but no data rows; fix: check that you picked the right "
             "file (or sheet)")
