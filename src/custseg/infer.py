@@ -26,7 +26,8 @@ from .spec import HEAVY_TAIL_SKEW, RECENCY_NAMES, ColumnSpec, Spec, skewness
 __all__ = ["infer_spec", "RECENCY_NAMES", "MAX_CATEGORICAL_INT_LEVELS",
            "MAX_CATEGORICAL_TEXT_LEVELS"]
 
-_VALUE_NAMES = re.compile(r"clv|ltv|value|revenue|spend|sales|amount|monetary|profit|price", re.I)
+_VALUE_NAMES = re.compile(r"clv|ltv|value|revenue|spend|sales|amount|monetary|profit|price|"
+                          r"\bmrr\b|\barr\b|arpu|charges?\b", re.I)
 _ENGAGE_NAMES = re.compile(r"minute|watch|time|session|visit|engag|view|click|login|hours|days_active",
                            re.I)
 _ID_NAMES = re.compile(r"(^|[_\s])id$|^id|uuid|customer$", re.I)
