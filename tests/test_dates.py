@@ -209,3 +209,40 @@ def test_compare_and_predict_read_dates_as_the_fit_did(tmp_path):
     drift = report["drift"]
     assert set(drift) >= {"Signup Date (days)", "Last Purchase Date (days)", "Total Spend"}
     assert all(d["psi"] < 0.01 for d in drift.values())
+
+
+@pytest.mark.parametrize("fmt", ["%d/%m/%Y", "%m/%d/%Y", "%d.%m.%Y"])
+def test_an_order_log_in_another_date_format_gives_the_iso_result(tmp_path, fmt):
+    rng = np.random.default_rng(3)
+    n = 400
+    days = pd.Timestamp("2024-01-01") + pd.to_timedelta(rng.integers(0, 360, n), "D")
+    log = pd.DataFrame({"customer_id": [f"c{i}" for i in rng.integers(0, 60, n)],
+                        "order_date": days.strftime("%Y-%m-%d"),
+                        "amount": np.round(rng.gamma(2, 30, n), 2)})
+    iso, other = tmp_path / "iso.csv", tmp_path / "other.csv"
+    log.to_csv(iso, index=False)
+    log.assign(order_date=days.strftime(fmt)).to_csv(other, index=False)
+    outs = []
+    for path in (iso, other):
+        out = tmp_path / f"{path.stem}.parquet"
+        res = CliRunner().invoke(app, ["rfm", str(path), "-o", str(out)], catch_exceptions=False)
+        assert res.exit_code == 0, res.output
+        outs.append((pd.read_parquet(out), res.output))
+    pd.testing.assert_frame_equal(outs[0][0], outs[1][0])
+    assert "date-format" not in outs[0][1]
+    assert (f"warning [date-format]: column 'order_date' holds dates written "
+            f"{ {'%d/%m/%Y': 'DD/MM/YYYY', '%m/%d/%Y': 'MM/DD/YYYY', '%d.%m.%Y': 'DD.MM.YYYY'}[fmt]}"
+            ", read so") in outs[1][1]
+
+
+def test_an_ambiguous_order_log_date_says_so(tmp_path):
+    log = pd.DataFrame({"customer_id": ["a", "a", "b", "b", "c"],
+                        "date": ["01/02/2024", "03/04/2024", "05/06/2024", "07/08/2024",
+                                 "09/10/2024"], "amount": [1.0, 2.0, 3.0, 4.0, 5.0]})
+    path = tmp_path / "log.csv"
+    log.to_csv(path, index=False)
+    res = CliRunner().invoke(app, ["rfm", str(path), "-o", str(tmp_path / "o.csv")],
+                             catch_exceptions=False)
+    assert res.exit_code == 0, res.output
+    assert ("holds dates written DD/MM/YYYY, read so; every date there also reads the other way "
+            "round (no day above 12): check that the days come first") in res.output
