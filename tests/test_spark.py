@@ -497,3 +497,41 @@ def test_spark_input_failures_become_one_line_input_errors(text, expected):
     assert str(err).startswith(expected) and "\n" not in str(err)
     assert input_error(ValueError(text), "data.csv") is None  # not from Spark
     assert input_error(SparkFailure("Java heap space"), "data.csv") is None
+
+
+def test_dates_yes_no_and_never_read_as_the_local_engine_reads_them(spark, tmp_path):
+    from custseg.engines import run_engine
+    from custseg.io import read_table
+
+    rng = np.random.default_rng(8)
+    n = 400
+    days = pd.Timestamp("2024-06-30") - pd.to_timedelta(rng.integers(0, 300, n), "D")
+    df = pd.DataFrame({"customer_id": [f"c{i}" for i in range(n)],
+                       "Signup Date": days.strftime("%d/%m/%Y"),
+                       "Newsletter": rng.choice(["Yes", "no", "Y"], n),
+                       "days_since_last_login": rng.integers(0, 90, n).astype(float),
+                       "CLV": np.round(rng.gamma(2, 50, n), 2)})
+    df.loc[rng.random(n) < 0.1, "days_since_last_login"] = np.nan
+    data = tmp_path / "c.csv"
+    df.to_csv(data, index=False)
+    spec = parse_spec('id = "customer_id"\ncluster_on = ["Signup Date", "days_since_last_login", '
+                      '"CLV"]\ndescribe = ["Newsletter"]\n'
+                      '[columns."Signup Date"]\nkind = "date"\nformat = "DD/MM/YYYY"\n'
+                      '[columns.Newsletter]\nkind = "boolean"\n'
+                      '[columns.days_since_last_login]\nkind = "numeric"\nrole = "engagement"\n'
+                      'better = "lower"\nmissing = "never"\n'
+                      '[columns.CLV]\nkind = "numeric"\nrole = "value"\n')
+    options = RunOptions(k=3, k_range=(3, 3), stability_runs=0, analysis=False)
+    local = segment(read_table(data), spec, options)
+    spark_result = run_engine("spark", None, spec, options, source=data)
+    newest = str(days.max().date())  # the default observation date
+    assert spark_result.input_spec.as_of == local.input_spec.as_of == newest
+    spark_fs, local_fs = spark_result.segmenter.model_.features, local.segmenter.model_.features
+    assert (list(spark_fs.columns_) == list(local_fs.columns_)
+            == ["Signup Date (days)", "days_since_last_login", "days_since_last_login missing",
+                "CLV"])
+    # the same days, flags and fill values: the same feature statistics
+    np.testing.assert_allclose(spark_fs.mean_, local_fs.mean_, rtol=1e-9)
+    assert spark_fs.fill_ == pytest.approx(local_fs.fill_)
+    shares = {lvl["code"] for p in spark_result.profiles for lvl in p["categorical"]["Newsletter"]}
+    assert shares == {"yes", "no"}

@@ -8,17 +8,41 @@ import numpy as np
 import pandas as pd
 
 from ..._messages import MAX_EXAMPLES, count_text, rows_text, short_text
+from ...derive import derive_columns, derive_spec
 from ...errors import Problem, ValidationError
 from ...spec import Spec
 from ...validate import validate
 from .read import number_rows
 
-__all__ = ["validate_on_spark", "global_problems", "PROBE_ROWS"]
+__all__ = ["validate_on_spark", "global_problems", "newest_date", "PROBE_ROWS"]
 
 PROBE_ROWS = 1_000
 """Rows checked on the driver first, for the column-level errors (missing columns)."""
 _GLOBAL_CODES = {"duplicate-id", "empty-column", "constant-column", "too-few-rows",
                  "duplicate-rows", "no-rows"}
+
+
+def newest_date(raw, spec: Spec) -> str | None:
+    """The newest date in the spec's date columns (YYYY-MM-DD), read as the local engine
+    reads them (:func:`custseg.dates.parse_dates`, in the Python workers); None without."""
+    from pyspark.sql import types as T
+
+    from ...dates import parse_dates
+
+    dates = {n: c.format for n, c in spec.columns.items() if c.kind == "date" and n in raw.columns}
+    if not dates:
+        return None
+
+    def newest(batches):
+        for pdf in batches:
+            found = [v[~np.isnat(v)].max() for name, fmt in dates.items()
+                     for v in [parse_dates(pdf[name], fmt)[0]] if (~np.isnat(v)).any()]
+            if found:
+                yield pd.DataFrame({"d": [str(pd.Timestamp(max(found)).date())]})
+
+    schema = T.StructType([T.StructField("d", T.StringType(), True)])
+    rows = raw.select(*dates).mapInPandas(newest, schema).agg({"d": "max"}).first()
+    return rows[0] if rows and rows[0] else None
 
 
 def validate_on_spark(raw, spec: Spec, *, min_rows: int):
@@ -37,7 +61,12 @@ def validate_on_spark(raw, spec: Spec, *, min_rows: int):
     from pyspark.sql import functions as F
     from pyspark.sql import types as T
 
+    # dates become days to one observation date for all batches; yes/no and "never" flags
+    # are row by row (custseg.derive)
+    source, as_of = spec, newest_date(raw, spec) if spec.as_of is None else spec.as_of
+    spec = derive_spec(source, as_of)
     probe = raw.limit(PROBE_ROWS).toPandas()
+    probe, _, _, _ = derive_columns(probe, source, as_of)
     validate(probe, spec, min_rows=0)  # raises for missing/unexpected columns, as locally
     raw, total = number_rows(raw)
     if total == 0:
@@ -62,6 +91,8 @@ def validate_on_spark(raw, spec: Spec, *, min_rows: int):
                 continue
             rows = pdf["_row"].to_numpy()
             data = pdf.drop(columns=["_row"]).reset_index(drop=True)
+            data, _, _, dated = derive_columns(data, source, as_of,
+                                               row_numbers=np.arange(len(data)) + int(rows[0]) - 1)
             v = validate(data, spec, min_rows=0, row_offset=int(rows[0]) - 1)
             out = pd.DataFrame(index=pd.RangeIndex(len(pdf)))
             for name in names[:-3]:
@@ -76,7 +107,7 @@ def validate_on_spark(raw, spec: Spec, *, min_rows: int):
                 out[name] = values
             out["_row"] = rows.astype(np.int64)
             out["_drop"] = np.asarray(v.drop, dtype=bool)
-            local = [p.to_dict() for p in v.problems if p.code not in _GLOBAL_CODES]
+            local = [p.to_dict() for p in dated + v.problems if p.code not in _GLOBAL_CODES]
             prob = np.full(len(pdf), None, dtype=object)
             if local:
                 prob[0] = json.dumps(local)
@@ -95,7 +126,7 @@ def validate_on_spark(raw, spec: Spec, *, min_rows: int):
     if any(p.severity == "error" for p in problems):
         typed.unpersist()
         raise ValidationError(problems)
-    return typed.drop("_prob"), problems
+    return typed.drop("_prob"), problems, spec, as_of
 
 
 def global_problems(typed, spec: Spec, *, min_rows: int) -> list[Problem]:

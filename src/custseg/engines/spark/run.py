@@ -5,6 +5,7 @@ from __future__ import annotations
 import copy
 import time
 import warnings
+from dataclasses import replace
 from pathlib import Path
 
 import numpy as np
@@ -14,6 +15,7 @@ from ... import __version__, io
 from ..._timing import StageClock
 from ...cluster.hierarchy import ward_tree
 from ...cluster.selection import ari, ch_db, choose_k, forced_k, gap_and_stability
+from ...derive import missing_name
 from ...errors import InputError, ParameterError, Problem, ValidationError
 from ...infer import infer_spec
 from ...model import SegmentModel, nearest_centroid
@@ -154,26 +156,26 @@ def _segment(df, spec, options, *, progress, input_info, source, master, encodin
         spec, _, spec_notes = infer_spec(head)
     if est.cluster_on is not None:
         spec = spec.with_cluster_on(spec.used if est.cluster_on == "all" else list(est.cluster_on))
-    derived = [n for n, c in spec.columns.items() if (c.kind in ("date", "boolean")
-                                                       or c.missing == "never") and n in spec.used]
-    if derived:
-        raise ParameterError("the Spark engine does not read date or yes/no columns, or "
-                             f"missing = \"never\", yet ({', '.join(derived)})",
-                             fix="run with the local engine (leave out --engine spark), or move "
-                                 "those columns to ignore in the spec")
     n_columns = len(raw.columns)
     lap("read")
 
     say("validate", "checking the data against the spec")
     max_k = int(est.k) if est.k is not None else max(ks)
-    typed, problems = validate_on_spark(raw, spec, min_rows=max_k + 1)
+    input_spec = spec
+    # (date columns become '<column> (days)' from here on: custseg.derive)
+    typed, problems, spec, as_of = validate_on_spark(raw, input_spec, min_rows=max_k + 1)
+    if as_of is not None:
+        input_spec = replace(input_spec, as_of=as_of)
+    flags = {missing_name(c) for c, col in input_spec.columns.items() if col.missing == "never"}
+    quiet = [p for p in problems if p.code == "constant-column" and p.column in flags]
+    problems = [p for p in problems if p not in quiet]  # (all 0: nothing missing, as locally)
     n_in = typed.count()
     kept = typed.filter(~F.col("_drop"))
     n = kept.count()
     lap("validate")
 
     say("features", "fitting the feature space with Spark aggregations")
-    constant = tuple(p.column for p in problems if p.code == "constant-column")
+    constant = tuple(p.column for p in problems + quiet if p.code == "constant-column")
     if set(constant) >= set(spec.cluster_on):
         raise ValidationError([Problem(code="no-varying-column", severity="error",
                                        message="every cluster_on column is constant, so there "
@@ -309,6 +311,7 @@ def _segment(df, spec, options, *, progress, input_info, source, master, encodin
     lap("profile")
 
     est.spec_, est.spec_notes_ = spec, list(spec_notes)
+    est.input_spec_ = input_spec
     est.problems_ = [p.to_dict() for p in problems]
     est.rows_ = seg_local["_row"].to_numpy(dtype=np.int64) - 1 if collected else None
     est.n_rows_in_ = int(n_in)
@@ -338,7 +341,7 @@ def _segment(df, spec, options, *, progress, input_info, source, master, encodin
                    "selection_starts": starts, "final_starts": final_starts,
                    "final_iterations": int(final.summary.numIter)}
     est.model_ = SegmentModel(
-        spec, fs, centers, names, quantiles,
+        input_spec, fs, centers, names, quantiles,
         info={"algorithm": {"name": "kmeans", "params": {"k": int(k), "n_init": 1, "seed": seed}},
               "training": {"n_rows": int(n), "sizes": [p["size"] for p in profiles],
                            "inertia": inertia, "k_reason": reason, "engine": "spark"},

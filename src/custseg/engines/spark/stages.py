@@ -62,6 +62,8 @@ def fit_features(data, spec: Spec, *, n: int, log_transform: str,
                 fill[name] = 0.0
             elif col.missing == "mean":
                 aggs.append(F.avg(name).alias(name))
+            elif col.missing == "never":  # beyond every customer seen (custseg.features)
+                aggs.append(F.max(name).alias(name))
             else:
                 aggs.append(median_expr(F.col(name), n).alias(name))
         elif col.missing == "mode":
