@@ -246,3 +246,14 @@ def test_an_ambiguous_order_log_date_says_so(tmp_path):
     assert res.exit_code == 0, res.output
     assert ("holds dates written DD/MM/YYYY, read so; every date there also reads the other way "
             "round (no day above 12): check that the days come first") in res.output
+
+
+def test_the_manifest_lists_a_date_by_its_own_name(tmp_path):
+    data = tmp_path / "crm.csv"
+    _crm(120).to_csv(data, index=False)
+    out = tmp_path / "run"
+    assert CliRunner().invoke(app, ["run", str(data), "-o", str(out), "--quiet", "--k", "2"],
+                              catch_exceptions=False).exit_code == 0
+    manifest = json.loads((out / "manifest.json").read_text())
+    assert manifest["cluster_on"] == ["Signup Date", "Last Purchase Date", "Total Spend"]
+    assert manifest["features"][:2] == ["Signup Date (days)", "Last Purchase Date (days)"]

@@ -20,7 +20,19 @@ from .dates import days_name, parse_as_of, parse_dates
 from .errors import Problem
 from .spec import RECENCY_NAMES, ColumnSpec
 
-__all__ = ["derive_spec", "derive_columns", "missing_name", "MISSING_SUFFIX"]
+__all__ = ["derive_spec", "derive_columns", "missing_name", "MISSING_SUFFIX", "source_columns"]
+
+
+def source_columns(spec, names: list[str]) -> list[str]:
+    """The data's own column names behind derived ones (``Signup Date (days)`` and
+    ``Last Login missing`` are ``Signup Date`` and ``Last Login``), each once, in order."""
+    back = {}
+    for name, col in spec.columns.items():
+        if col.kind == "date":
+            back[days_name(name)] = name
+        if col.missing == "never":
+            back[missing_name(name)] = name
+    return list(dict.fromkeys(back.get(n, n) for n in names))
 
 
 def _empty(s: pd.Series, col) -> np.ndarray:

@@ -17,6 +17,7 @@ import pandas as pd
 
 from . import __version__
 from ._parallel import Later, beside
+from .derive import source_columns
 from .segmenter import CustomerSegmenter, Progress
 from .spec import Spec
 
@@ -217,7 +218,9 @@ def segment(df: pd.DataFrame, spec: Spec | None, options: RunOptions | None = No
         "seed": int(est.random_state),
         "n_init": int(est.n_init),
         "algorithm": est.algorithm,
-        "cluster_on": list(est.features_.columns_),
+        # the data's columns by their own names (a date, not its days); features: as used
+        "cluster_on": source_columns(getattr(est, "input_spec_", est.spec_),
+                                     list(est.features_.columns_)),
         "features": list(est.features_.feature_names_),
         "transforms": list(est.features_.notes_),
         "rows_segmented": int(rows.size),

@@ -15,7 +15,7 @@ from ... import __version__, io
 from ..._timing import StageClock
 from ...cluster.hierarchy import ward_tree
 from ...cluster.selection import ari, ch_db, choose_k, forced_k, gap_and_stability
-from ...derive import missing_name
+from ...derive import missing_name, source_columns
 from ...errors import InputError, ParameterError, Problem, ValidationError
 from ...infer import infer_spec
 from ...model import SegmentModel, nearest_centroid
@@ -368,7 +368,8 @@ def _segment(df, spec, options, *, progress, input_info, source, master, encodin
         "k": int(k), "k_reason": reason, "criteria_picks": picks,
         "k_range": list(est.k_range), "k_forced": est.k is not None,
         "seed": seed, "n_init": 1, "algorithm": "kmeans",
-        "cluster_on": list(fs.columns_), "features": list(fs.feature_names_),
+        "cluster_on": source_columns(input_spec, list(fs.columns_)),
+        "features": list(fs.feature_names_),
         "transforms": list(fs.notes_), "rows_segmented": int(n),
         "selection_sample_size": est.selection_sample_size_,
         "silhouette_sample_size": est.silhouette_sample_size_,
