@@ -178,12 +178,16 @@ def _csv_table(summary: dict) -> pd.DataFrame:
     return pd.DataFrame(rows, columns=columns)
 
 
-def write_campaign(summary: dict, out: str | Path, *, overwrite: bool = False) -> Path:
-    """Write ``campaign.json``, ``campaign.csv`` and ``report.html`` into ``out`` atomically."""
+def write_campaign(summary: dict, out: str | Path, *, overwrite: bool = False,
+                   extra_files: dict[str, bytes] | None = None) -> Path:
+    """Write ``campaign.json``, ``campaign.csv`` and ``report.html`` (and ``extra_files``)
+    into ``out`` atomically."""
     from ..report.campaign_section import render_campaign_html
 
     html = render_campaign_html(summary)  # before anything is written
     with io.atomic_output_dir(out, overwrite=overwrite) as tmp:
+        for name, data in (extra_files or {}).items():
+            (tmp / name).write_bytes(data)
         io.write_json(summary, tmp / "campaign.json")
         io.write_csv(_csv_table(summary), tmp / "campaign.csv")
         (tmp / "report.html").write_text(html, encoding="utf-8")
