@@ -54,24 +54,52 @@ def cell_table(frame: pd.DataFrame, *, revenue: bool = False) -> pd.DataFrame:
 
     Columns: ``segment``, ``arm``, ``n``, ``conversions`` and, with ``revenue``,
     ``revenue_sum``, ``revenue_mean``, ``revenue_var`` (sample variance); also
-    the rows of ``segment`` -1, the whole campaign per arm.
+    the rows of ``segment`` -1, the whole campaign per arm. Counts come from one
+    DuckDB scan; the revenue moments are summed by numpy in row order (two
+    passes), because floating-point sums split over threads are not the same to
+    the last bit from one run to the next.
     """
     import duckdb
 
-    rev = (", sum(revenue) AS revenue_sum, avg(revenue) AS revenue_mean, "
-           "var_samp(revenue) AS revenue_var") if revenue else ""
     con = duckdb.connect()
     try:
-        con.register("results", frame)
-        sql = (f"SELECT CAST(segment AS BIGINT) AS segment, arm, count(*) AS n, "
-               f"sum(outcome)::BIGINT AS conversions{rev} FROM results "
+        con.register("results", frame[["segment", "arm", "outcome"]])
+        sql = ("SELECT CAST(segment AS BIGINT) AS segment, arm, count(*) AS n, "
+               "sum(outcome)::BIGINT AS conversions FROM results "
                "GROUP BY GROUPING SETS ((segment, arm), (arm)) ORDER BY 1 NULLS FIRST, 2")
         cells = con.execute(sql).df()
     finally:
         con.close()
     cells["segment"] = cells["segment"].fillna(-1).astype(np.int64)
     cells["arm"] = cells["arm"].astype(str)
+    if revenue:
+        cells = pd.concat([cells, _revenue_moments(frame, cells)], axis=1)
     return cells
+
+
+def _revenue_moments(frame: pd.DataFrame, cells: pd.DataFrame) -> pd.DataFrame:
+    """Sum, mean and sample variance of ``revenue`` for each row of ``cells``."""
+    arm_codes, arms = pd.factorize(frame["arm"].astype(str), sort=True)
+    seg_codes, segs = pd.factorize(frame["segment"].to_numpy(), sort=True)
+    rev = frame["revenue"].to_numpy(dtype=float)
+    out = {k: np.full(len(cells), np.nan) for k in ("revenue_sum", "revenue_mean", "revenue_var")}
+    for codes, n_groups, key in (
+            (seg_codes * len(arms) + arm_codes, len(segs) * len(arms),
+             lambda s, a: (list(segs).index(s) * len(arms) + list(arms).index(a)) if s >= 0
+             else None),
+            (arm_codes, len(arms), lambda s, a: list(arms).index(a) if s < 0 else None)):
+        n = np.bincount(codes, minlength=n_groups)
+        total = np.bincount(codes, weights=rev, minlength=n_groups)
+        with np.errstate(divide="ignore", invalid="ignore"):
+            mean = total / n
+            var = np.bincount(codes, weights=(rev - mean[codes]) ** 2,
+                              minlength=n_groups) / (n - 1)
+        for i, (s, a) in enumerate(zip(cells["segment"], cells["arm"], strict=True)):
+            j = key(s, a)
+            if j is not None:
+                out["revenue_sum"][i], out["revenue_mean"][i] = total[j], mean[j]
+                out["revenue_var"][i] = var[j] if n[j] > 1 else np.nan
+    return pd.DataFrame(out, index=cells.index)
 
 
 def revenue_samples(frame: pd.DataFrame, *, cap: int = BOOT_SAMPLE, seed: int = 0

@@ -91,8 +91,8 @@ def _env() -> jinja2.Environment:
         loader=jinja2.PackageLoader("custseg.report", "templates"),
         autoescape=True, undefined=jinja2.ChainableUndefined, trim_blocks=True,
         lstrip_blocks=True, keep_trailing_newline=True)
-    env.filters.update({"int": c.fmt_int, "pct": c.fmt_pct, "p": c.fmt_p, "num": c.fmt_num,
-                        "pts": _pts})
+    env.filters.update({"int": c.fmt_int, "pct": c.fmt_pct, "p": c.fmt_p, "p_eq": c.fmt_p_eq,
+                        "num": c.fmt_num, "pts": _pts})
     return env
 
 
