@@ -108,21 +108,21 @@ def revenue_samples(frame: pd.DataFrame, *, cap: int = BOOT_SAMPLE, seed: int = 
     overall (segment -1): each customer is kept with probability ``cap / size of its
     group``, by a ``numpy.random.Generator(PCG64(seed))``."""
     rng = np.random.default_rng(seed)
-    seg = frame["segment"].to_numpy()
-    arm = frame["arm"].to_numpy()
+    arm_codes, arms = pd.factorize(frame["arm"].astype(str), sort=True)
+    seg_codes, segs = pd.factorize(frame["segment"].to_numpy(), sort=True)
     rev = frame["revenue"].to_numpy(dtype=float)
-    codes, keys = pd.factorize(pd.MultiIndex.from_arrays([seg, arm]), sort=True)
-    arm_codes, arm_keys = pd.factorize(arm, sort=True)
     u = rng.random(len(frame))
     out: dict[tuple[int, str], np.ndarray] = {}
-    for group_codes, labels, overall in ((codes, keys, False), (arm_codes, arm_keys, True)):
-        sizes = np.bincount(group_codes, minlength=len(labels))
-        keep = u < np.minimum(1.0, cap / np.maximum(sizes, 1))[group_codes]
-        order = np.argsort(group_codes[keep], kind="stable")
+    cell_labels = [(int(s), str(a)) for s in segs for a in arms]
+    for codes, labels in ((seg_codes * len(arms) + arm_codes, cell_labels),
+                          (arm_codes, [(-1, str(a)) for a in arms])):
+        sizes = np.bincount(codes, minlength=len(labels))
+        keep = u < np.minimum(1.0, cap / np.maximum(sizes, 1))[codes]
+        kept = codes[keep]
+        order = np.argsort(kept, kind="stable")
         values = rev[keep][order]
-        bounds = np.searchsorted(group_codes[keep][order], np.arange(len(labels) + 1))
-        for i, label in enumerate(labels):
-            key = (-1, str(label)) if overall else (int(label[0]), str(label[1]))
+        bounds = np.searchsorted(kept[order], np.arange(len(labels) + 1))
+        for i, key in enumerate(labels):
             out[key] = values[bounds[i]:bounds[i + 1]]
     return out
 

@@ -32,10 +32,11 @@ MOST_MISSING = 0.5
 
 
 def _comparable(a: np.ndarray, b: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """Both id arrays as numbers when both are numeric, else both as text."""
-    if a.dtype.kind in "iuf" and b.dtype.kind in "iuf":
+    """Both id arrays as they are when both are numbers or both text, else both as text."""
+    numeric = a.dtype.kind in "iuf", b.dtype.kind in "iuf"
+    if numeric[0] == numeric[1]:
         return a, b
-    return a.astype(str), b.astype(str)
+    return a.astype(str).astype(object), b.astype(str).astype(object)
 
 
 def _join_by_id(typed: pd.DataFrame, run_seg: pd.DataFrame, id_col: str, column: str,
