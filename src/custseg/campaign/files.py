@@ -18,7 +18,7 @@ import pandas as pd
 from .. import io
 from .._messages import count_text
 from ..errors import InputError
-from ..rundir import read_run, read_segments
+from ..rundir import read_run, segments_path
 from .analyze import CampaignOptions, analyze_cells, cell_table, revenue_samples
 from .columns import check_results, guess_arms, guess_columns, parse_split
 from .plan import plan_campaign
@@ -31,23 +31,26 @@ __all__ = ["analyze_campaign", "analyze_frame", "plan_from_run", "write_campaign
 MOST_MISSING = 0.5
 
 
-def _comparable(a: np.ndarray, b: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """Both id arrays as they are when both are numbers or both text, else both as text."""
+def _arrow_ids(a: np.ndarray, b: np.ndarray):
+    """Both id arrays as Arrow arrays: as they are when both are numbers or both text, else
+    both as text."""
+    import pyarrow as pa
+
     numeric = a.dtype.kind in "iuf", b.dtype.kind in "iuf"
-    if numeric[0] == numeric[1]:
-        return a, b
-    return a.astype(str).astype(object), b.astype(str).astype(object)
+    if numeric[0] != numeric[1]:
+        a, b = a.astype(str).astype(object), b.astype(str).astype(object)
+    return pa.array(a, from_pandas=True), pa.array(b, from_pandas=True)
 
 
 def _join_by_id(typed: pd.DataFrame, run_seg: pd.DataFrame, id_col: str, column: str,
                 warnings: list[dict]) -> pd.DataFrame:
-    run_ids, file_ids = _comparable(run_seg[id_col].to_numpy(), typed["id"].to_numpy())
-    index = pd.Index(run_ids)
-    if not index.is_unique:
-        index = index.drop_duplicates()
-        run_seg = run_seg.iloc[pd.Index(run_ids).get_indexer(index)]
-    pos = index.get_indexer(file_ids)
-    missing = pos < 0
+    import pyarrow.compute as pc
+
+    run_ids, file_ids = _arrow_ids(run_seg[id_col].to_numpy(), typed["id"].to_numpy())
+    # Arrow's hash lookup: the first row of the run with each id (run ids are unique)
+    pos = pc.index_in(file_ids, value_set=run_ids).to_numpy(zero_copy_only=False)
+    missing = np.isnan(pos) if pos.dtype.kind == "f" else np.zeros(len(pos), dtype=bool)
+    pos = np.where(missing, 0, np.nan_to_num(pos)).astype(np.int64)
     n_missing = int(missing.sum())
     if n_missing:
         share = n_missing / len(typed)
@@ -61,9 +64,9 @@ def _join_by_id(typed: pd.DataFrame, run_seg: pd.DataFrame, id_col: str, column:
         warnings.append({"code": "ids-not-in-run", "message": (
             f"{count_text(n_missing, 'customer')} of the results ({share:.1%}, e.g. id "
             f"{str(first)[:40]!r}) are not in the run and are left out")})
-    seg = run_seg["segment"].to_numpy()[np.where(missing, 0, pos)]
-    typed = typed.assign(segment=np.where(missing, -1, seg).astype(np.int64))
-    return typed[~missing].reset_index(drop=True)
+    seg = run_seg["segment"].to_numpy()[pos]
+    typed = typed.assign(segment=seg.astype(np.int64))
+    return typed[~missing].reset_index(drop=True) if n_missing else typed
 
 
 def _assign_by_model(typed: pd.DataFrame, frame: pd.DataFrame, model,
@@ -95,6 +98,16 @@ def _segments_of(typed: pd.DataFrame, frame: pd.DataFrame, run_seg: pd.DataFrame
                          "with an id), or include the clustering columns")
 
 
+def _run_segments(run_dir: Path) -> pd.DataFrame:
+    """The id (or row) and segment columns of a run's ``segments.parquet`` (a file or a
+    partitioned folder), without the names and distances (a third of the memory)."""
+    import pyarrow.dataset as ds
+
+    path = segments_path(run_dir)
+    first = ds.dataset(path, format="parquet", partitioning="hive").schema.names[0]
+    return pd.read_parquet(path, columns=[first, "segment"])
+
+
 def analyze_frame(frame: pd.DataFrame, run_dir: str | Path, *, id: str | None = None,
                   group: str | None = None, outcome: str | None = None,
                   revenue: str | None = None, treatment: str | None = None,
@@ -103,7 +116,7 @@ def analyze_frame(frame: pd.DataFrame, run_dir: str | Path, *, id: str | None = 
     """The campaign analysis (``campaign.json``'s content) of a results table and a run."""
     run_dir = Path(run_dir)
     run = read_run(run_dir)
-    run_seg = read_segments(run_dir)
+    run_seg = _run_segments(run_dir)
     run_id = run_seg.columns[0] if run_seg.columns[0] != "row" else None
     cols = guess_columns(frame, id=id, group=group, outcome=outcome, revenue=revenue,
                          id_candidates=(run_id,) if run_id else ())
