@@ -251,7 +251,11 @@ def check_results(frame: pd.DataFrame, cols: CampaignColumns) -> tuple[pd.DataFr
     warnings: list[dict] = []
     out = pd.DataFrame(index=pd.RangeIndex(len(frame)))
     if cols.id is not None:
-        out["id"] = frame[cols.id].to_numpy()
+        import pyarrow as pa
+
+        # Arrow-backed: hashed (checks, join) without a Python object per id
+        out["id"] = pd.arrays.ArrowExtensionArray(pa.array(frame[cols.id].to_numpy(),
+                                                           from_pandas=True))
     arm = frame[cols.group]
     if arm.isna().any():
         rows = np.flatnonzero(arm.isna().to_numpy())
@@ -300,12 +304,12 @@ def _check_ids(out: pd.DataFrame, cols: CampaignColumns) -> None:
                          f"{count_text(len(rows), 'row')} (row {rows[0] + 1}"
                          f"{more_text(rows[:1], len(rows))})", fix="give every customer its id")
     # hashing in Arrow: ten million text ids take a second, not the ten pandas needs
-    counts = pc.value_counts(pa.array(ids.to_numpy(), from_pandas=True))
+    arrow = pa.array(ids.array)
+    counts = pc.value_counts(arrow)
     repeated = counts.filter(pc.greater(counts.field("counts"), 1)).field("values")
     if len(repeated) == 0:
         return
-    mask = pc.is_in(pa.array(ids.to_numpy(), from_pandas=True),
-                    value_set=repeated).to_numpy(zero_copy_only=False)
+    mask = pc.is_in(arrow, value_set=repeated).to_numpy(zero_copy_only=False)
     dup = out.loc[mask]
     arms = dup.groupby("id", sort=False)["arm"].nunique()
     crossed = arms[arms > 1]

@@ -31,26 +31,31 @@ __all__ = ["analyze_campaign", "analyze_frame", "plan_from_run", "write_campaign
 MOST_MISSING = 0.5
 
 
-def _arrow_ids(a: np.ndarray, b: np.ndarray):
-    """Both id arrays as Arrow arrays: as they are when both are numbers or both text, else
-    both as text."""
+def _arrow_ids(a, b):
+    """Two Arrow id arrays made comparable: as they are when both are numbers or both
+    text, else both as text."""
     import pyarrow as pa
-
-    numeric = a.dtype.kind in "iuf", b.dtype.kind in "iuf"
-    if numeric[0] != numeric[1]:
-        a, b = a.astype(str).astype(object), b.astype(str).astype(object)
-    return pa.array(a, from_pandas=True), pa.array(b, from_pandas=True)
-
-
-def _join_by_id(typed: pd.DataFrame, run_seg: pd.DataFrame, id_col: str, column: str,
-                warnings: list[dict]) -> pd.DataFrame:
     import pyarrow.compute as pc
 
-    run_ids, file_ids = _arrow_ids(run_seg[id_col].to_numpy(), typed["id"].to_numpy())
+    def numeric(x) -> bool:
+        return pa.types.is_integer(x.type) or pa.types.is_floating(x.type)
+
+    if numeric(a) != numeric(b):
+        a, b = pc.cast(a, pa.string()), pc.cast(b, pa.string())
+    return a, b
+
+
+def _join_by_id(typed: pd.DataFrame, run_seg, id_col: str, column: str,
+                warnings: list[dict]) -> pd.DataFrame:
+    import pyarrow as pa
+    import pyarrow.compute as pc
+
+    run_ids, file_ids = _arrow_ids(run_seg.column(id_col).combine_chunks(),
+                                   pa.array(typed["id"].array))
     # Arrow's hash lookup: the first row of the run with each id (run ids are unique)
-    pos = pc.index_in(file_ids, value_set=run_ids).to_numpy(zero_copy_only=False)
-    missing = np.isnan(pos) if pos.dtype.kind == "f" else np.zeros(len(pos), dtype=bool)
-    pos = np.where(missing, 0, np.nan_to_num(pos)).astype(np.int64)
+    found = pc.index_in(file_ids, value_set=run_ids)
+    missing = found.is_null().to_numpy(zero_copy_only=False)
+    pos = pc.fill_null(found, 0).to_numpy(zero_copy_only=False).astype(np.int64)
     n_missing = int(missing.sum())
     if n_missing:
         share = n_missing / len(typed)
@@ -64,7 +69,7 @@ def _join_by_id(typed: pd.DataFrame, run_seg: pd.DataFrame, id_col: str, column:
         warnings.append({"code": "ids-not-in-run", "message": (
             f"{count_text(n_missing, 'customer')} of the results ({share:.1%}, e.g. id "
             f"{str(first)[:40]!r}) are not in the run and are left out")})
-    seg = run_seg["segment"].to_numpy()[pos]
+    seg = run_seg.column("segment").to_numpy()[pos]
     typed = typed.assign(segment=seg.astype(np.int64))
     return typed[~missing].reset_index(drop=True) if n_missing else typed
 
@@ -82,7 +87,7 @@ def _assign_by_model(typed: pd.DataFrame, frame: pd.DataFrame, model,
     return typed.assign(segment=seg)[~dropped].reset_index(drop=True)
 
 
-def _segments_of(typed: pd.DataFrame, frame: pd.DataFrame, run_seg: pd.DataFrame,
+def _segments_of(typed: pd.DataFrame, frame: pd.DataFrame, run_seg,
                  run_id: str | None, model, id_col: str | None, warnings: list[dict]
                  ) -> tuple[pd.DataFrame, str]:
     features = list(model.features.columns_)
@@ -98,14 +103,14 @@ def _segments_of(typed: pd.DataFrame, frame: pd.DataFrame, run_seg: pd.DataFrame
                          "with an id), or include the clustering columns")
 
 
-def _run_segments(run_dir: Path) -> pd.DataFrame:
+def _run_segments(run_dir: Path):
     """The id (or row) and segment columns of a run's ``segments.parquet`` (a file or a
-    partitioned folder), without the names and distances (a third of the memory)."""
+    partitioned folder) as an Arrow table: no names or distances (a third of the
+    memory), and ids hashed by Arrow without becoming Python objects."""
     import pyarrow.dataset as ds
 
-    path = segments_path(run_dir)
-    first = ds.dataset(path, format="parquet", partitioning="hive").schema.names[0]
-    return pd.read_parquet(path, columns=[first, "segment"])
+    data = ds.dataset(segments_path(run_dir), format="parquet", partitioning="hive")
+    return data.to_table(columns=[data.schema.names[0], "segment"])
 
 
 def analyze_frame(frame: pd.DataFrame, run_dir: str | Path, *, id: str | None = None,
@@ -117,7 +122,7 @@ def analyze_frame(frame: pd.DataFrame, run_dir: str | Path, *, id: str | None = 
     run_dir = Path(run_dir)
     run = read_run(run_dir)
     run_seg = _run_segments(run_dir)
-    run_id = run_seg.columns[0] if run_seg.columns[0] != "row" else None
+    run_id = run_seg.column_names[0] if run_seg.column_names[0] != "row" else None
     cols = guess_columns(frame, id=id, group=group, outcome=outcome, revenue=revenue,
                          id_candidates=(run_id,) if run_id else ())
     typed, warnings = check_results(frame, cols)
