@@ -261,3 +261,48 @@ def test_cell_table_counts_and_sums_per_segment_and_arm():
     assert cells.loc[(0, "t"), "revenue_var"] == pytest.approx(50.0)  # var of 10, 0
     assert cells.loc[(-1, "c"), "n"] == 2 and cells.loc[(-1, "c"), "revenue_sum"] == 6.0
     assert cells.loc[(-1, "t"), "conversions"] == 2
+
+
+# ------------------------------------------------------------------ columns and arms
+@pytest.mark.parametrize("values,expected", [
+    (["control", "treatment"], ("control", ["treatment"])),
+    (["B", "A"], ("A", ["B"])),
+    (["holdout", "email", "sms"], ("holdout", ["email", "sms"])),
+    (["0", "1"], ("0", ["1"])),
+    (["offer", "nothing"], ("nothing", ["offer"])),  # the one arm not named like a treatment
+])
+def test_arms_are_guessed(values, expected):
+    from custseg.campaign.columns import guess_arms
+
+    assert guess_arms(values) == expected
+
+
+def test_arms_that_cannot_be_told_apart_need_a_name():
+    from custseg.campaign.columns import guess_arms
+    from custseg.errors import InputError
+
+    with pytest.raises(InputError, match="cannot tell which arm is the control among 'x', 'y'"):
+        guess_arms(["x", "y"])
+    assert guess_arms(["x", "y"], control="y") == ("y", ["x"])
+    assert guess_arms(["x", "y", "z"], treatment="z", control="x") == ("x", ["z"])
+
+
+def test_outcomes_are_read_from_numbers_booleans_and_words():
+    from custseg.campaign.columns import outcome_values
+
+    assert outcome_values(pd.Series([1, 0, 1]), "y").tolist() == [1, 0, 1]
+    assert outcome_values(pd.Series([True, False]), "y").tolist() == [1, 0]
+    assert outcome_values(pd.Series(["Yes", "no", " TRUE ", "0"]), "y").tolist() == [1, 0, 1, 0]
+    with pytest.raises(ValueError, match=r"2 cells hold something else \(row 2: 'maybe', row 3: "
+                                         r"'nan'\)"):
+        outcome_values(pd.Series(["1", "maybe", "nan"]), "y")
+
+
+def test_split_is_one_share_per_arm():
+    from custseg.campaign.columns import parse_split
+
+    assert parse_split("90/10", ["t", "c"]) == {"t": 0.9, "c": 0.1}
+    assert parse_split(None, ["a", "b", "c"]) == pytest.approx({"a": 1 / 3, "b": 1 / 3,
+                                                                "c": 1 / 3})
+    with pytest.raises(ParameterError, match="one positive number per arm"):
+        parse_split("50/50/0", ["a", "b", "c"])
