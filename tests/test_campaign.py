@@ -174,9 +174,9 @@ BAD = [
      "'treatment'"),
     ("both-arms", lambda r: pd.concat([r, r.iloc[[0]].replace(
         {"group": {"control": "treatment", "treatment": "control"}})]), [],
-     "1 customer appear in more than one arm"),
+     "1 customer appears in more than one arm (id 'C000001' in rows 1 and 2001)"),
     ("outcome-not-0-1", lambda r: r.assign(converted=r["converted"].where(r.index != 4, 2)), [],
-     "column 'converted' must hold 0 or 1 (converted or not), but 1 cell hold something else "
+     "column 'converted' must hold 0 or 1 (converted or not), but 1 cell holds something else "
      "(row 5: '2')"),
     ("most-ids-missing", lambda r: r.assign(customer_id="Z" + r["customer_id"]), [],
      "customers of 2,000 in the results (100%) are not in the run"),

@@ -231,7 +231,8 @@ def outcome_values(s: pd.Series, column: str) -> np.ndarray:
     where = np.flatnonzero(bad)
     shown = where[:3]
     raise InputError(f"column {column!r} must hold 0 or 1 (converted or not), but "
-                     f"{count_text(len(where), 'cell')} hold something else "
+                     f"{count_text(len(where), 'cell')} "
+                     f"{'holds' if len(where) == 1 else 'hold'} something else "
                      f"({examples_text([int(r) + 1 for r in shown], [s.iloc[r] for r in shown])}"
                      f"{more_text(shown, len(where))})",
                      fix="write 1 for a customer who converted and 0 for one who did not, "
@@ -316,11 +317,13 @@ def _check_ids(out: pd.DataFrame, cols: CampaignColumns) -> None:
     first = crossed.index[0] if len(crossed) else dup["id"].iloc[0]
     rows = np.flatnonzero(mask)[(dup["id"] == first).to_numpy()][:2] + 1
     if len(crossed):
-        raise InputError(f"{count_text(len(crossed), 'customer')} appear in more than one arm "
+        raise InputError(f"{count_text(len(crossed), 'customer')} "
+                         f"{'appears' if len(crossed) == 1 else 'appear'} in more than one arm "
                          f"(id {str(first)[:40]!r} in rows {rows[0]} and {rows[1]})",
                          fix="a customer belongs to one arm: remove the customers who were "
                              "exposed to both (they invalidate the comparison)")
     extra = int(len(dup) - len(arms))
-    raise InputError(f"{count_text(extra, 'id')} repeat an earlier row "
+    raise InputError(f"{count_text(extra, 'id')} {'repeats' if extra == 1 else 'repeat'} an "
+                     "earlier row "
                      f"(id {str(first)[:40]!r} in rows {rows[0]} and {rows[1]})",
                      fix="give one row per customer (sum their outcome and revenue first)")

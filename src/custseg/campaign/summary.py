@@ -120,8 +120,8 @@ def summarize(result: dict, *, warnings: list[dict], meta: dict, alpha: float = 
     if small:
         warnings.append({"code": "small-segments", "message": (
             f"{count_text(len(small), 'segment')} ({', '.join(str(s['segment']) for s in small)})"
-            " have fewer than 30 customers in an arm: their intervals are wide and their tests "
-            "weak")})
+            f" {'has' if len(small) == 1 else 'have'} fewer than 30 customers in an arm: their "
+            "intervals are wide and their tests weak")})
     return {
         **meta,
         "srm": {"p_value": srm["p_value"], "mismatch": srm["mismatch"],
