@@ -207,3 +207,32 @@ def test_campaign_plan_says_which_segments_are_too_small(demo):
         demo / "segments.parquet")["segment"].unique())
     bad = invoke("campaign-plan", "--run", demo, "--baseline", 0.05, "--mde", 0)
     assert bad.exit_code == 2 and "--mde must be between" in bad.output
+
+
+def test_revenue_reinterpretations_are_warnings_with_counts(tmp_path, demo, results):
+    odd = results.copy()
+    odd.loc[odd.index[:4], "revenue"] = np.nan
+    non_converter = odd.index[(odd["converted"] == 0)][10:12]
+    odd.loc[non_converter, "revenue"] = 9.5
+    res, out = _run(tmp_path, odd, demo)
+    assert res.exit_code == 0, res.output
+    s = json.loads((out / "campaign.json").read_text())
+    codes = {w["code"]: w["message"] for w in s["warnings"]}
+    assert codes["revenue-missing"].startswith("4 customers with an empty (or infinite)")
+    assert codes["revenue-without-conversion"].startswith("2 customers did not convert but")
+    # both count as 0: the revenue per customer is the direct mean with those cells at 0
+    segs = pd.read_parquet(demo / "segments.parquet")
+    fixed = odd.fillna({"revenue": 0.0})
+    fixed.loc[non_converter, "revenue"] = 0.0
+    treated = fixed[fixed["group"] == "treatment"]
+    assert s["overall"]["revenue"]["per_customer"]["treatment"] == pytest.approx(
+        treated["revenue"].mean(), rel=1e-12)
+    assert len(segs) == s["customers"]
+
+
+def test_an_existing_output_needs_overwrite(tmp_path, demo, results):
+    (tmp_path / "out").mkdir()
+    (tmp_path / "out" / "keep.txt").write_text("mine")
+    res, out = _run(tmp_path, results, demo)
+    assert res.exit_code == 2 and "--overwrite" in res.output
+    assert sorted(p.name for p in out.iterdir()) == ["keep.txt"]
