@@ -431,7 +431,7 @@ def test_healthz(client, model):
 
 def test_openapi_documents_request_responses_and_errors(client):
     doc = client.get("/openapi.json").json()
-    assert set(doc["paths"]) == {"/v1/assign", "/v1/segments", "/healthz"}
+    assert set(doc["paths"]) == {"/v1/assign", "/v1/segments", "/v1/clv", "/healthz"}
     schemas = doc["components"]["schemas"]
     customer = schemas["Customer"]
     assert set(customer["properties"]) == {"customer_id", "minutes_watched", "CLV", "region"}

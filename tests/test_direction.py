@@ -12,10 +12,13 @@ import pandas as pd
 import pytest
 
 from custseg.errors import SpecError
+from custseg.infer import infer_spec
 from custseg.pipeline import RunOptions, segment
 from custseg.profile import _words
 from custseg.recommend import DEFAULT_RULES, segment_recommendations
-from custseg.spec import infer_spec, parse_spec
+from custseg.segmenter import CustomerSegmenter
+from custseg.spec import parse_spec
+from custseg.validate import validate
 
 
 def crm_table(n: int = 2_000, seed: int = 3) -> pd.DataFrame:
@@ -175,9 +178,57 @@ def test_an_email_column_is_never_the_id_even_when_it_comes_first():
     frame.insert(0, "Email", [f"user{i}@example.com" for i in range(len(frame))])
     spec, comments, notes = infer_spec(frame)
     assert spec.id == "Customer ID"
-    assert "Email" in spec.ignore and "Email" not in spec.columns
-    assert "Email: e-mail addresses (personal data), never the id, ignored" in notes
-    assert "Email: e-mail addresses, personal data" in comments["ignore"]
+    assert spec.personal == ["Email"] and "Email" not in [*spec.columns, *spec.ignore]
+    assert "Email: e-mail addresses (personal data), never the id, kept out of outputs" in notes
+    assert comments["columns.Email"].startswith("e-mail addresses: personal data (pii = true)")
     # alone, it is still not the id: rows are numbered instead
     spec, _, _ = infer_spec(frame.drop(columns=["Customer ID"]))
     assert spec.id is None
+
+
+def test_names_with_the_same_traits_in_another_order_are_told_apart():
+    # segment 0 is more inactive than mid value, segment 1 the other way round: the same
+    # two traits; the third (tenure, from a date column) tells them apart
+    from custseg.profile import name_segments
+
+    spec = parse_spec('[columns.CLV]\nkind = "numeric"\nrole = "value"\n'
+                      '[columns."Last Login (days)"]\nkind = "numeric"\nrole = "engagement"\n'
+                      'better = "lower"\n'
+                      '[columns."Signup Date (days)"]\nkind = "numeric"\n')
+    profiles = [{"segment": s, "categorical": {}} for s in range(3)]
+    z = {"CLV": np.array([0.3, 0.2, -1.5]), "Last Login (days)": np.array([1.4, 0.9, -1.0]),
+         "Signup Date (days)": np.array([-0.8, 0.9, 0.0])}
+    assert name_segments(profiles, z, spec) == [
+        "Inactive, mid value, new customers", "Mid value, inactive, long-standing customers",
+        "Low value, recently active"]
+
+
+def test_missing_never_fills_beyond_every_customer_and_flags_them():
+    from custseg.derive import derive_columns
+
+    spec = parse_spec('cluster_on = ["days_since_last_login", "spend"]\n'
+                      '[columns.days_since_last_login]\nkind = "numeric"\nrole = "engagement"\n'
+                      'better = "lower"\nmissing = "never"\n'
+                      '[columns.spend]\nkind = "numeric"\nrole = "value"\n')
+    df = pd.DataFrame({"days_since_last_login": [3.0, np.nan, 40.0, 10.0, np.nan, 7.0],
+                       "spend": [10.0, 12.0, 3.0, 8.0, 11.0, 9.0]})
+    frame, derived, _, _ = derive_columns(df, spec)
+    assert derived.cluster_on == ["days_since_last_login", "days_since_last_login missing",
+                                  "spend"]
+    assert frame["days_since_last_login missing"].tolist() == [0, 1, 0, 0, 1, 0]
+    many = pd.concat([df] * 10, ignore_index=True)
+    many["spend"] += np.arange(60) / 10  # (distinct customers)
+    est = CustomerSegmenter(spec, k=2, k_range=(2, 3), stability_runs=0).fit(many)
+    filled = est.features_.impute(validate(frame, derived, min_rows=0).frame)
+    # the empty cells get the largest value seen (40 days), not the median or zero
+    assert filled["days_since_last_login"].tolist() == [3.0, 40.0, 40.0, 10.0, 40.0, 7.0]
+    assert list(est.features_.columns_) == ["days_since_last_login",
+                                            "days_since_last_login missing", "spend"]
+
+
+def test_init_says_never_for_an_empty_recency():
+    frame = crm_table(400)
+    spec, comments, _ = infer_spec(frame)
+    col = spec.columns["Days Since Last Login"]
+    assert col.missing == "never"
+    assert "'Days Since Last Login missing'" in comments["columns.Days Since Last Login"]

@@ -42,7 +42,7 @@ from custseg.io import (
     write_parquet,
 )
 from custseg.io.atomic import pid_alive
-from custseg.io.csv_reader import keep_infinity_as_text, read_text_arrow
+from custseg.io.csv_reader import keep_text_as_written, read_text_arrow
 from custseg.io.sources import NA_OPTIONS
 from custseg.io.text import SAMPLE_BYTES
 
@@ -128,7 +128,31 @@ def test_excel_sheet_by_name_and_number(tmp_path):
     pd.testing.assert_frame_equal(read_table(path, sheet="customers"), small_frame())
     pd.testing.assert_frame_equal(read_table(path, sheet=1), small_frame())
     pd.testing.assert_frame_equal(read_table(path, sheet="1"), small_frame())  # from a CLI
-    assert read_table(path).columns.tolist() == ["x"]  # default: first sheet
+    # default: the first sheet holding a table; a one-column notes sheet is not one
+    frame = read_table(path)
+    pd.testing.assert_frame_equal(frame, small_frame())
+    assert frame.attrs["read_notes"] == [
+        "read sheet 'customers': the first sheet, 'notes', holds no table (pass --sheet to "
+        "choose another)"]
+
+
+def test_excel_cover_page_and_title_rows(tmp_path):
+    path = tmp_path / "export.xlsx"
+    with pd.ExcelWriter(path) as writer:
+        pd.DataFrame({"Customer export": ["Prepared 2026-11-30", "Confidential"]}).to_excel(
+            writer, sheet_name="Cover", index=False)
+        pd.DataFrame([["Customers by region", None, None], ["as of November", None, None],
+                      ["customer_id", "region", "CLV"], ["c1", "EU", 10.5],
+                      ["c2", "US", 3.0]]).to_excel(writer, sheet_name="Data", index=False,
+                                                   header=False)
+    frame = read_table(path)
+    assert frame.columns.tolist() == ["customer_id", "region", "CLV"]
+    assert frame["customer_id"].tolist() == ["c1", "c2"] and frame["CLV"].tolist() == [10.5, 3.0]
+    assert frame.attrs["read_notes"] == [
+        "read sheet 'Data': the first sheet, 'Cover', holds no table (pass --sheet to choose "
+        "another)",
+        f"sheet 'Data' of {path}: the header is on row 3; the 2 rows above it (titles) left out"]
+    assert read_table(path, sheet="Data").columns.tolist() == ["customer_id", "region", "CLV"]
 
 
 @pytest.mark.parametrize("suffix", [".jsonl", ".ndjson", ".json"])
@@ -1085,7 +1109,7 @@ def test_arrow_reader_reads_what_pandas_reads_or_declines(rows, sep, tmp_path_fa
     if got is None:
         return
     options = {"sep": sep, "encoding": "utf-8", **NA_OPTIONS}
-    want = keep_infinity_as_text(pd.read_csv(path, low_memory=False, **options), path, options)
+    want = keep_text_as_written(pd.read_csv(path, low_memory=False, **options), path, options)
     pd.testing.assert_frame_equal(got, want)
 
 
@@ -1294,3 +1318,26 @@ def test_json_that_has_no_one_value_per_column_is_refused(tmp_path, text, messag
     path.write_text(text, encoding="utf-8")
     with pytest.raises(InputError, match=message):
         cio.read_table(path)
+
+
+def test_run_and_init_take_sheet(tmp_path):
+    from typer.testing import CliRunner
+
+    from custseg.cli import app
+
+    path = tmp_path / "book.xlsx"
+    rng = np.random.default_rng(4)
+    body = pd.DataFrame({"customer_id": [f"c{i}" for i in range(60)],
+                         "CLV": rng.gamma(2, 50, 60), "minutes_watched": rng.gamma(2, 500, 60)})
+    with pd.ExcelWriter(path) as writer:
+        body.head(5).to_excel(writer, sheet_name="sample", index=False)
+        body.to_excel(writer, sheet_name="all", index=False)
+    run = CliRunner().invoke(app, ["run", str(path), "--sheet", "all", "-o", str(tmp_path / "r"),
+                                   "--quiet", "--k", "2"], catch_exceptions=False)
+    assert run.exit_code == 0, run.output
+    manifest = json.loads((tmp_path / "r" / "manifest.json").read_text())
+    assert manifest["input"]["sheet"] == "all" and manifest["input"]["rows"] == 60
+    bad = CliRunner().invoke(app, ["init", str(path), "--sheet", "7", "-o", str(tmp_path / "s.toml")])
+    assert bad.exit_code == 2
+    assert "has no sheet number 7 (it has 2: 'sample', 'all')" in bad.output
+    assert not (tmp_path / "s.toml").exists()

@@ -8,7 +8,8 @@ import pytest
 import scipy.stats
 
 from custseg.errors import SpecError
-from custseg.spec import ColumnSpec, Spec, code_str, infer_spec, parse_spec
+from custseg.infer import infer_spec
+from custseg.spec import ColumnSpec, Spec, code_str, parse_spec
 
 FULL = """
 kind = "customers"
@@ -153,18 +154,18 @@ BAD_SPECS = [
                  r"did you mean 'customers'\?",
                  ["kind"], id="top-kind"),
     pytest.param('[columns.a]\nkind = "numerc"\n',
-                 r"\[columns\.a\] kind must be one of numeric, categorical, got 'numerc'; "
-                 r"did you mean 'numeric'\?",
+                 r"\[columns\.a\] kind must be one of numeric, categorical, date, boolean, text, "
+                 r"got 'numerc'; did you mean 'numeric'\?",
                  ["columns.a"], id="bad-kind"),
     pytest.param('[columns.a]\nrole = "value"\n',
-                 r"\[columns\.a\] kind must be one of numeric, categorical, got None",
+                 r"\[columns\.a\] kind must be one of numeric, categorical, date, boolean, text, got None",
                  ["columns.a"], id="no-kind"),
     pytest.param('[columns.a]\nkind = "numeric"\nrole = "valeu"\n',
                  r"\[columns\.a\] role must be one of value, engagement, attribute, got 'valeu'; "
                  r"did you mean 'value'\?",
                  ["columns.a"], id="bad-role"),
     pytest.param('[columns.a]\nkind = "numeric"\nmissing = "unknown"\n',
-                 r"\[columns\.a\] missing must be one of zero, median, mean, drop, error, "
+                 r"\[columns\.a\] missing must be one of zero, median, mean, never, drop, error, "
                  r"got 'unknown'",
                  ["columns.a"], id="numeric-missing"),
     pytest.param('[columns.b]\nkind = "categorical"\nmissing = "median"\n',

@@ -31,7 +31,7 @@ _EXPORTS = {
     "ValidationError": "errors",
     "build_analysis": "analysis",
     "check": "validate",
-    "infer_spec": "spec",
+    "infer_spec": "infer",
     "load_model": "modelfile",
     "parse_spec": "spec",
     "read_table": "io",

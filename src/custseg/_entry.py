@@ -1,6 +1,7 @@
 """The console entry point: the CLI, with Ctrl+C handled even while it loads."""
 
 import gc
+import signal
 import sys
 
 
@@ -15,13 +16,19 @@ def main() -> None:
     except KeyboardInterrupt:
         _interrupted()
     try:
+        from . import cli
+
+        cli.QUIET_SHUTDOWN = True
         cli_main()
     except KeyboardInterrupt:  # outside a command's own handler (start-up, shutdown)
         _interrupted()
     finally:
-        # The process ends here, every output written and closed: spare the
-        # interpreter's final garbage collection, which walks every object left
-        # (0.3-0.4 s after a 1M-customer run). atexit handlers still run.
+        # The process ends here, every output written and closed (or nothing written):
+        # a Ctrl+C from now on has nothing left to stop, and would only print a
+        # traceback from the middle of the shutdown.
+        signal.signal(signal.SIGINT, signal.SIG_IGN)
+        # Spare the interpreter's final garbage collection, which walks every object
+        # left (0.3-0.4 s after a 1M-customer run). atexit handlers still run.
         gc.freeze()
         _end_workers()
 

@@ -40,28 +40,45 @@ def _fail(lines: list[str], code: int = 2) -> None:
     raise typer.Exit(code)
 
 
+#: set by the console entry point (custseg._entry): once a command has ended, a Ctrl+C
+#: has nothing left to stop and is ignored, instead of interrupting the shutdown with a
+#: traceback. Never set in-process (tests, notebooks), where the handler is the caller's.
+QUIET_SHUTDOWN = False
+
+
 def handle_errors(fn):
     """Translate custseg errors (exit 2) and interrupts (exit 130) for a command."""
 
     @functools.wraps(fn)
     def wrapper(*args, **kwargs):
         try:
-            return fn(*args, **kwargs)
-        except CustsegError as exc:
-            _fail(exc.lines)
-        except KeyboardInterrupt:
-            err_console.print("interrupted: nothing was written", markup=False)
-            raise typer.Exit(130) from None
-        except typer.Exit:
-            raise
-        except Exception as exc:  # a bug: say so in one line, traceback on request
-            if os.environ.get("CUSTSEG_DEBUG"):
-                raise
-            first = (str(exc).strip().splitlines() or [""])[0][:300]  # (Java errors run on)
-            _fail([f"internal error ({type(exc).__name__}: {first}); this is a bug in custseg, "
-                   "please report it (set CUSTSEG_DEBUG=1 for the traceback)"], code=1)
+            return _command(fn, *args, **kwargs)
+        finally:
+            if QUIET_SHUTDOWN:
+                import signal
+
+                signal.signal(signal.SIGINT, signal.SIG_IGN)
 
     return wrapper
+
+
+def _command(fn, *args, **kwargs):
+    """Run a command, its errors as one line (exit 2) and interrupts as exit 130."""
+    try:
+        return fn(*args, **kwargs)
+    except CustsegError as exc:
+        _fail(exc.lines)
+    except KeyboardInterrupt:
+        err_console.print("interrupted: nothing was written", markup=False)
+        raise typer.Exit(130) from None
+    except typer.Exit:
+        raise
+    except Exception as exc:  # a bug: say so in one line, traceback on request
+        if os.environ.get("CUSTSEG_DEBUG"):
+            raise
+        first = (str(exc).strip().splitlines() or [""])[0][:300]  # (Java errors run on)
+        _fail([f"internal error ({type(exc).__name__}: {first}); this is a bug in custseg, "
+               "please report it (set CUSTSEG_DEBUG=1 for the traceback)"], code=1)
 
 
 def _version(value: bool):
@@ -178,6 +195,20 @@ def _summary(result, out: Path) -> None:
                       f(r["stability"], ".3f"), f(r["smallest_share"], ".1%"),
                       f(r["seconds"], ".1f"))
         out_console.print(t)
+    clv = result.manifest.get("clv")
+    if clv:
+        t = Table(title=f"lifetime value by segment (BG/NBD and Gamma-Gamma, next "
+                  f"{clv['horizon_months']:g} months; clv.json)", title_justify="left")
+        for col in ("segment", "name", "customers", "mean CLV", "95% CI", "share of value",
+                    "mean P(alive)"):
+            t.add_column(col, justify="left" if col == "name" else "right")
+        for g in clv["segments"]:
+            lo, hi = g["mean_clv_ci95"]
+            t.add_row(str(g["segment"]), g["name"], f"{g['customers']:,}", f"{g['mean_clv']:,.2f}",
+                      f"{lo:,.2f} to {hi:,.2f}",
+                      "-" if g["value_share"] is None else f"{g['value_share']:.1%}",
+                      f"{g['mean_p_alive']:.1%}")
+        out_console.print(t)
     out_console.print(f"results written to {out}", markup=False)
     if (out / "report.html").exists():
         out_console.print(f"report: {out / 'report.html'}", markup=False)
@@ -190,6 +221,8 @@ EncodingOpt = Annotated[str | None, typer.Option("--encoding", help="Force the t
                                                  "(default: detected).")]
 SqlOpt = Annotated[str | None, typer.Option("--sql", help="SELECT query to run against a DuckDB "
                                             "or SQLite file.")]
+SheetOpt = Annotated[str | None, typer.Option("--sheet", help="Excel: the sheet name or number "
+                                              "from 0 (default: the first holding a table).")]
 OutOpt = Annotated[Path | None, typer.Option("--out", "-o", help="Run directory to write "
                                              "(default: runs/<UTC timestamp>).")]
 OverwriteOpt = Annotated[bool, typer.Option("--overwrite", help="Replace an existing output "
@@ -235,6 +268,7 @@ def run(
                                                 "for exact Ward; above it, two-stage.")] = 10_000,
     encoding: EncodingOpt = None,
     sql: SqlOpt = None,
+    sheet: SheetOpt = None,
     aggregate_only: AggregateOpt = False,
     algorithm: Annotated[str | None, typer.Option("--algorithm", help="kmeans (default), "
                                                   "minibatch-kmeans, ward, gmm or hdbscan.")]
@@ -255,6 +289,9 @@ def run(
     master: Annotated[str | None, typer.Option("--master", help="Spark master URL for "
                                                "--engine spark (default local[*]).")] = None,
     jobs: JobsOpt = -1,
+    clv: Annotated[bool, typer.Option("--clv/--no-clv", help="On an order log, also predict "
+                                      "lifetime value per segment (BG/NBD and Gamma-Gamma; "
+                                      "clv.json).")] = True,
 ):
     """Segment the customers in DATA and write a run directory with its report."""
     from . import io
@@ -283,7 +320,7 @@ def run(
         done = run_file(data, out or default_out(), spec=spec_obj, options=options,
                         overwrite=overwrite, encoding=encoding, sql=sql, engine=engine,
                         master=master, compare_algorithms=compare_list, progress=progress,
-                        notify=None if quiet else _note)
+                        notify=None if quiet else _note, clv=clv, sheet=sheet)
     if not quiet:
         for note in done.notes:
             _note(note)
@@ -303,13 +340,14 @@ def init(
     overwrite: OverwriteOpt = False,
     encoding: EncodingOpt = None,
     sql: SqlOpt = None,
+    sheet: SheetOpt = None,
     jobs: JobsOpt = -1,
 ):
     """Infer a data dictionary (spec.toml) from DATA, with comments, for editing."""
     from .workflow import write_spec
 
     written = write_spec(data, output, overwrite=overwrite, encoding=encoding, sql=sql,
-                         n_jobs=_n_jobs(jobs))
+                         n_jobs=_n_jobs(jobs), sheet=sheet)
     for note in written.notes:
         out_console.print(f"  {note}", markup=False)
     what = "transactions spec" if written.kind == "transactions" else "spec"
@@ -336,6 +374,8 @@ def demo(
                                            "campaign/ inside the output.")] = False,
     quiet: QuietOpt = False,
     jobs: JobsOpt = -1,
+    clv: Annotated[bool, typer.Option("--clv/--no-clv", help="With --transactions, also "
+                                      "predict lifetime value per segment.")] = True,
 ):
     """Generate SYNTHETIC 365-style customer data (or an order log) and segment it end to end."""
     from .workflow import run_demo
@@ -343,7 +383,7 @@ def demo(
     with _Progress(quiet) as progress:
         done = run_demo(out or default_out("demo-"), rows=rows, seed=seed,
                         transactions=transactions, aggregate_only=aggregate_only,
-                        overwrite=overwrite, n_jobs=_n_jobs(jobs), progress=progress,
+                        overwrite=overwrite, n_jobs=_n_jobs(jobs), progress=progress, clv=clv,
                         campaign=campaign)
     for note in done.notes:
         out_console.print(note, markup=False)
@@ -364,6 +404,9 @@ def assign(
     sql: SqlOpt = None,
     quiet: QuietOpt = False,
     jobs: JobsOpt = -1,
+    as_of: Annotated[str | None, typer.Option("--as-of", help="Observation date the model's "
+                                              "date columns count days to, YYYY-MM-DD (default: "
+                                              "the newest date in DATA).")] = None,
 ):
     """Assign new customers in DATA to the segments of a fitted MODEL."""
     from .modelfile import load_model
@@ -371,7 +414,7 @@ def assign(
 
     m = load_model(model)
     summary = assign_file(m, data, output, chunksize=chunk_size, overwrite=overwrite,
-                          encoding=encoding, sql=sql, n_jobs=_n_jobs(jobs))
+                          encoding=encoding, sql=sql, n_jobs=_n_jobs(jobs), as_of=as_of)
     if not quiet:
         for w in summary["warnings"]:
             err_console.print(f"warning [{w['code']}]: {w['message']}", markup=False,
@@ -400,11 +443,20 @@ def export(
     output: Annotated[Path, typer.Option("--output", "-o", help="Audience file to write "
                                          "(.csv or .parquet).")],
     overwrite: OverwriteOpt = False,
+    data: Annotated[Path | None, typer.Option("--data", help="The customer file, to join "
+                                              "--columns from by id.")] = None,
+    columns: Annotated[str | None, typer.Option("--columns", help="Columns of --data to add, "
+                                                "comma-separated (all: every column but "
+                                                "personal data, added only when named).")] = None,
 ):
     """Export the customers of chosen segments for a CRM or ad-platform upload."""
     from .scoring import export_segments
 
-    summary = export_segments(run_dir, segment, output, overwrite=overwrite)
+    summary = export_segments(run_dir, segment, output, overwrite=overwrite, data=data,
+                              columns=None if columns is None else
+                              [c.strip() for c in columns.split(",") if c.strip()])
+    for w in summary["warnings"]:
+        err_console.print(f"warning [{w['code']}]: {w['message']}", markup=False)
     names = ", ".join(f"{s['segment']} ({s['name']})" for s in summary["segments"])
     out_console.print(f"{summary['rows']:,} customers of segment(s) {names} written to {output}",
                       markup=False)
@@ -417,7 +469,7 @@ def serve(
     host: Annotated[str, typer.Option("--host", help="Address to listen on.")] = "127.0.0.1",
     port: Annotated[int, typer.Option("--port", help="Port to listen on.")] = 8000,
 ):
-    """Serve a fitted MODEL over HTTP: POST /v1/assign, GET /v1/segments, GET /healthz.
+    """Serve a fitted MODEL over HTTP: POST /v1/assign, GET /v1/segments, POST /v1/clv, GET /healthz.
 
     Set CUSTSEG_API_TOKEN to require a bearer token. Needs the api extra:
     pip install "custseg[api]".
@@ -515,6 +567,100 @@ def rfm(
         counts = table["rfm_segment"].value_counts()
         for name, n in counts.items():
             out_console.print(f"  {name}: {n:,} ({n / len(table):.1%})", markup=False)
+
+
+@app.command()
+@handle_errors
+def clv(
+    transactions: Annotated[Path, typer.Argument(help="An order log: one row per purchase.")],
+    out: Annotated[Path | None, typer.Option("--out", "-o", help="Folder to write clv.json, "
+                                             "customers.parquet/csv and report.html (default: "
+                                             "runs/clv-<UTC timestamp>).")] = None,
+    spec: Annotated[Path | None, typer.Option("--spec", help="A kind = \"transactions\" "
+                                              "spec naming the columns.")] = None,
+    customer: Annotated[str | None, typer.Option("--customer", help="Customer id column.")] = None,
+    date: Annotated[str | None, typer.Option("--date", help="Purchase date column.")] = None,
+    amount: Annotated[str | None, typer.Option("--amount", help="Amount column (negative = "
+                                               "return).")] = None,
+    model: Annotated[str, typer.Option("--model", help="Purchase model: bgnbd (default), mbgnbd "
+                                       "or paretonbd; or a clv.json (or the folder holding one) "
+                                       "to score the log with without refitting.")] = "bgnbd",
+    unit: Annotated[str, typer.Option("--unit", help="Time unit of the model: day (default) or "
+                                      "week (days / 7).")] = "day",
+    calibration_end: Annotated[str | None, typer.Option(
+        "--calibration-end", help="Fit on purchases up to this date (YYYY-MM-DD) and check the "
+        "predictions against the purchases after it.")] = None,
+    as_of: Annotated[str | None, typer.Option("--as-of", help="Observation end, YYYY-MM-DD "
+                                              "(default: the last transaction's date).")] = None,
+    horizon_months: Annotated[float, typer.Option("--horizon-months", help="Months of future "
+                                                  "purchases and value to predict.")] = 12.0,
+    discount_rate: Annotated[float, typer.Option("--discount-rate", help="Monthly discount rate "
+                                                 "of future value.")] = 0.01,
+    penalizer: Annotated[float, typer.Option("--penalizer", help="L2 penalty on the parameters "
+                                             "(0: plain maximum likelihood).")] = 0.0,
+    segments: Annotated[Path | None, typer.Option("--segments", help="A run directory of custseg "
+                                                  "run: figures per segment.")] = None,
+    returns: Annotated[str | None, typer.Option("--returns", help="Negative amounts: net, "
+                                                "drop or error (default net).")] = None,
+    seed: Annotated[int, typer.Option("--seed", help="Seed of the bootstrap intervals.")] = 0,
+    overwrite: OverwriteOpt = False,
+    quiet: QuietOpt = False,
+):
+    """Predict what customers will be worth: BG/NBD (or MBG/NBD, Pareto/NBD) and Gamma-Gamma."""
+    from . import io
+    from .clv.flow import clv_file
+    from .spec import parse_spec
+
+    model_file = None
+    if model.endswith(".json") or Path(model).is_dir():
+        model_file, model = Path(model), "bgnbd"
+    done = clv_file(
+        transactions, out or default_out("clv-"),
+        spec=None if spec is None else parse_spec(io.read_text(spec), source=str(spec)),
+        columns={"customer": customer, "date": date, "amount": amount}, as_of=as_of,
+        calibration_end=calibration_end, returns=returns, model=model, unit=unit,
+        horizon_months=horizon_months, discount_rate=discount_rate, penalizer=penalizer,
+        segments=segments, model_file=model_file, seed=seed, overwrite=overwrite)
+    s = done.summary
+    if not quiet:
+        for w in s["warnings"]:
+            err_console.print(f"warning [{w['code']}]: {w['message']}", markup=False, soft_wrap=True)
+    _clv_summary(s)
+    out_console.print(f"results written to {done.out}", markup=False)
+    out_console.print(f"report: {done.out / 'report.html'}", markup=False)
+
+
+def _clv_summary(s: dict) -> None:
+    how = "fitted" if s["fitted_here"] else "loaded"
+    out_console.print(f"{s['model_title']} and Gamma-Gamma ({how}, unit {s['unit']}) on "
+                      f"{s['n_customers']:,} customers, observation end {s['as_of']}", markup=False)
+    table = Table(title="parameters", title_justify="left")
+    for c in ("model", "parameter", "estimate", "standard error"):
+        table.add_column(c, justify="left" if c in ("model", "parameter") else "right")
+    for title, params, se in ((s["model_title"], s["params"], s["params_se"] or {}),
+                              ("Gamma-Gamma", s["spend_params"], s["spend_params_se"] or {})):
+        for name, v in params.items():
+            e = se.get(name)
+            table.add_row(title, name, f"{v:,.4f}", "-" if e is None else f"{e:,.4f}")
+    out_console.print(table)
+    h = s["holdout"]
+    if h:
+        out_console.print(f"holdout check ({h['duration']:,.1f} {s['unit']}s after "
+                          f"{s['calibration_end']}, {h['customers']:,} customers): predicted "
+                          f"{h['predicted_purchases']:,.0f} repeat purchases, actual "
+                          f"{h['actual_purchases']:,.0f}; mean absolute error per customer "
+                          f"{h['mae']:.3f} (naive forecast x / T: {h['naive_mae']:.3f})", markup=False)
+    t = s["totals"]
+    out_console.print(f"next {s['horizon_months']:g} months: {t['expected_purchases']:,.0f} "
+                      f"expected repeat purchases, predicted value {t['clv']:,.0f}"
+                      + ("" if t["top10_value_share"] is None else
+                         f" ({t['top10_value_share']:.0%} of it in the top 10% of customers)"),
+                      markup=False)
+    for g in s.get("segments") or []:
+        out_console.print(f"  segment {g['segment']} ({g['name']}): {g['customers']:,} customers, "
+                          f"mean CLV {g['clv']['mean']:,.2f}, share of value "
+                          f"{g['value_share']:.1%}" if g["value_share"] is not None else "",
+                          markup=False)
 
 
 @app.command()

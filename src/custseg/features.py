@@ -45,6 +45,8 @@ def _fill_value(values: np.ndarray, policy: str) -> float:
         return 0.0
     if policy == "mean":
         return float(present.mean())
+    if policy == "never":  # beyond every observed customer, beside a "<column> missing" flag
+        return float(present.max())
     return float(np.median(present))  # median, and the fallback for drop/error
 
 

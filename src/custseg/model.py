@@ -9,6 +9,8 @@ assigns customers uses: :class:`~custseg.segmenter.CustomerSegmenter.predict`, t
 
 from __future__ import annotations
 
+from dataclasses import replace
+
 import numpy as np
 import pandas as pd
 
@@ -16,9 +18,13 @@ from .cluster.assign import gmm_components, kprototypes_segments, nearest_centro
 from .features import Columns, FeatureSpace, n_rows
 from .spec import Spec
 
-__all__ = ["SegmentModel", "nearest_centroid", "nearest_chunk_rows", "FORMAT_VERSION"]
+__all__ = ["SegmentModel", "nearest_centroid", "nearest_chunk_rows", "FORMAT_VERSION",
+           "READABLE_VERSIONS"]
 
-FORMAT_VERSION = 1
+FORMAT_VERSION = 2
+#: format versions this custseg reads: 1, and 2 (which adds the optional ``clv`` section);
+#: a model without a ``clv`` section is written as version 1, readable by older versions
+READABLE_VERSIONS = (1, 2)
 DISTANCE_QUANTILES = (0.5, 0.9, 0.95, 0.99)
 
 
@@ -40,12 +46,22 @@ class SegmentModel:
 
     def __init__(self, spec: Spec, features: FeatureSpace, centers: np.ndarray, names: list[str],
                  distance_quantiles: list[dict], info: dict | None = None):
-        self.spec = spec
+        from .derive import derive_spec
+
+        #: the spec as written (date columns under their own names); ``spec`` is what
+        #: validation, features and profiles see (a date column as ``<column> (days)``)
+        self.input_spec = spec
+        self.spec = derive_spec(spec)
         self.features = features
         self.centers = np.asarray(centers, dtype=np.float64)
         self.names = list(names)
         self.distance_quantiles = distance_quantiles
         self.info = info or {}
+
+    @property
+    def format_version(self) -> int:
+        """The model.json format version of this model: 2 with a ``clv`` section, else 1."""
+        return FORMAT_VERSION if "clv" in self.info else 1
 
     @property
     def k(self) -> int:
@@ -101,18 +117,45 @@ class SegmentModel:
         unfamiliar = (dist > p99[labels]) | self.features.unseen_levels(frame)
         return labels, dist, unfamiliar
 
-    def assign(self, df: pd.DataFrame, *, row_offset: int = 0) -> tuple[pd.DataFrame, list]:
+    @property
+    def has_dates(self) -> bool:
+        """Whether the model reads date or yes/no columns (see :mod:`custseg.derive`)."""
+        return self.input_spec is not self.spec
+
+    def with_days(self, df: pd.DataFrame, *, as_of: str | None = None,
+                  row_offset: int = 0) -> tuple[pd.DataFrame, list]:
+        """``df`` with each date column as its days to ``as_of`` (default: the newest date
+        in ``df``) and each yes/no column as ``yes``/``no``, as the model reads them; and
+        the warnings. Raises ValidationError for cells that are neither. Data without
+        such columns comes back as it is."""
+        from .derive import derive_columns
+        from .errors import ValidationError
+
+        if not self.has_dates:
+            return df, []
+        source = replace(self.input_spec, as_of=None)
+        df, _, _, dated = derive_columns(df, source, as_of=as_of,
+                                      row_numbers=np.arange(len(df)) + row_offset)
+        if any(p.severity == "error" for p in dated):
+            raise ValidationError(dated)
+        return df, dated
+
+    def assign(self, df: pd.DataFrame, *, row_offset: int = 0,
+               as_of: str | None = None) -> tuple[pd.DataFrame, list]:
         """Assign raw data (as read) to segments.
 
         Returns the assignments (the id column when the data has the spec's id,
         else ``row`` counted from ``row_offset + 1``; then ``segment``,
         ``segment_name``, ``distance``, ``unfamiliar``) and the validation warnings.
         Rows left out by a ``missing = "drop"`` policy get segment -1. Raises
-        :class:`~custseg.errors.ValidationError` when the data breaks the spec.
+        :class:`~custseg.errors.ValidationError` when the data breaks the spec. A
+        date column counts days to ``as_of`` (YYYY-MM-DD; default: the newest date
+        in ``df``, not the training data's).
         """
         from .errors import ValidationError
         from .validate import validate
 
+        df, dated = self.with_days(df, as_of=as_of, row_offset=row_offset)
         needed = list(self.features.columns_)
         extra = [c for c in self.spec.used if c not in needed and c in df.columns]
         checked = validate(df, self.spec, mode="assign", required=needed + extra,
@@ -140,7 +183,7 @@ class SegmentModel:
         out["segment_name"] = names
         out["distance"] = np.round(dist, 6)
         out["unfamiliar"] = unfamiliar
-        return out, checked.warnings
+        return out, dated + checked.warnings
 
     def known_codes(self, column: str) -> list[str]:
         """The category codes of ``column`` the model knows: the spec's labels, else the
@@ -179,8 +222,8 @@ class SegmentModel:
 
     def to_dict(self) -> dict:
         return {
-            "format_version": FORMAT_VERSION,
-            "spec": self.spec.to_dict(),
+            "format_version": self.format_version,
+            "spec": self.input_spec.to_dict(),
             "features": self.features.to_dict(),
             "centers": [[float(x) for x in row] for row in self.centers],
             "names": list(self.names),
@@ -190,8 +233,10 @@ class SegmentModel:
 
     @classmethod
     def from_dict(cls, d: dict) -> SegmentModel:
+        from .derive import derive_spec
+
         spec = Spec.from_dict(d["spec"], source="model.json spec")
-        features = FeatureSpace.from_dict(d["features"], spec)
+        features = FeatureSpace.from_dict(d["features"], derive_spec(spec))
         info = {k: v for k, v in d.items() if k not in
                 ("format_version", "spec", "features", "centers", "names", "distance_quantiles",
                  "checksum", "signature")}

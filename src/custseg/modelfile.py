@@ -21,7 +21,7 @@ from importlib import resources
 from pathlib import Path
 
 from .errors import ModelError
-from .model import FORMAT_VERSION, SegmentModel
+from .model import FORMAT_VERSION, READABLE_VERSIONS, SegmentModel
 
 __all__ = ["model_to_json", "model_from_json", "load_model", "save_model", "KEY_ENV"]
 
@@ -70,7 +70,7 @@ def model_from_json(text: str, source: str = "model.json") -> SegmentModel:
     if missing:
         raise ModelError(f"{source} is not a complete custseg model: missing "
                          f"{', '.join(missing)}", fix="re-create it with custseg run")
-    if version != FORMAT_VERSION:
+    if version not in READABLE_VERSIONS:
         raise ModelError(f"{source} has unknown format version {version!r}")
     _check_schema(d, source)
     canon = _canonical(d)

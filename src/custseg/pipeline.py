@@ -89,6 +89,11 @@ class RunResult:
     def spec(self) -> Spec:
         return self.segmenter.spec_
 
+    @property
+    def input_spec(self) -> Spec:
+        """The spec as written (date columns under their own names, ``as_of`` set)."""
+        return getattr(self.segmenter, "input_spec_", self.segmenter.spec_)
+
 
 def profiles_table(profiles: list[dict], spec: Spec) -> pd.DataFrame:
     """One row per segment: size, share, means and medians, value shares, category shares."""

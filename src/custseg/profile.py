@@ -8,9 +8,12 @@ column (e.g. of all CLV). Names come from the most distinctive traits.
 
 from __future__ import annotations
 
+import re
+
 import numpy as np
 import pandas as pd
 
+from .dates import DAYS_SUFFIX
 from .spec import RECENCY_NAMES, Spec, skewness
 
 __all__ = ["profile_segments", "add_category_shares", "name_segments", "numeric_z", "TRAIT_Z", "TRAIT_LIFT",
@@ -146,7 +149,17 @@ def _words(spec: Spec, name: str) -> tuple[str, str]:
         return ("low value", "high value")
     if col.role == "engagement":
         return ("low engagement", "high engagement")
+    if name.endswith(DAYS_SUFFIX):  # the days since a date (custseg.dates)
+        date = name[:-len(DAYS_SUFFIX)]
+        if _TENURE_NAMES.search(date):
+            return ("new customers", "long-standing customers")
+        return (f"recent {date}", f"early {date}")
     return (f"low {name}", f"high {name}")
+
+
+#: a date column whose days are the customer's tenure
+_TENURE_NAMES = re.compile(r"sign[\s_-]*up|join|regist|creat|first|since|start|acquir|onboard|"
+                           r"member|customer[\s_-]*since|opened", re.I)
 
 
 def _is_recency(spec: Spec, name: str) -> bool:
@@ -217,22 +230,26 @@ def name_segments(profiles: list[dict], z: dict[str, np.ndarray], spec: Spec) ->
             parts = ["typical customers"]
         names.append(", ".join(parts))
         alternatives.append(extra)
-    # make names unique: add the next trait, then a number
+    # make names unique: add the next trait, then a number. "Inactive, mid value" and
+    # "mid value, inactive" say the same: names are compared as sets of traits
+    def same(nm: str) -> frozenset[str]:
+        return frozenset(nm.split(", "))
+
     for _ in range(3):
-        counts = pd.Series(names).value_counts()
+        counts = pd.Series([same(nm) for nm in names]).value_counts()
         dups = set(counts[counts > 1].index)
         if not dups:
             break
         for i, nm in enumerate(names):
-            if nm in dups and alternatives[i]:
+            if same(nm) in dups and alternatives[i]:
                 names[i] = f"{nm}, {alternatives[i].pop(0)}"
-    seen: dict[str, int] = {}
+    seen: dict[frozenset[str], int] = {}
     for i, nm in enumerate(names):
-        if nm in seen:
-            seen[nm] += 1
-            names[i] = f"{nm} ({seen[nm]})"
+        if same(nm) in seen:
+            seen[same(nm)] += 1
+            names[i] = f"{nm} ({seen[same(nm)]})"
         else:
-            seen[nm] = 1
+            seen[same(nm)] = 1
     names = [nm[0].upper() + nm[1:] for nm in names]
     for seg, override in spec.names.items():
         if 0 <= seg < len(names):

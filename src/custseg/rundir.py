@@ -90,7 +90,7 @@ def write_run(result: RunResult, out: str | Path, *, overwrite: bool = False,
         header = ("The effective data dictionary of this run (custseg).\n"
                   + ("It was inferred from the data: review it, edit it and pass it with --spec."
                      if result.spec_inferred else ""))
-        (tmp / "spec.toml").write_text(spec.to_toml(header=header), encoding="utf-8")
+        (tmp / "spec.toml").write_text(result.input_spec.to_toml(header=header), encoding="utf-8")
         timings["report"] = round(t2 - t1, 4)
         # the segment tables' writing overlaps the report: "write" is what is left
         timings["write"] = round(t1 - t0 + time.perf_counter() - t2, 4)

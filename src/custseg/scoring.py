@@ -97,7 +97,7 @@ class _Writer:
 
 def assign_file(model: SegmentModel, data: str | Path, out: str | Path, *,
                 chunksize: int = 500_000, overwrite: bool = False, encoding: str | None = None,
-                sql: str | None = None, n_jobs: int | None = None) -> dict:
+                sql: str | None = None, n_jobs: int | None = None, as_of: str | None = None) -> dict:
     """Assign every customer of ``data`` and write the result to ``out`` atomically.
 
     Returns a summary: rows, counts per segment, unfamiliar customers, warnings.
@@ -105,6 +105,8 @@ def assign_file(model: SegmentModel, data: str | Path, out: str | Path, *,
     the run, and nothing is written. ``n_jobs`` (None: one job) of two or more
     reads the next chunk on a joblib thread while this one is assigned and
     written; with one job no thread is started. The output is the same either way.
+    A model with date columns counts days to ``as_of`` (YYYY-MM-DD), by default the
+    newest date in ``data`` (found in a first pass over its date columns).
     """
     if not isinstance(chunksize, int) or chunksize < 1:
         raise ParameterError(f"--chunk-size must be a positive integer, got {chunksize!r}")
@@ -114,13 +116,17 @@ def assign_file(model: SegmentModel, data: str | Path, out: str | Path, *,
     _check_target(out, overwrite)
     with io.atomic_file(out) as tmp:
         tally = None
-        if encoding is None and sql is None and Path(data).suffix.lower() in _ARROW_INPUTS:
+        if model.has_dates:
+            as_of = _newest_date(model, data, chunksize, encoding, sql) if as_of is None else as_of
+        if (encoding is None and sql is None and Path(data).suffix.lower() in _ARROW_INPUTS
+                and not model.has_dates):
             try:
                 tally = _assign_arrow(model, Path(data), Path(tmp), kind, chunksize, n_jobs)
             except _Fallback:
                 tally = None
         if tally is None:
-            tally = _assign_pandas(model, data, Path(tmp), kind, chunksize, encoding, sql, n_jobs)
+            tally = _assign_pandas(model, data, Path(tmp), kind, chunksize, encoding, sql, n_jobs,
+                                   as_of)
         if tally.rows == 0:
             raise InputError(f"{data} has no rows to assign")
     counts = tally.counts
@@ -133,6 +139,23 @@ def assign_file(model: SegmentModel, data: str | Path, out: str | Path, *,
         "warnings": tally.warnings,
         "output": str(out),
     }
+
+
+def _newest_date(model: SegmentModel, data, chunksize: int, encoding: str | None,
+                 sql: str | None) -> str | None:
+    """The newest date in the model's date columns of ``data`` (YYYY-MM-DD), or None."""
+    from .dates import parse_dates
+
+    columns = {n: c.format for n, c in model.input_spec.columns.items() if c.kind == "date"}
+    newest = None
+    for chunk in io.iter_table(data, chunksize=chunksize, encoding=encoding, sql=sql):
+        for name, fmt in columns.items():
+            if name in chunk.columns:
+                values, _ = parse_dates(chunk[name], fmt)
+                values = values[~np.isnat(values)]
+                if values.size and (newest is None or values.max() > newest):
+                    newest = values.max()
+    return None if newest is None else str(pd.Timestamp(newest).date())
 
 
 class _Tally:
@@ -151,13 +174,14 @@ class _Tally:
 
 
 def _assign_pandas(model: SegmentModel, data, tmp: Path, kind: str, chunksize: int,
-                   encoding: str | None, sql: str | None, n_jobs: int | None = None) -> _Tally:
+                   encoding: str | None, sql: str | None, n_jobs: int | None = None,
+                   as_of: str | None = None) -> _Tally:
     """The reference path: pandas chunks, :meth:`SegmentModel.assign`, pandas or pyarrow writing."""
     tally = _Tally(model.k)
     writer = _Writer(tmp, kind)
 
     def work(chunk: pd.DataFrame) -> None:
-        result, found = model.assign(chunk, row_offset=tally.rows)
+        result, found = model.assign(chunk, row_offset=tally.rows, as_of=as_of)
         writer.write(result)
         tally.add(result["segment"].to_numpy(), result["unfamiliar"].to_numpy(), model.k)
         tally.warnings.extend(p.to_dict() for p in found)
@@ -218,6 +242,9 @@ _ARROW_INPUTS = (".csv", ".tsv", ".txt", ".parquet", ".pq")
 _CSV_BLOCK_BYTES = 2**20  # pyarrow reads ~36 blocks ahead: ~40 MiB, whatever the chunk size
 _INTEGER_TEXT = re.compile(r"0|-?[1-9][0-9]{0,17}")  # what pandas reads back as the same text
 _NUMERIC_LOOKING = r"^[\s0-9+\-.eE]*$"
+#: integer ids pandas gives back as the same text: plain integers, and any integer text with
+#: a leading zero (which io's readers keep as text)
+_ID_INTEGER_TEXT = r"^(?:0|-?[1-9][0-9]{0,17}|-?0[0-9]+)$"
 _BOOL_LOOKING = r"(?i)^\s*(true|false)\s*$"
 
 
@@ -294,6 +321,8 @@ def _csv_chunks(path: Path, chunksize: int, plan: _Plan) -> Iterator[Any]:
     columns = plan.columns_in(header)
     types = {name: (pa.float64() if plan.numeric[name] else pa.dictionary(pa.int32(), pa.string()))
              for name in columns if name in plan.numeric}
+    if plan.id:  # the id as written (00123 stays 00123); see _Plan._ids
+        types[plan.id] = pa.string()
     try:
         reader = pa_csv.open_csv(
             path,
@@ -347,6 +376,8 @@ class _Plan:
             raise _Fallback("duplicate or empty column names")
         if any(c not in names for c in self.needed):
             raise _Fallback("missing columns")
+        if any(self.spec.columns[c].number_format for c in self.needed):
+            raise _Fallback("numbers written in a format")  # (read by validation's parser)
         self.extra = [c for c in self.spec.used if c not in self.needed and c in names]
         self.id = self.spec.id if self.spec.id and self.spec.id in names else None
         columns = ([self.id] if self.id else []) + self.needed + self.extra
@@ -446,11 +477,17 @@ class _Plan:
             raise _Fallback("id: missing")
         if pc.count_distinct(array).as_py() != len(array):
             raise _Fallback("id: duplicates")
-        if self.from_text and not pa.types.is_integer(t) and len(array) and (
+        if self.from_text and not pa.types.is_integer(t) and len(array) and not (
+                pc.all(pc.match_substring_regex(array, _ID_INTEGER_TEXT)).as_py()) and (
                 pc.all(pc.match_substring_regex(array, _NUMERIC_LOOKING)).as_py()
                 or pc.all(pc.match_substring_regex(array, _BOOL_LOOKING)).as_py()):
             raise _Fallback("id: pandas would read these as numbers or booleans")
-        return array.combine_chunks() if isinstance(array, pa.ChunkedArray) else array
+        array = array.combine_chunks() if isinstance(array, pa.ChunkedArray) else array
+        if self.from_text and not pa.types.is_integer(t) and len(array) and not (
+                pc.any(pc.match_substring_regex(array, r"^-?0[0-9]")).as_py()) and (
+                pc.all(pc.match_substring_regex(array, _ID_INTEGER_TEXT)).as_py()):
+            return pc.cast(array, pa.int64())  # plain integers: pandas reads them as numbers
+        return array
 
     # -------------------------------------------------------------- assign
     def assign(self, table, row_offset: int) -> tuple[np.ndarray, np.ndarray, dict]:
@@ -600,11 +637,16 @@ def _resolve_segments(wanted: list[str], names: list[str]) -> list[int]:
 
 
 def export_segments(run_dir: str | Path, segments: list[str], out: str | Path, *,
-                    overwrite: bool = False) -> dict:
+                    overwrite: bool = False, data: str | Path | None = None,
+                    columns: list[str] | None = None) -> dict:
     """Write the customers of the chosen segments (names, ids or ``all``) to ``out``.
 
     CSV output is neutralised against spreadsheet formula injection (as
     segments.csv is, so ids match between files); Parquet keeps raw values.
+    ``data`` and ``columns``: columns of the customer file joined by id (for a CRM
+    upload); ``["all"]`` is every column but the id and the personal ones (``pii``),
+    which are added only when named. Customers missing from ``data`` get empty cells
+    and a warning.
     """
     from .rundir import segments_path
 
@@ -613,6 +655,9 @@ def export_segments(run_dir: str | Path, segments: list[str], out: str | Path, *
     if not segments:
         raise ParameterError("no --segment given", fix="pass --segment NAME, --segment ID or "
                                                        "--segment all")
+    if (data is None) != (columns is None):
+        raise ParameterError("--data and --columns go together",
+                             fix="pass both: --data customers.csv --columns email,first_name")
     out = Path(out)
     kind = _output_kind(out)
     _check_target(out, overwrite)
@@ -621,10 +666,59 @@ def export_segments(run_dir: str | Path, segments: list[str], out: str | Path, *
     table = pd.read_parquet(src)
     chosen = _resolve_segments(segments, names)
     picked = table[table["segment"].isin(chosen)].reset_index(drop=True)
+    warnings: list[dict] = []
+    if data is not None:
+        picked, warnings = _join_columns(run, picked, Path(data), list(columns or []))
     if kind == "csv":
         io.write_csv(picked, out)
     else:
         io.write_parquet(picked, out)
     return {"rows": len(picked), "segments": [{"segment": s, "name": names[s]} for s in chosen],
-            "output": str(out)}
+            "output": str(out), "warnings": warnings}
 
+
+def _join_columns(run: Path, picked: pd.DataFrame, data: Path, columns: list[str]
+                  ) -> tuple[pd.DataFrame, list[dict]]:
+    """``picked`` with ``columns`` of the customer file ``data`` joined by the run's id."""
+    from ._messages import count_text, did_you_mean
+    from .modelfile import load_model
+    from .validate import close_column
+
+    spec = load_model(run).input_spec
+    if not spec.id or spec.id not in picked.columns:
+        raise ParameterError(f"the run {run} has no id column, so --data cannot be joined",
+                             fix="run with a spec naming the id (id = \"customer_id\")")
+    frame = io.read_table(data)
+    if spec.id not in frame.columns:
+        raise InputError(f"{data} has no column {spec.id!r}, the run's id"
+                         + did_you_mean(spec.id, [str(c) for c in frame.columns]),
+                         fix="export the customer file with its id column")
+    if [c.strip() for c in columns] == ["all"]:
+        columns = [str(c) for c in frame.columns if c != spec.id and c not in spec.personal]
+    for name in columns:
+        if name not in frame.columns:
+            close = close_column(name, [str(c) for c in frame.columns])
+            raise ParameterError(f"--columns names {name!r}, which {data} does not have"
+                                 + (f"; did you mean {close!r}?" if close else ""),
+                                 fix=f"use columns of {data}")
+        if name == spec.id or name in picked.columns:
+            raise ParameterError(f"--columns names {name!r}, which the export has already",
+                                 fix=f"leave {name!r} out of --columns")
+    ids = frame[spec.id]
+    dup = ids.duplicated(keep=False) & ids.notna()
+    if dup.any():
+        first = int(np.flatnonzero(dup.to_numpy())[0]) + 1
+        raise InputError(f"{data} has {int(dup.sum())} rows sharing an id in {spec.id!r} (row "
+                         f"{first}: {ids.iloc[first - 1]!r})", fix="remove the duplicate rows")
+    key, their = picked[spec.id], frame[spec.id]
+    if key.dtype != their.dtype:  # e.g. integer ids in the run, text in a spreadsheet
+        key, their = key.astype(str), their.astype(str)
+    extra = frame[list(columns)].set_axis(their.to_numpy()).reindex(key.to_numpy())
+    absent = int((~pd.Index(key.to_numpy()).isin(their.to_numpy())).sum())
+    out = pd.concat([picked, extra.reset_index(drop=True)], axis=1)
+    warnings = []
+    if absent:
+        warnings.append({"code": "not-in-data", "message": f"{count_text(absent, 'customer')} "
+                         f"of the export {'is' if absent == 1 else 'are'} not in {data}: their "
+                         f"{', '.join(columns)} cells are empty"})
+    return out, warnings

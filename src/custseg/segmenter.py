@@ -7,6 +7,7 @@ learns, and fitted state ends in ``_``.
 from __future__ import annotations
 
 from collections.abc import Callable
+from dataclasses import replace
 
 import numpy as np
 import pandas as pd
@@ -20,12 +21,15 @@ from .cluster.algorithms import get_algorithm
 from .cluster.hierarchy import ward_tree
 from .cluster.selection import choose_k, consensus_beside, forced_k, starts_then_polish, sweep
 from .compare import reference_distributions
+from .derive import derive_columns, missing_name
 from .errors import ParameterError, ValidationError
 from .features import FeatureSpace
+from .infer import infer_spec
 from .model import SegmentModel
 from .profile import name_segments, numeric_z, profile_segments
 from .quality import quality_warnings
-from .spec import TRANSFORMS, Spec, infer_spec
+from .rows import non_customer_rows
+from .spec import TRANSFORMS, Spec
 from .validate import validate
 
 __all__ = ["CustomerSegmenter", "relabel_by_size"]
@@ -240,22 +244,33 @@ class CustomerSegmenter(TransformerMixin, ClusterMixin, BaseEstimator):
                 "too-few-rows", f"the data has {len(df)} rows (n_samples = {len(df)}) but the "
                 f"clustering needs at least {max_k + 1}; fix: use more customers, or a smaller "
                 "--k or --k-range")])
-        spec, spec_notes = self._resolve_spec(df)
-        checked = validate(df, spec, min_rows=max_k + 1, n_jobs=self.n_jobs)
-        if checked.errors:
-            raise ValidationError(checked.problems)
+        # empty rows, repeated headers and Total rows are not customers: left out, said
+        skip, skipped = non_customer_rows(df)
+        kept = df.loc[~skip].reset_index(drop=True) if skip.any() else df
+        positions = np.flatnonzero(~skip) if skip.any() else None
+        input_spec, spec_notes = self._resolve_spec(kept)
+        # a date column is segmented as the days from it to the observation date
+        derived, spec, as_of, dated = derive_columns(kept, input_spec, row_numbers=positions)
+        checked = validate(derived, spec, min_rows=max_k + 1, n_jobs=self.n_jobs,
+                           row_numbers=positions)
+        if checked.errors or any(p.severity == "error" for p in dated):
+            raise ValidationError(skipped + dated + checked.problems)
+        self.input_spec_ = input_spec if as_of is None else replace(input_spec, as_of=as_of)
         self.spec_ = spec
         self.spec_notes_ = spec_notes
-        self.problems_ = [p.to_dict() for p in checked.warnings]
+        constant = tuple(p.column for p in checked.warnings if p.code == "constant-column")
+        # a "<column> missing" flag is all 0 when nothing is missing: left out, not worth a word
+        flags = {missing_name(n) for n, c in input_spec.columns.items() if c.missing == "never"}
+        self.problems_ = [p.to_dict() for p in skipped + dated + checked.warnings
+                          if not (p.code == "constant-column" and p.column in flags)]
         keep = ~checked.drop
         frame = (checked.frame.reset_index(drop=True) if keep.all()
                  else checked.frame.loc[keep].reset_index(drop=True))
-        self.rows_ = np.flatnonzero(keep)
+        self.rows_ = np.flatnonzero(keep) if positions is None else positions[keep]
         self.n_rows_in_ = len(df)
         lap("validate")
 
         say("features", "imputing, transforming, encoding and scaling")
-        constant = tuple(p["column"] for p in self.problems_ if p["code"] == "constant-column")
         if set(constant) >= set(spec.cluster_on):
             raise ValidationError([_problem("no-varying-column",
                                             "every cluster_on column is constant, so there is "
@@ -422,7 +437,7 @@ class CustomerSegmenter(TransformerMixin, ClusterMixin, BaseEstimator):
         lap("profiles")
 
         self.model_ = SegmentModel(
-            spec, self.features_, centers, self.segment_names_,
+            self.input_spec_, self.features_, centers, self.segment_names_,
             SegmentModel.quantiles_of(self.distances_, labels, k),
             info={
                 "algorithm": {"name": self.algorithm,
@@ -453,7 +468,7 @@ class CustomerSegmenter(TransformerMixin, ClusterMixin, BaseEstimator):
     def predict(self, X) -> np.ndarray:
         """Segment of each row of new data: the nearest centroid."""
         check_is_fitted(self, "model_")
-        df = _array_frame(self, X, reset=False)
+        df, _ = self.model_.with_days(_array_frame(self, X, reset=False))
         checked = validate(df, self.spec_, min_rows=1)
         if checked.errors:
             raise ValidationError(checked.problems)
@@ -462,7 +477,8 @@ class CustomerSegmenter(TransformerMixin, ClusterMixin, BaseEstimator):
     def transform(self, X) -> np.ndarray:
         """Distances of each row to every segment centroid."""
         check_is_fitted(self, "model_")
-        checked = validate(_array_frame(self, X, reset=False), self.spec_, min_rows=1)
+        df, _ = self.model_.with_days(_array_frame(self, X, reset=False))
+        checked = validate(df, self.spec_, min_rows=1)
         if checked.errors:
             raise ValidationError(checked.problems)
         Z = self.features_.transform(checked.frame)

@@ -5,7 +5,7 @@ A spec says, for each column, its kind (numeric or categorical), its role
 as region), what an empty cell means, how codes map to labels, which named groups
 of categories exist, and which columns the clustering uses (``cluster_on``) versus
 which only describe the segments (``describe``). It is read from and written to
-TOML; :func:`infer_spec` drafts one from data.
+TOML; :func:`custseg.infer.infer_spec` drafts one from data.
 
 This module is pure: it parses text and inspects DataFrames, it never opens files
 (``custseg.io`` does that).
@@ -21,7 +21,6 @@ from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
-import pandas as pd
 
 from ._messages import did_you_mean
 from .errors import SpecError
@@ -31,7 +30,6 @@ __all__ = [
     "ClusteringOptions",
     "Spec",
     "parse_spec",
-    "infer_spec",
     "code_str",
     "natural_key",
     "KINDS",
@@ -43,9 +41,9 @@ __all__ = [
     "HEAVY_TAIL_SKEW",
 ]
 
-KINDS = ("numeric", "categorical")
+KINDS = ("numeric", "categorical", "date", "boolean", "text")
 ROLES = ("value", "engagement", "attribute")
-NUMERIC_MISSING = ("zero", "median", "mean", "drop", "error")
+NUMERIC_MISSING = ("zero", "median", "mean", "never", "drop", "error")
 CATEGORICAL_MISSING = ("unknown", "mode", "drop", "error")
 TRANSFORMS = ("auto", "log", "none")
 #: which end of a numeric column is the good one: "lower" for days since the last
@@ -56,14 +54,16 @@ UNKNOWN_LEVEL = "unknown"
 
 _TOP_KEYS = (
     "kind", "id", "cluster_on", "describe", "ignore", "columns", "groups", "names", "clustering",
-    "recommendations", "transactions", "rfm",
+    "recommendations", "transactions", "rfm", "as_of",
 )
 _TX_KEYS = ("customer", "date", "amount", "quantity", "order", "currency", "as_of", "returns",
             "drop_duplicates")
 _RFM_KEYS = ("bins", "cuts", "segments")
 RFM_SEGMENT_COLUMN = "rfm_segment"
-_COLUMN_KEYS = ("kind", "role", "missing", "transform", "better", "labels", "words",
-                "description")
+_COLUMN_KEYS = ("kind", "role", "missing", "transform", "better", "format", "na_values",
+                "labels", "words", "description", "pii")
+#: what a kind = "text" column may say: it is read, never segmented on
+_TEXT_KEYS = ("kind", "pii", "description")
 _CLUSTERING_KEYS = ("algorithm", "k", "k_range", "n_init", "seed")
 
 
@@ -107,14 +107,33 @@ class ColumnSpec:
     words: tuple[str, str] | None = None
     description: str = ""
     better: str = "higher"
+    #: how the numbers are written, by example (``"$1,234.56"``; see custseg.numbers)
+    format: str = ""
+    #: cell texts read as missing (``"N/A"``, ``"#DIV/0!"``)
+    na_values: tuple[str, ...] = ()
+    #: a text column of personal data (e-mail, phone, name, address): its values never
+    #: reach a run's outputs, and an export includes it only when named
+    pii: bool = False
 
     def __post_init__(self) -> None:
         if self.missing is None:
-            self.missing = "median" if self.kind == "numeric" else UNKNOWN_LEVEL
+            self.missing = "median" if self.kind in ("numeric", "date") else UNKNOWN_LEVEL
 
     @property
     def is_numeric(self) -> bool:
         return self.kind == "numeric"
+
+    @property
+    def number_format(self):
+        """The :class:`custseg.numbers.NumberFormat` of ``format`` and ``na_values``, or None
+        when the column is written as plain numbers."""
+        from .numbers import PLAIN, parse_format
+
+        if self.kind != "numeric" or not (self.format or self.na_values):
+            return None
+        fmt = parse_format(self.format or PLAIN.example, self.na_values)
+        assert fmt is not None  # (checked when the spec is read)
+        return fmt
 
     def label(self, code: Any) -> str:
         """The label of a code (the code itself when the spec gives none)."""
@@ -132,11 +151,20 @@ class ColumnSpec:
         return None
 
     def to_dict(self) -> dict:
+        if self.kind == "text":
+            d = {"kind": "text", **({"pii": True} if self.pii else {})}
+            return {**d, **({"description": self.description} if self.description else {})}
         d: dict[str, Any] = {"kind": self.kind, "role": self.role, "missing": self.missing}
-        if self.kind == "numeric":
+        if self.kind == "date":
+            d["format"] = self.format
+        if self.kind in ("numeric", "date"):
             d["transform"] = self.transform
             if self.better != "higher":  # (the default is left out: specs read as before)
                 d["better"] = self.better
+            if self.format and self.kind == "numeric":
+                d["format"] = self.format
+            if self.na_values:
+                d["na_values"] = list(self.na_values)
         if self.labels:
             d["labels"] = dict(self.labels)
         if self.words:
@@ -200,6 +228,16 @@ class Spec:
     recommendations: dict = field(default_factory=dict)
     transactions: dict = field(default_factory=dict)
     rfm: dict = field(default_factory=dict)
+    #: the observation date date columns count days to (YYYY-MM-DD); None: the newest date
+    as_of: str | None = None
+    #: kind = "text" columns (free text, personal data): read, never segmented on; kept
+    #: apart from ``columns``, which holds the columns that describe customers
+    text: dict[str, ColumnSpec] = field(default_factory=dict)
+
+    @property
+    def personal(self) -> list[str]:
+        """The columns of personal data (``pii = true``)."""
+        return [n for n, c in self.text.items() if c.pii]
 
     # ----------------------------------------------------------------- queries
     def numeric(self, within: list[str] | None = None) -> list[str]:
@@ -245,7 +283,7 @@ class Spec:
             columns=self.columns, id=self.id, kind=self.kind, cluster_on=list(cluster_on),
             describe=describe, ignore=list(self.ignore), groups=self.groups, names=dict(self.names),
             clustering=self.clustering, recommendations=self.recommendations,
-            transactions=self.transactions, rfm=self.rfm,
+            transactions=self.transactions, rfm=self.rfm, as_of=self.as_of, text=self.text,
         )
 
     # ----------------------------------------------------------- serialising
@@ -257,7 +295,7 @@ class Spec:
         d["describe"] = list(self.describe)
         if self.ignore:
             d["ignore"] = list(self.ignore)
-        d["columns"] = {n: c.to_dict() for n, c in self.columns.items()}
+        d["columns"] = {n: c.to_dict() for n, c in {**self.columns, **self.text}.items()}
         if self.groups:
             d["groups"] = {c: {g: list(m) for g, m in gs.items()} for c, gs in self.groups.items()}
         if self.names:
@@ -269,6 +307,8 @@ class Spec:
             d["transactions"] = dict(self.transactions)
         if self.rfm:
             d["rfm"] = dict(self.rfm)
+        if self.as_of is not None:
+            d["as_of"] = self.as_of
         return d
 
     @classmethod
@@ -314,6 +354,50 @@ def _int(value: Any, key: str, source: str, minimum: int) -> int:
         raise SpecError(f"{source}: {key} must be an integer >= {minimum}, got {value!r}",
                         fix=f"give a whole number of at least {minimum}")
     return value
+
+
+def _text_column(name: str, cd: dict, kind: str, where: str, source: str) -> ColumnSpec:
+    """A kind = "text" column: only pii and description may be said of it."""
+    if kind != "text":
+        raise SpecError(f"{source}: {where} has pii but kind is {kind}",
+                        fix='set kind = "text": personal data is read, never segmented on')
+    extra = [k for k in cd if k not in _TEXT_KEYS]
+    if extra:
+        raise SpecError(f"{source}: {where} is a text column and cannot have {extra[0]}",
+                        fix=f"remove {', '.join(extra)}: a text column takes only pii and "
+                            "description")
+    pii = cd.get("pii", False)
+    if not isinstance(pii, bool):
+        raise SpecError(f"{source}: {where} pii must be true or false, got {pii!r}",
+                        fix="write pii = true")
+    return ColumnSpec(name=name, kind="text", pii=pii, description=str(cd.get("description", "")))
+
+
+def _number_format(cd: dict, kind: str, where: str, source: str) -> tuple[str, tuple[str, ...]]:
+    """A numeric column's ``format`` and ``na_values``, checked."""
+    from .numbers import parse_format
+
+    fmt, na_values = cd.get("format", ""), cd.get("na_values", [])
+    if kind == "date":
+        from .dates import DATE_FORMATS
+
+        if fmt not in DATE_FORMATS or "na_values" in cd:
+            raise SpecError(f"{source}: {where} is a date column with format = {fmt!r}",
+                            fix=f"write format = one of {', '.join(DATE_FORMATS)}"
+                                + (" and remove na_values" if "na_values" in cd else ""))
+        return fmt, ()
+    if ("format" in cd or "na_values" in cd) and kind != "numeric":
+        raise SpecError(f"{source}: {where} has format or na_values but kind is {kind}",
+                        fix="remove them: they say how the numbers of a numeric column are written")
+    if not isinstance(fmt, str) or (fmt and parse_format(fmt) is None):
+        raise SpecError(f"{source}: {where} format = {fmt!r} is not a way of writing 1234.56",
+                        fix='write the number 1234.56 as the file does, e.g. format = "1,234.56", '
+                            '"1.234,56", "$1,234.56", "1 234,56 €" or "1234.56%"')
+    if not isinstance(na_values, list) or not all(isinstance(v, str) and v.strip()
+                                                  for v in na_values):
+        raise SpecError(f"{source}: {where} na_values must be a list of texts",
+                        fix='write na_values = ["N/A", "NULL"]')
+    return fmt, tuple(v.strip() for v in na_values)
 
 
 def parse_spec(text: str, source: str = "spec.toml") -> Spec:
@@ -377,9 +461,14 @@ def _from_dict(data: dict, source: str) -> Spec:
         raise SpecError(f"{source}: [transactions] and [rfm] need kind = \"transactions\"",
                         fix="add kind = \"transactions\" at the top")
     raw_cols = data.get("columns")
+    if isinstance(raw_cols, dict) and raw_cols and all(
+            isinstance(cd, dict) and cd.get("kind") == "text" for cd in raw_cols.values()):
+        raise SpecError(f"{source}: every column is kind = \"text\"",
+                        fix="describe at least one numeric, categorical or date column")
     if not isinstance(raw_cols, dict) or not raw_cols:
         raise SpecError(f"{source}: no [columns.NAME] tables", fix="describe each column to use")
     columns: dict[str, ColumnSpec] = {}
+    text: dict[str, ColumnSpec] = {}
     for name, cd in raw_cols.items():
         where = f"[columns.{name}]"
         if not isinstance(cd, dict):
@@ -388,9 +477,13 @@ def _from_dict(data: dict, source: str) -> Spec:
                                 '"categorical" below it')
         _check_keys(cd, _COLUMN_KEYS, where, source)
         ckind = _one_of(cd.get("kind"), KINDS, f"{where} kind", source)
+        if ckind == "text" or "pii" in cd:
+            text[name] = _text_column(name, cd, ckind, where, source)
+            continue
         role = _one_of(cd.get("role", "attribute"), ROLES, f"{where} role", source)
-        allowed_missing = NUMERIC_MISSING if ckind == "numeric" else CATEGORICAL_MISSING
-        default_missing = "median" if ckind == "numeric" else UNKNOWN_LEVEL
+        measured = ckind in ("numeric", "date")  # a date is segmented as its days: a number
+        allowed_missing = NUMERIC_MISSING if measured else CATEGORICAL_MISSING
+        default_missing = "median" if measured else UNKNOWN_LEVEL
         missing = _one_of(cd.get("missing", default_missing), allowed_missing,
                           f"{where} missing", source)
         transform = _one_of(cd.get("transform", "auto"), TRANSFORMS, f"{where} transform", source)
@@ -406,14 +499,15 @@ def _from_dict(data: dict, source: str) -> Spec:
             raise SpecError(f"{source}: {where} labels repeat a label",
                             fix="give each code its own label")
         better = _one_of(cd.get("better", "higher"), BETTER, f"{where} better", source)
-        if "better" in cd and ckind != "numeric":
-            raise SpecError(f"{source}: {where} has better = {better!r} but kind is categorical",
+        if "better" in cd and not measured:
+            raise SpecError(f"{source}: {where} has better = {better!r} but kind is {ckind}",
                             fix="remove better: it orders the values of numeric columns")
         if better == "lower" and role == "value":
             raise SpecError(f"{source}: {where} is a value column with better = \"lower\"; value "
                             "columns are summed into each segment's share of the value",
                             fix='use role = "attribute" (or "engagement") for a column where '
                                 'less is better')
+        number_format, na_values = _number_format(cd, ckind, where, source)
         words = cd.get("words")
         if words is not None:
             if (not isinstance(words, list) or len(words) != 2
@@ -424,7 +518,7 @@ def _from_dict(data: dict, source: str) -> Spec:
         columns[name] = ColumnSpec(
             name=name, kind=ckind, role=role, missing=missing, transform=transform,
             labels=labels, words=words, description=str(cd.get("description", "")),
-            better=better,
+            better=better, format=number_format, na_values=na_values,
         )
 
     id_col = data.get("id")
@@ -438,6 +532,10 @@ def _from_dict(data: dict, source: str) -> Spec:
 
     def _known(names: list[str], key: str) -> list[str]:
         for n in names:
+            if n in text:
+                raise SpecError(f"{source}: {key} names {n!r}, a kind = \"text\" column: text is "
+                                "read but never segmented on",
+                                fix=f"remove {n!r} from {key}, or give it another kind")
             if n not in columns:
                 raise SpecError(
                     f"{source}: {key} names {n!r}, which has no [columns.{n}] table"
@@ -451,6 +549,9 @@ def _from_dict(data: dict, source: str) -> Spec:
     if not cluster_on:
         raise SpecError(f"{source}: cluster_on is empty", fix="name at least one column")
     describe_default = [c for c in columns if c not in cluster_on]
+    if id_col is not None and id_col in text:
+        raise SpecError(f"{source}: id column {id_col!r} must not also be under [columns]",
+                        fix=f"remove [columns.{id_col}]")
     describe = _known(_str_list(data.get("describe", describe_default), "describe", source),
                       "describe")
     ignore = _str_list(data.get("ignore", []), "ignore", source)
@@ -513,9 +614,15 @@ def _from_dict(data: dict, source: str) -> Spec:
         seed=_int(cd.get("seed", 0), "[clustering] seed", source, 0),
     )
     recs = _table("recommendations", "rule settings")
+    as_of = data.get("as_of")
+    if as_of is not None:
+        from .dates import parse_as_of
+
+        as_of = str(parse_as_of(str(as_of), f"{source}: as_of").date())
     return Spec(columns=columns, id=id_col, kind=kind, cluster_on=cluster_on, describe=describe,
                 ignore=ignore, groups=groups, names=names, clustering=clustering,
-                recommendations=recs, transactions=dict(tx), rfm=dict(rfm))
+                recommendations=recs, transactions=dict(tx), rfm=dict(rfm), as_of=as_of,
+                text=text)
 
 
 # ---------------------------------------------------------------- writing
@@ -550,7 +657,7 @@ def _to_toml(spec: Spec, comments: dict[str, str], header: str) -> str:
     d = spec.to_dict()
     out = [_comment(header)]
     out.append(f"kind = {_val(d['kind'])}\n")
-    for key in ("id", "cluster_on", "describe", "ignore"):
+    for key in ("id", "as_of", "cluster_on", "describe", "ignore"):
         if key in d:
             out.append(_comment(comments.get(key)) + f"{key} = {_val(d[key])}\n")
     for table in ("transactions", "rfm"):
@@ -586,26 +693,11 @@ def _to_toml(spec: Spec, comments: dict[str, str], header: str) -> str:
     return "".join(out)
 
 
-# ---------------------------------------------------------------- inference
-_VALUE_NAMES = re.compile(r"clv|ltv|value|revenue|spend|sales|amount|monetary|profit|price", re.I)
-_ENGAGE_NAMES = re.compile(r"minute|watch|time|session|visit|engag|view|click|login|hours|days_active",
-                           re.I)
-_ID_NAMES = re.compile(r"(^|[_\s])id$|^id|uuid|customer$", re.I)
-#: an e-mail address: personal data, never the customer id, never a category
-_EMAIL = re.compile(r"^[^@\s]+@[^@\s]+\.[A-Za-z]{2,}$")
-#: names of columns where less is better (days since the last login, returns, churn)
-_LOWER_NAMES = re.compile(r"days?[\s_-]*since|since[\s_-]*last|recency|last[\s_-]*\w*[\s_-]*days|"
-                          r"days[\s_-]*ago|inactiv|dormant|churn|complain|returns?\b|returned|"
-                          r"refund|cancel|unsubscrib|bounce|overdue|late[\s_-]*pay", re.I)
-#: of those, the ones that measure how long ago a customer was active (also read by the
-#: segment names: such a column's high end is "inactive")
+# ---------------------------------------------------------------- shape
+#: names of columns that say how long ago a customer was active: better low (spec
+#: inference), "inactive" at the high end (segment names), "never active" when empty
 RECENCY_NAMES = re.compile(r"since|recency|last|ago|inactiv|dormant", re.I)
-#: names of columns that count something (orders, visits, n_items): numbers, not codes
-_COUNT_NAMES = re.compile(r"(^|[\s_-])(n|num|no|nb)[\s_-]|count|\borders?\b|purchases|visits|"
-                          r"sessions|logins|items|tickets|transactions|quantity|\bqty\b|"
-                          r"number[\s_-]*of|frequency|complaints|returns\b|cancellations", re.I)
-MAX_CATEGORICAL_INT_LEVELS = 20
-MAX_CATEGORICAL_TEXT_LEVELS = 50
+
 #: skewness above which a column counts as heavy-tailed, the one home of this threshold:
 #: spec inference and FeatureSpace's "auto" log transform compare it with the biased
 #: skewness (:func:`skewness`), explore's column summaries with the adjusted G1
@@ -622,172 +714,3 @@ def skewness(values: np.ndarray) -> float:
     if sd == 0:
         return 0.0
     return float(np.mean(((v - v.mean()) / sd) ** 3))
-
-
-def infer_spec(df: pd.DataFrame) -> tuple[Spec, dict[str, str], list[str]]:
-    """Draft a spec from data.
-
-    Returns
-    -------
-    spec : Spec
-    comments : dict
-        Comments explaining each inference, for :meth:`Spec.to_toml`.
-    notes : list of str
-        One line per inference, for the terminal.
-    """
-    comments: dict[str, str] = {}
-    notes: list[str] = []
-    columns: dict[str, ColumnSpec] = {}
-    id_col = None
-    ignore: list[str] = []
-    personal: list[str] = []
-    n = len(df)
-    for name in df.columns:
-        s = df[name]
-        nonnull = s.dropna()
-        if nonnull.empty:
-            ignore.append(name)
-            notes.append(f"{name}: entirely empty, ignored")
-            continue
-        if _emails(nonnull):
-            ignore.append(name)
-            personal.append(name)
-            notes.append(f"{name}: e-mail addresses (personal data), never the id, ignored")
-            continue
-        nunique = nonnull.nunique()
-        numeric = pd.api.types.is_numeric_dtype(s) and not pd.api.types.is_bool_dtype(s)
-        is_unique = nunique == len(nonnull) == n
-        if id_col is None and is_unique and n > 1 and (
-            not numeric or (_ID_NAMES.search(str(name)) and _integer_like(nonnull))
-        ):
-            id_col = name
-            notes.append(f"{name}: unique for every row, used as the customer id")
-            continue
-        if nunique == 1:
-            ignore.append(name)
-            notes.append(f"{name}: constant ({nonnull.iloc[0]!r}), ignored")
-            continue
-        count = numeric and _integer_like(nonnull) and _count_like(str(name), nonnull)
-        if (numeric and not count and _integer_like(nonnull)
-                and nunique <= MAX_CATEGORICAL_INT_LEVELS):
-            codes = sorted(nonnull.astype("int64").unique().tolist())
-            columns[name] = ColumnSpec(name=name, kind="categorical", role="attribute")
-            comments[f"columns.{name}"] = (
-                f"{nunique} integer codes ({', '.join(map(str, codes[:12]))}"
-                f"{', ...' if len(codes) > 12 else ''}): read as categories, not numbers.\n"
-                "Add labels = { 1 = \"...\" } to name the codes in the report."
-                + ("\nIf they count something (0, 1, 2, ... of it), set kind = \"numeric\" "
-                   "instead." if codes == list(range(len(codes))) and len(codes) >= 5 else "")
-            )
-            notes.append(f"{name}: {nunique} integer codes, categorical")
-            continue
-        if numeric:
-            lower = bool(_LOWER_NAMES.search(str(name)))
-            recency = lower and bool(RECENCY_NAMES.search(str(name)))
-            if lower:  # a value column is summed into value shares: more must be better
-                role = ("engagement" if recency or _ENGAGE_NAMES.search(str(name))
-                        else "attribute")
-            else:
-                role = ("value" if _VALUE_NAMES.search(str(name))
-                        else "engagement" if count or _ENGAGE_NAMES.search(str(name))
-                        else "attribute")
-            # an empty "days since the last login" is not "today": never zero for recency
-            missing = ("median" if recency
-                       else "zero" if role == "engagement" or count else "median")
-            sk = skewness(nonnull.to_numpy(dtype=float))
-            nonneg = bool((nonnull >= 0).all())
-            transform = "log" if (sk > HEAVY_TAIL_SKEW and nonneg) else "none"
-            columns[name] = ColumnSpec(name=name, kind="numeric", role=role, missing=missing,
-                                       transform=transform, better="lower" if lower else "higher")
-            text = [f"role {role!r} guessed from the name."]
-            if count:
-                text.append(f"integers {int(nonnull.min())} to {int(nonnull.max())}: a count, so "
-                            "a number (not categories); if they are codes, set kind = "
-                            "\"categorical\".")
-            if lower:
-                text.append("better = \"lower\" from the name: fewer is better, so segments "
-                            "high on it are named for it (inactive, lapsed), never as engaged; "
-                            "delete the line if more is better.")
-            n_missing = int(s.isna().sum())
-            if n_missing:
-                text.append(
-                    f"{n_missing} empty cells: missing = {missing!r}"
-                    + (" (empty engagement usually means none, e.g. bought but never watched)"
-                       if missing == "zero" else "")
-                    + (" (empty here usually means never, not today: zero would call these "
-                       "customers the most recent; consider drop)" if recency else "")
-                    + "; alternatives: zero, median, mean, drop, error."
-                )
-            if transform == "log":
-                text.append(f"skewness {sk:.1f}: heavy tail, log1p suggested so a few extreme "
-                            "customers do not dominate the distances.")
-            comments[f"columns.{name}"] = "\n".join(text)
-            notes.append(f"{name}: numeric, role {role}, missing={missing}"
-                         + (", count" if count else "") + (", lower is better" if lower else "")
-                         + (f", log transform (skewness {sk:.1f})" if transform == "log" else ""))
-            continue
-        if nunique <= MAX_CATEGORICAL_TEXT_LEVELS:
-            columns[name] = ColumnSpec(name=name, kind="categorical", role="attribute")
-            notes.append(f"{name}: {nunique} text levels, categorical")
-            continue
-        ignore.append(name)
-        notes.append(f"{name}: {nunique} distinct texts, too many for a category, ignored")
-    if not columns:
-        raise SpecError("no usable column found to describe customers",
-                        fix="check the file has numeric or categorical columns besides the id")
-    numeric_cols = [c for c, col in columns.items() if col.kind == "numeric"]
-    categorical_cols = [c for c, col in columns.items() if col.kind == "categorical"]
-    cluster_on = numeric_cols or categorical_cols
-    describe = [c for c in columns if c not in cluster_on]
-    comments["cluster_on"] = (
-        "Columns the clustering uses. Categorical attributes are left out on purpose: one-hot\n"
-        "columns dominate distances and yield segments that merely copy them. They go under\n"
-        "'describe' and still appear in every profile. Use --cluster-on all to include them."
-    )
-    comments["describe"] = "Columns that only describe the segments."
-    if ignore:
-        comments["ignore"] = "Columns present in the data that custseg does not use." + (
-            f"\n{', '.join(personal)}: e-mail addresses, personal data kept out of every output."
-            if personal else "")
-    comments["clustering"] = ("k_range is searched unless k is set; n_init k-means "
-                              "initialisations per k; seed makes runs reproducible.")
-    spec = Spec(columns=columns, id=id_col, cluster_on=cluster_on, describe=describe,
-                ignore=ignore)
-    return spec, comments, notes
-
-
-def _emails(values: pd.Series) -> bool:
-    """Whether nine in ten of the first 1,000 non-empty text values are e-mail addresses."""
-    if pd.api.types.is_numeric_dtype(values) or pd.api.types.is_bool_dtype(values):
-        return False
-    head = values.head(1_000).astype(str)
-    return bool(head.str.match(_EMAIL).mean() >= 0.9)
-
-
-def _count_like(name: str, values: pd.Series) -> bool:
-    """Whether non-negative integer values count something rather than code it.
-
-    The name says so (orders, visits, n_items, complaints), or the values run from
-    0 to at least 9 with most of the numbers in between present, the larger ones
-    rarer: the shape of a count. Codes such as region 0-2 or channel 1-8 are
-    neither.
-    """
-    if (values < 0).any():
-        return False
-    if _COUNT_NAMES.search(name):
-        return True
-    top = int(values.max())
-    if int(values.min()) != 0 or top < 9:
-        return False
-    counts = values.astype("int64").value_counts()
-    if len(counts) < 0.6 * (top + 1):
-        return False
-    low, high = counts[counts.index <= top // 2].sum(), counts[counts.index > top // 2].sum()
-    return bool(low > high)
-
-
-def _integer_like(s: pd.Series) -> bool:
-    if not pd.api.types.is_numeric_dtype(s):
-        return False
-    v = s.to_numpy(dtype=float)
-    return bool(np.all(np.isfinite(v)) and np.all(v == np.round(v)))

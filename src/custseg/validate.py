@@ -30,7 +30,7 @@ from ._parallel import beside
 from .errors import Findings, Problem, ValidationError
 from .spec import Spec, code_str
 
-__all__ = ["Validated", "validate", "check", "coerce_numeric", "coerce_codes", "MAX_COLUMNS",
+__all__ = ["Validated", "validate", "check", "coerce_numeric", "read_numbers", "coerce_codes", "MAX_COLUMNS",
            "MAX_CELL_CHARS", "close_column", "coerce_codes_and_levels"]
 
 MAX_COLUMNS = 1000
@@ -79,6 +79,36 @@ def coerce_numeric(s: pd.Series) -> tuple[np.ndarray, np.ndarray]:
     return values, bad
 
 
+def read_numbers(s: pd.Series, fmt=None) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Values, present-but-not-numbers, and cells read as missing through ``fmt.na_values``.
+
+    ``fmt`` (a :class:`~custseg.numbers.NumberFormat`, from the spec) reads text written
+    in that format; cells that already hold numbers (a numeric column, numbers in an
+    Excel column of mixed cells) are taken as they are. None: :func:`coerce_numeric`.
+    """
+    if fmt is None or pd.api.types.is_numeric_dtype(s) or pd.api.types.is_bool_dtype(s):
+        values, bad = coerce_numeric(s)
+        return values, bad, np.zeros(len(s), dtype=bool)
+    from .numbers import parse_numbers
+
+    numbers = s.map(lambda v: isinstance(v, (int, float, np.integer, np.floating))
+                    and not isinstance(v, (bool, np.bool_))).to_numpy(dtype=bool)
+    values, bad, na = parse_numbers(s.where(~numbers), fmt)
+    if numbers.any():
+        values[numbers], bad[numbers] = coerce_numeric(s[numbers])
+    return values, bad, na
+
+
+def _spreadsheet_errors(s: pd.Series, fmt) -> np.ndarray:
+    """Cells holding a spreadsheet error value (``#DIV/0!``), not a missing spelling."""
+    from .numbers import SPREADSHEET_ERRORS
+
+    if fmt is None or not fmt.na_values:
+        return np.zeros(len(s), dtype=bool)
+    errors = [e for e in SPREADSHEET_ERRORS if e != "#n/a"]
+    return s.astype("string").str.strip().str.lower().isin(errors).fillna(False).to_numpy(dtype=bool)
+
+
 def coerce_codes(s: pd.Series) -> pd.Series:
     """Canonical category codes as strings (``1.0`` -> ``"1"``), missing for empty.
 
@@ -122,8 +152,12 @@ def _canonical_codes(values: list, dtype) -> list[str | None]:
     return out
 
 
-def _bad_number_hint(values: list[str], count: int) -> tuple[str, str]:
+def _bad_number_hint(values: list[str], count: int, fmt=None, column: str = "") -> tuple[str, str]:
     """What the bad cells are (``count`` of them, ``values`` examples) and the fix."""
+    if fmt is not None:
+        return (count_text(count, "value") + f" not written as {fmt.example!r} (its format)",
+                f"correct or empty {'that cell' if count == 1 else 'those cells'}, or correct "
+                f"[columns.{column}] format and na_values")
     mistakes = number_mistakes(values)
     if "placeholder" in mistakes:
         return (count_text(count, "placeholder") + " for a missing or infinite number",
@@ -201,7 +235,7 @@ def _repeated_rows(df: pd.DataFrame) -> np.ndarray:
 
 def validate(df: pd.DataFrame, spec: Spec, *, min_rows: int = 2, mode: str = "fit",
              required: list[str] | None = None, row_offset: int = 0,
-             n_jobs: int | None = None) -> Validated:
+             n_jobs: int | None = None, row_numbers: np.ndarray | None = None) -> Validated:
     """Check ``df`` against ``spec`` and return typed data with every problem found.
 
     Parameters
@@ -222,6 +256,10 @@ def validate(df: pd.DataFrame, spec: Spec, *, min_rows: int = 2, mode: str = "fi
         In ``"assign"`` mode, the columns the model needs (default: ``cluster_on``).
     row_offset : int
         Added to row numbers in messages (for data read in chunks).
+    row_numbers : array of int, optional
+        The position in the file of each row of ``df`` (from 0), when rows that are not
+        customers were taken out first (:func:`custseg.rows.non_customer_rows`), so
+        messages name the rows of the file.
     n_jobs : int, optional
         With two or more, repeated rows are looked for in a second thread while the
         columns are checked (pandas' hashing releases the GIL; on large tables it is
@@ -239,6 +277,9 @@ def validate(df: pd.DataFrame, spec: Spec, *, min_rows: int = 2, mode: str = "fi
 
     def _rows(mask: np.ndarray) -> tuple[list[int], int]:
         idx = np.flatnonzero(mask)
+        if row_numbers is not None:
+            idx_shown = row_numbers[idx[:MAX_EXAMPLES]]
+            return [int(i) + 1 + row_offset for i in idx_shown], int(idx.size)
         return [int(i) + 1 + row_offset for i in idx[:MAX_EXAMPLES]], int(idx.size)
 
     def err(code, msg, column=None, rows=(), count=0, severity="error"):
@@ -253,7 +294,7 @@ def validate(df: pd.DataFrame, spec: Spec, *, min_rows: int = 2, mode: str = "fi
         raise ValidationError(problems)
     present = [str(c) for c in df.columns]
     wanted = ([spec.id] if spec.id else []) + list(spec.columns)
-    known = set(wanted) | set(spec.ignore)
+    known = set(wanted) | set(spec.ignore) | set(spec.text)
     suggested: set[str] = set()  # data columns offered as "did you mean" for a missing one
     for col in wanted:
         if col not in present:
@@ -325,11 +366,21 @@ def validate(df: pd.DataFrame, spec: Spec, *, min_rows: int = 2, mode: str = "fi
                     "the file's quoting and delimiter", column=name, rows=rows, count=count)
                 continue
         if col.kind == "numeric":
-            values, bad = coerce_numeric(s)
+            fmt = col.number_format
+            values, bad, na = read_numbers(s, fmt)
+            errors = na & _spreadsheet_errors(s, fmt)
+            if errors.any():
+                rows, count = _rows(errors)
+                examples = s.to_numpy()[np.flatnonzero(errors)[:MAX_EXAMPLES]]
+                err("spreadsheet-errors", f"column {name!r} has "
+                    f"{count_text(count, 'spreadsheet error value', 'spreadsheet error values')} "
+                    f"({examples_text(rows, list(examples))}), read as missing (na_values); fix: "
+                    "correct the formulas in the spreadsheet if these customers have a value",
+                    column=name, rows=rows, count=count, severity="warning")
             if bad.any():
                 rows, count = _rows(bad)
                 examples = s.to_numpy()[np.flatnonzero(bad)[:MAX_EXAMPLES]]
-                what, fix = _bad_number_hint(list(examples), count)
+                what, fix = _bad_number_hint(list(examples), count, fmt, name)
                 err("not-numeric", f"column {name!r} has {what} "
                     f"({examples_text(rows, list(examples))}); fix: {fix}", column=name, rows=rows,
                     count=count)

@@ -23,6 +23,7 @@ import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 import pandas as pd
 
@@ -32,7 +33,8 @@ from .errors import ParameterError
 from .pipeline import RunOptions, RunResult
 from .spec import Spec
 
-__all__ = ["RunOutput", "run_file", "run_demo", "save_run", "attach_rfm", "transactions_to_customers",
+__all__ = ["RunOutput", "run_file", "run_demo", "save_run", "attach_rfm", "attach_clv",
+           "transactions_to_customers",
            "write_spec", "compare_paths", "rfm_file", "SpecWritten"]
 
 Notify = Callable[[str], None]
@@ -77,6 +79,41 @@ def attach_rfm(result: RunResult, part: dict) -> None:
         result.analysis["rfm"] = {k: part[k] for k in ("as_of", "customers", "summary")}
         result.analysis["warnings"] = list(result.analysis["warnings"]) + [
             {"code": w["code"], "message": w["message"]} for w in part["warnings"]]
+
+
+def attach_clv(result: RunResult, source: Any, spec: Spec, extra: dict[str, bytes], *,
+               seed: int = 0) -> None:
+    """Fit lifetime value on a run's order log: ``clv.json`` into ``extra``, the per-segment
+    figures into the manifest, the profiles (``profiles.json``) and the analysis (the
+    report), the parameters into ``model.json`` (its ``clv`` section). When no model can be fitted
+    the run goes on with a warning ``clv-not-fitted``."""
+    from .clv import model_section
+    from .clv.flow import clv_for_run, run_section
+    from .errors import ModelError
+
+    try:
+        summary = clv_for_run(source, spec, result.segments, seed=seed)
+    except ModelError as exc:
+        warning = {"code": "clv-not-fitted", "message": f"no lifetime value: {exc.message}"}
+        result.manifest["warnings"] = [*result.manifest["warnings"],
+                                       {**warning, "rows": [], "count": 0}]
+        if result.analysis is not None:
+            result.analysis["warnings"] = [*result.analysis["warnings"], warning]
+        return
+    extra["clv.json"] = (json.dumps(summary, indent=2) + "\n").encode("utf-8")
+    section = run_section(summary)
+    model = getattr(result.segmenter, "model_", None)
+    if model is not None:  # model.json gains a clv section (format version 2): POST /v1/clv
+        model.info["clv"] = model_section(summary)
+    result.manifest["clv"] = section
+    by_segment = {g["segment"]: {k: v for k, v in g.items() if k not in ("segment", "name")}
+                  for g in section["segments"]}
+    # profiles.json: each segment's lifetime value beside its profile (new dicts: the
+    # analysis's segments keep their own shape)
+    result.profiles = [{**p, "clv": by_segment[p["segment"]]} if p["segment"] in by_segment
+                       else p for p in result.profiles]
+    if result.analysis is not None:
+        result.analysis["clv"] = section
 
 
 def _guess_transactions(df: pd.DataFrame, notify: Notify | None) -> Spec | None:
@@ -141,7 +178,8 @@ def _segment_and_write(df: pd.DataFrame | None, spec: Spec | None, options: RunO
                        *, overwrite: bool, engine: str, progress: Progress | None,
                        info: dict, source: str | Path | None, master: str | None,
                        encoding: str | None, extra: dict[str, bytes], rfm_part: dict | None,
-                       compare: list[str] | None, timings: dict[str, float]) -> RunResult:
+                       compare: list[str] | None, timings: dict[str, float],
+                       clv_source: Any = None) -> RunResult:
     from .engines import run_engine
 
     parallel = effective_n_jobs(options.n_jobs) > 1
@@ -153,6 +191,10 @@ def _segment_and_write(df: pd.DataFrame | None, spec: Spec | None, options: RunO
         result.manifest["timings"] = {**timings, **result.manifest["timings"]}
         if rfm_part is not None:
             attach_rfm(result, rfm_part)
+        if clv_source is not None and spec is not None:
+            if progress:
+                progress("clv", "fitting BG/NBD and Gamma-Gamma to the order log")
+            attach_clv(result, clv_source, spec, extra, seed=options.seed or 0)
         if compare:
             from .pipeline import compare_algorithms
 
@@ -176,7 +218,8 @@ def run_file(source: str | Path, out: str | Path, *, spec: Spec | None = None,
              options: RunOptions | None = None, overwrite: bool = False,
              encoding: str | None = None, sql: str | None = None, engine: str = "local",
              master: str | None = None, compare_algorithms: list[str] | None = None,
-             progress: Progress | None = None, notify: Notify | None = None) -> RunOutput:
+             progress: Progress | None = None, notify: Notify | None = None,
+             clv: bool = True, sheet: str | int | None = None) -> RunOutput:
     """Segment the customers (or the order log) in ``source`` and write the run to ``out``.
 
     Parameters
@@ -198,6 +241,11 @@ def run_file(source: str | Path, out: str | Path, *, spec: Spec | None = None,
     notify : callable, optional
         Called with each note the user should read (an order log recognised, a
         spec inferred).
+    sheet : str or int, optional
+        Excel only: the sheet name or number from 0 (default: the first holding a table).
+    clv : bool, default True
+        On an order log, also fit lifetime value (BG/NBD and Gamma-Gamma, days)
+        and write ``clv.json`` with the figures per segment (:func:`attach_clv`).
     """
     from .cluster.algorithms import get_algorithm
     from .engines import reads_itself
@@ -247,17 +295,26 @@ def run_file(source: str | Path, out: str | Path, *, spec: Spec | None = None,
                 if tx_path:  # the whole log is aggregated from the file
                     df = None
         elif not tx_path:
-            df = io.read_table(data, encoding=encoding, sql=sql, n_jobs=options.n_jobs)
+            df = io.read_table(data, encoding=encoding, sql=sql, sheet=sheet,
+                               n_jobs=options.n_jobs)
+            for note in df.attrs.get("read_notes", []):  # a sheet chosen, title rows left out
+                if notify:
+                    notify(note)
             if spec is None:
                 spec = _guess_transactions(df, notify)
                 tx_path = spec is not None
         extra: dict[str, bytes] = {}
         rfm_part = None
+        clv_source = None
         if tx_path:
             if progress:
                 progress("rfm", "aggregating the order log per customer")
+            clv_source = (data if df is None else df) if clv else None
             df, rfm_part, extra = transactions_to_customers(data if df is None else df, spec)
         info = {"path": str(data), "sha256": hashing.result() if hashing else None}
+        if df is not None and df.attrs.get("sheet") is not None:
+            info["sheet"] = df.attrs["sheet"]
+            info["read_notes"] = list(df.attrs.get("read_notes", []))
     except BaseException:
         if hashing is not None:
             hashing.cancel()
@@ -269,7 +326,7 @@ def run_file(source: str | Path, out: str | Path, *, spec: Spec | None = None,
                                 progress=progress, info=info,
                                 source=data if engine_reads and not tx_path else None,
                                 master=master, encoding=encoding, extra=extra, rfm_part=rfm_part,
-                                compare=compare, timings=timings)
+                                compare=compare, timings=timings, clv_source=clv_source)
     notes = []
     if spec is None:
         notes = ["no --spec given; inferred this data dictionary (saved as spec.toml in the "
@@ -279,7 +336,8 @@ def run_file(source: str | Path, out: str | Path, *, spec: Spec | None = None,
 
 def run_demo(out: str | Path, *, rows: int = 3834, seed: int = 0, transactions: bool = False,
              aggregate_only: bool = False, overwrite: bool = False, n_jobs: int | None = None,
-             progress: Progress | None = None, campaign: bool = False) -> RunOutput:
+             progress: Progress | None = None, clv: bool = True,
+             campaign: bool = False) -> RunOutput:
     """Generate SYNTHETIC 365-style customers (or an order log) and run the whole pipeline.
 
     The generated data is written into the run directory (``data.csv`` or
@@ -297,18 +355,20 @@ def run_demo(out: str | Path, *, rows: int = 3834, seed: int = 0, transactions: 
     io.check_output_dir(out, overwrite=overwrite)
     extra: dict[str, bytes] = {}
     rfm_part = None
+    log = None
     if transactions:
-        from .datasets import make_transactions
+        from .datasets.clv import make_clv_transactions
         from .rfm import TransactionColumns, transactions_spec_text
 
         if progress:
             progress("generate", f"an order log of {rows:,} synthetic customers (seed {seed})")
-        log = make_transactions(rows, seed=seed)
+        # purchases from BG/NBD and spend from Gamma-Gamma with known parameters: the
+        # lifetime value fit can be checked against them
+        log = make_clv_transactions(rows, seed=seed)
         data = log.to_csv(index=False, lineterminator="\n").encode("utf-8")
         name = "transactions.csv"
-        spec = parse_spec(transactions_spec_text(TransactionColumns(
-            "customer_id", "date", "amount", quantity="quantity", order="order_id")),
-            source="demo transactions spec")
+        spec = parse_spec(transactions_spec_text(TransactionColumns("customer_id", "date", "amount")),
+                          source="demo transactions spec")
         if progress:
             progress("rfm", "aggregating the order log per customer")
         df, rfm_part, extra = transactions_to_customers(log, spec)
@@ -333,9 +393,11 @@ def run_demo(out: str | Path, *, rows: int = 3834, seed: int = 0, transactions: 
     result = _segment_and_write(df, spec, options, out, overwrite=overwrite, engine="local",
                                 progress=progress, info=info, source=None, master=None,
                                 encoding=None, extra={name: data, **extra}, rfm_part=rfm_part,
-                                compare=None, timings={})
+                                compare=None, timings={}, clv_source=log if clv else None)
     notes = [f"Demo on SYNTHETIC data (generated by custseg, not real customers); the data is "
              f"in {out / name}."]
+    if transactions and result.manifest.get("clv"):
+        notes.append(_planted_note(result.manifest["clv"]))
     if campaign:
         if progress:
             progress("campaign", "a synthetic campaign with a lift planted in one segment")
@@ -344,6 +406,16 @@ def run_demo(out: str | Path, *, rows: int = 3834, seed: int = 0, transactions: 
                      f"({planted['name']}); its analysis is in {out / 'campaign'} "
                      f"(report: {out / 'campaign' / 'report.html'}).")
     return RunOutput(result, out, notes)
+
+
+def _planted_note(clv: dict) -> str:
+    """The lifetime value parameters fitted to the demo log beside the planted ones."""
+    from .datasets.clv import CLV_TRUTH
+
+    fitted = {**clv["params"], **clv["spend_params"]}
+    pairs = ", ".join(f"{k} {fitted[k]:.3g} ({v:g})" for k, v in CLV_TRUTH.items() if k in fitted)
+    return ("Lifetime value fitted (planted in brackets; BG/NBD in days, Gamma-Gamma): " + pairs
+            + ". With few customers the estimates are rough; see clv.json for standard errors.")
 
 
 def demo_campaign(result: RunResult, out: str | Path, *, seed: int = 0) -> dict:
@@ -381,7 +453,7 @@ class SpecWritten:
 
 def write_spec(source: str | Path, output: str | Path, *, overwrite: bool = False,
                encoding: str | None = None, sql: str | None = None,
-               n_jobs: int | None = None) -> SpecWritten:
+               n_jobs: int | None = None, sheet: str | int | None = None) -> SpecWritten:
     """Infer a data dictionary from ``source`` and write it, with comments, to ``output``.
 
     An order log gets a transactions spec naming its customer, date and amount
@@ -389,14 +461,15 @@ def write_spec(source: str | Path, output: str | Path, *, overwrite: bool = Fals
     policy, transform), with a comment on each choice. Written atomically.
     ``n_jobs``: threads for reading the file (see :func:`custseg.io.read_table`).
     """
+    from .infer import infer_spec
     from .rfm import guess_transaction_columns, transactions_spec_text
-    from .spec import infer_spec
+    from .rows import non_customer_rows
 
     source, output = Path(source), Path(output)
     if output.exists() and not overwrite:
         raise ParameterError(f"{str(output)!r} already exists",
                              fix="pass --overwrite or choose another --output")
-    df = io.read_table(source, encoding=encoding, sql=sql, n_jobs=n_jobs)
+    df = io.read_table(source, encoding=encoding, sql=sql, sheet=sheet, n_jobs=n_jobs)
     cols = guess_transaction_columns(df)
     if cols is not None:
         header = (f"custseg data dictionary for the order log {source.name} ({len(df):,} rows).\n"
@@ -405,7 +478,9 @@ def write_spec(source: str | Path, output: str | Path, *, overwrite: bool = Fals
         io.atomic_write_file(output, transactions_spec_text(cols, header=header))
         roles = ", ".join(f"{r} = {n!r}" for r, n in cols.roles().items())
         return SpecWritten("transactions", output, [f"an order log: {roles}"])
-    spec, comments, notes = infer_spec(df)
+    skip, skipped = non_customer_rows(df)
+    spec, comments, notes = infer_spec(df.loc[~skip] if skip.any() else df)
+    notes = list(df.attrs.get("read_notes", [])) + [p.message for p in skipped] + list(notes)
     header = (f"custseg data dictionary inferred from {source.name} ({len(df):,} rows).\n"
               "Review every column: kind (numeric | categorical), role (value | engagement |\n"
               "attribute), missing (numeric: zero | median | mean | drop | error;\n"
@@ -465,13 +540,8 @@ def rfm_file(transactions: str | Path, output: str | Path, *, spec: Spec | None 
     With the default convention the table carries RFM scores and segment names.
     Returns the table, the validation warnings and the observation end used.
     """
-    from .rfm import (
-        TransactionColumns,
-        guess_transaction_columns,
-        rfm_scores,
-        rfm_segments,
-        validate_and_aggregate,
-    )
+    from .rfm import rfm_scores, rfm_segments, validate_and_aggregate
+    from .rfm.log import log_columns
 
     output = Path(output)
     suffix = output.suffix.lower()
@@ -481,30 +551,8 @@ def rfm_file(transactions: str | Path, output: str | Path, *, spec: Spec | None 
     if output.exists() and not overwrite:
         raise ParameterError(f"{str(output)!r} already exists",
                              fix="pass --overwrite or choose another --output")
-    tx: dict = {}
-    rfm_opts: dict = {}
-    if spec is not None:
-        tx, rfm_opts = dict(spec.transactions), dict(spec.rfm)
-    tx.update({k: v for k, v in (columns or {}).items() if v is not None})
-    if as_of is not None:
-        tx["as_of"] = as_of
-    if returns is not None:
-        tx["returns"] = returns
-    if drop_duplicates:
-        tx["drop_duplicates"] = True
-    source: str | Path | pd.DataFrame = transactions
-    if not all(tx.get(k) for k in ("customer", "date", "amount")):
-        df = io.read_table(transactions)
-        guess = guess_transaction_columns(df)
-        if guess is None:
-            raise ParameterError("cannot tell which columns hold the customer, date and amount",
-                                 fix="pass --customer, --date and --amount")
-        for role, name in guess.roles().items():
-            tx.setdefault(role, name)
-        source = df
-    cols = TransactionColumns.from_dict(
-        {k: tx[k] for k in ("customer", "date", "amount", "quantity", "order", "currency")
-         if tx.get(k)})
+    source, cols, tx, rfm_opts = log_columns(transactions, spec=spec, columns=columns, as_of=as_of,
+                                             returns=returns, drop_duplicates=drop_duplicates)
     table, validation = validate_and_aggregate(
         source, cols, convention=convention, as_of=tx.get("as_of"),
         returns=tx.get("returns", "net"), drop_duplicates=bool(tx.get("drop_duplicates", False)))
@@ -517,3 +565,4 @@ def rfm_file(transactions: str | Path, output: str | Path, *, spec: Spec | None 
     else:
         io.write_parquet(pd.DataFrame(table), output)
     return table, list(validation.warnings), as_of_used
+

@@ -329,6 +329,15 @@ def _(d, s):
     return run_call(d, put(d, "data.csv", b""))
 
 
+@case("no-line-break", "run",
+      error="error: data.csv has no line break in its first 1 MiB: it is not a table with one "
+            "customer per line; fix: check the file (a JSON document or a binary file saved as "
+            ".csv?), or export the table again")
+def _(d, s):
+    return run_call(d, put(d, "data.csv", "minutes_watched,CLV,region,channel," +
+                           ",".join(["12.5"] * 300_000)))
+
+
 @case("header-only", "run",
       error="error: data.csv has a header but no data rows; fix: check that you picked the right "
             "file (or sheet)")
@@ -587,7 +596,7 @@ def _(d, s):
 @case("spec-typo", "run",
       error="error: spec.toml: unknown key 'clsuter_on' in the top level; did you mean "
             "'cluster_on'?; fix: allowed keys there are kind, id, cluster_on, describe, ignore, "
-            "columns, groups, names, clustering, recommendations, transactions, rfm")
+            "columns, groups, names, clustering, recommendations, transactions, rfm, as_of")
 def _(d, s):
     return run_call(d, put(d, "data.csv", csv_text(customers())),
                     spec=SPEC.replace("cluster_on =", "clsuter_on ="))
@@ -595,7 +604,8 @@ def _(d, s):
 
 @case("spec-unknown-key", "run",
       error="error: spec.toml: unknown key 'colour' in [columns.CLV]; fix: allowed keys there are "
-            "kind, role, missing, transform, better, labels, words, description")
+            "kind, role, missing, transform, better, format, na_values, labels, words, description, "
+            "pii")
 def _(d, s):
     return run_call(d, put(d, "data.csv", csv_text(customers())),
                     spec=SPEC.replace('missing = "error"', 'missing = "error"\ncolour = "red"'))
@@ -604,7 +614,7 @@ def _(d, s):
 @case("spec-column-typo", "run",
       error="error: spec.toml: unknown key 'transfrom' in [columns.minutes_watched]; did you mean "
             "'transform'?; fix: allowed keys there are kind, role, missing, transform, better, "
-            "labels, words, description")
+            "format, na_values, labels, words, description, pii")
 def _(d, s):
     return run_call(d, put(d, "data.csv", csv_text(customers())),
                     spec=SPEC.replace('transform = "log"', 'transfrom = "log"'))
@@ -972,7 +982,7 @@ def _(d, s):
 
 
 @case("newer-model-version", "assign",
-      error="error: model.json has format version 99, newer than this custseg understands (1); "
+      error="error: model.json has format version 99, newer than this custseg understands (2); "
             "fix: upgrade custseg")
 def _(d, s):
     model = json.loads(_model_text(s))
@@ -1393,11 +1403,11 @@ def _(d, s):
 
 
 @case("old-model-newer-version", "compare",
-      error="error: old/model.json has format version 2, newer than this custseg understands (1); "
+      error="error: old/model.json has format version 3, newer than this custseg understands (2); "
             "fix: upgrade custseg")
 def _(d, s):
     old = old_run(d, s)
-    _corrupt_model(d, s, old, lambda t: t.replace('"format_version": 1', '"format_version": 2'))
+    _corrupt_model(d, s, old, lambda t: t.replace('"format_version": 1', '"format_version": 3'))
     return Call(["compare", old, old_run(d, s, "new")])
 
 

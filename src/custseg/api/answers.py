@@ -29,7 +29,9 @@ def assign_records(model: SegmentModel, records: list[dict]) -> dict:
             pass
     df = frame_of(records, model)
     with np.errstate(over="ignore"):  # an overflowing distance is answered just below
-        out, warnings = model.assign(df)
+        # date columns count days to the model's observation date: one customer's answer
+        # does not depend on who else is in the request
+        out, warnings = model.assign(df, as_of=model.input_spec.as_of)
     overflow = (out["segment"].to_numpy() >= 0) & ~np.isfinite(out["distance"].to_numpy())
     if overflow.any():
         raise ValidationError([overflow_problem(model, df, overflow)])

@@ -10,7 +10,7 @@ from typing import Any
 
 from .. import __version__
 from ..errors import CustsegError, ParameterError, Problem
-from ..model import FORMAT_VERSION, SegmentModel
+from ..model import SegmentModel
 from . import guard
 from .answers import assign_records, segments_summary
 from .errors import STATUS_CODES, ApiError, dumps, error_body, short
@@ -30,7 +30,8 @@ __all__ = ["create_app", "require_extra", "WORK_THREADS"]
 WORK_THREADS = 4
 """Requests parsed and assigned at the same time (bounds memory as well as CPU)."""
 
-_ROUTES_TEXT = "POST /v1/assign, GET /v1/segments, GET /healthz (see /openapi.json)"
+_ROUTES_TEXT = ("POST /v1/assign, GET /v1/segments, POST /v1/clv, GET /healthz "
+                "(see /openapi.json)")
 
 
 def require_extra(what: str, modules: tuple[str, ...]) -> None:
@@ -146,7 +147,7 @@ def create_app(model: SegmentModel, *, token: str | None = None,
     )
     app.state.model = model
     segments_body = segments_summary(model)
-    health_body = {"status": "ok", "k": model.k, "format_version": FORMAT_VERSION}
+    health_body = {"status": "ok", "k": model.k, "format_version": model.format_version}
     schemas = request_schemas(model, max_records)
     limiter = None  # created on first use: it needs a running event loop
 
@@ -154,10 +155,7 @@ def create_app(model: SegmentModel, *, token: str | None = None,
         records = records_of(parse_body(body), max_records=max_records)
         return dumps(assign_records(model, records))
 
-    @app.post("/v1/assign", response_model=AssignResponse, responses=post_responses(),
-              operation_id="assign", summary="Assign customers to segments")
-    async def assign(request: Request):
-        """The segment of every customer in the body, in request order."""
+    async def answer(request: Request, fn) -> Response:
         nonlocal limiter
         import anyio
 
@@ -174,8 +172,27 @@ def create_app(model: SegmentModel, *, token: str | None = None,
                            "whole body arrived") from None
         if limiter is None:
             limiter = anyio.CapacityLimiter(WORK_THREADS)
-        payload = await anyio.to_thread.run_sync(work, body, limiter=limiter)
+        payload = await anyio.to_thread.run_sync(fn, body, limiter=limiter)
         return Response(payload, media_type="application/json")
+
+    @app.post("/v1/assign", response_model=AssignResponse, responses=post_responses(),
+              operation_id="assign", summary="Assign customers to segments")
+    async def assign(request: Request):
+        """The segment of every customer in the body, in request order."""
+        return await answer(request, work)
+
+    def clv_work(body: bytes) -> bytes:
+        from .clv import clv_answer
+
+        return dumps(clv_answer(model, parse_body(body), max_records=max_records))
+
+    @app.post("/v1/clv", responses=post_responses(), operation_id="clv",
+              summary="Lifetime value from frequency, recency, T and monetary value")
+    async def clv(request: Request):
+        """P(alive), expected purchases, expected average value and CLV of every customer in the
+        body (``{"customers": [{"frequency", "recency", "T", "monetary_value"}]}``, times in the
+        model's unit), from the model's lifetime value section (custseg run on an order log)."""
+        return await answer(request, clv_work)
 
     @app.get("/v1/segments", response_model=SegmentsResponse, responses=get_responses(),
              operation_id="segments", summary="The model's segments")

@@ -185,7 +185,7 @@ def frame_of(records: list[dict], model: SegmentModel) -> pd.DataFrame:
     """
     from ..validate import close_column
 
-    needed = set(model.features.columns_) | set(model.spec.used)
+    needed = set(model.features.columns_) | set(model.spec.used) | set(model.input_spec.used)
     if model.spec.id:
         needed.add(model.spec.id)
     present: dict[str, None] = {}

@@ -252,6 +252,10 @@ def openapi_document(app, request: dict, *, token: str | None, open_paths: froze
     components["Customer"] = request["Customer"]
     components["AssignRequest"] = request["AssignRequest"]
     doc["paths"]["/v1/assign"]["post"]["requestBody"] = request["_body"]
+    if "/v1/clv" in doc["paths"]:
+        from .clv import CLV_REQUEST_BODY
+
+        doc["paths"]["/v1/clv"]["post"]["requestBody"] = CLV_REQUEST_BODY
     if token is not None:
         doc["components"]["securitySchemes"] = {"bearer": {"type": "http", "scheme": "bearer"}}
         for path, operations in doc["paths"].items():

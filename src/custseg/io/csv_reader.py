@@ -35,7 +35,7 @@ from .ragged import (
 from .sources import NA_OPTIONS, empty_error, no_rows_error, raise_on_duplicates
 from .text import DELIMITERS, sniff_text
 
-__all__ = ["read_delimited", "iter_delimited", "read_text_arrow", "keep_infinity_as_text"]
+__all__ = ["read_delimited", "iter_delimited", "read_text_arrow", "keep_text_as_written"]
 
 _EXPECTED_FIELDS = re.compile(r"Expected (\d+) fields in line (\d+), saw (\d+)")
 _EOF_IN_STRING = re.compile(r"EOF inside string starting at row (\d+)")
@@ -70,7 +70,7 @@ def read_delimited(path: Path, *, encoding: str | None = None, n_jobs: int | Non
         raise no_rows_error(path, "has a header but no data rows")
     if table is None and _short_row_possible(frame):  # (a table from pyarrow: no row is short)
         RowLengthCheck(path, codec, sep).through()
-    return keep_infinity_as_text(frame, path, options)
+    return keep_text_as_written(frame, path, options, _may_hold_leading_zeros(path, options))
 
 
 def _short_row_possible(frame: pd.DataFrame) -> bool:
@@ -86,6 +86,7 @@ def iter_delimited(path: Path, chunksize: int, *, encoding: str | None = None) -
     codec, sep, _ = sniff_text(path, encoding)
     options: dict[str, Any] = {"sep": sep, "encoding": codec, **NA_OPTIONS}
     row_lengths = RowLengthCheck(path, codec, sep)
+    leading_zeros = _may_hold_leading_zeros(path, options)
     try:
         reader = pd.read_csv(path, chunksize=chunksize, low_memory=False, **options)
         rows = 0
@@ -97,8 +98,8 @@ def iter_delimited(path: Path, chunksize: int, *, encoding: str | None = None) -
             rows += len(chunk)
             if _short_row_possible(chunk):
                 row_lengths.through(rows)
-            chunk = _keep_infinity_as_text_in_chunk(chunk.reset_index(drop=True), path, options,
-                                                    chunksize, number)
+            chunk = _keep_text_as_written_in_chunk(chunk.reset_index(drop=True), path, options,
+                                                   chunksize, number, leading_zeros)
             yield chunk
         if not rows:
             raise no_rows_error(path, "has a header but no data rows")
@@ -115,6 +116,9 @@ _INT_TEXT = r"^-?[0-9]{1,18}$"
 _FLOAT_TEXT = r"^-?(?:[0-9]+\.?[0-9]*|\.[0-9]+)(?:[eE][-+]?[0-9]+)?$"
 _LONG_INT_TEXT = r"^-?[0-9]{19,}$"
 _BOOL_TEXT = r"^(?:True|TRUE|true|False|FALSE|false)$"
+#: an integer written with leading zeros (``00123``, a zip code, an account number): both
+#: paths keep such a column as the text the file holds, so the identifier survives
+_LEADING_ZERO = r"^-?0[0-9]"
 _MAYBE_NUMBER_OR_BOOL = (r"(?i)^\s*[-+]?(?:[0-9_]*\.?[0-9_]*(?:e[-+]?[0-9_]+)?"
                          r"|inf|infinity|nan|true|false)\s*$")
 
@@ -196,6 +200,8 @@ def _typed_text_column(column: Any) -> Any:
                 and bool(pc.all(pc.match_substring_regex(column, pattern)).as_py()))
 
     if every(_INT_TEXT):
+        if pc.any(pc.match_substring_regex(column, _LEADING_ZERO)).as_py():
+            return pd.Series(pd.array(column, dtype="str"))  # 00123: an identifier, as written
         converted = pc.cast(column, pa.int64())
         return (converted.to_numpy() if not column.null_count
                 else converted.to_numpy().astype(np.float64))
@@ -227,20 +233,66 @@ def _check_first_text_chunk(frame: pd.DataFrame, path: Path, options: dict[str, 
         raise_on_duplicates(["" if pd.isna(v) else str(v) for v in raw.iloc[0]], path)
 
 
-def keep_infinity_as_text(frame: pd.DataFrame, path: Path, options: dict[str, Any]) -> pd.DataFrame:
-    """Re-read as text the float columns where pandas turned a word into infinity.
+def keep_text_as_written(frame: pd.DataFrame, path: Path, options: dict[str, Any],
+                         leading_zeros: bool = True) -> pd.DataFrame:
+    """Re-read as text the number columns pandas typed where the file's text must stay.
 
-    pandas' float parser reads ``inf``, ``-Infinity`` and overflowing numbers
-    such as ``1e500`` as infinite; like ``"NaN"`` (which it keeps as text) they
-    must reach the validator as the text the file holds.
+    Two cases: pandas' float parser reads ``inf``, ``-Infinity`` and overflowing
+    numbers such as ``1e500`` as infinite (like ``"NaN"``, which it keeps as text,
+    they must reach the validator as written); and an integer column with leading
+    zeros (``00123``) is an identifier or a code, kept exactly as written as the
+    pyarrow path keeps it. ``leading_zeros`` False: the file has none (see
+    :func:`_may_hold_leading_zeros`), only infinities are looked for.
     """
-    positions = _infinite_columns(frame)
+    positions = _number_columns(frame) if leading_zeros else _infinite_columns(frame)
     if not positions:
         return frame
     text = pd.read_csv(path, usecols=positions, dtype=str, low_memory=False, **options)
+    return _put_back_text(frame, text, positions)
+
+
+def _put_back_text(frame: pd.DataFrame, text: pd.DataFrame, positions: list[int]) -> pd.DataFrame:
+    """Replace the columns at ``positions`` by their text where it must stay text."""
+    infinite = set(_infinite_columns(frame))
     for index, position in enumerate(positions):
-        frame.isetitem(position, text.iloc[:, index])
+        column = text.iloc[:, index]
+        if position in infinite or _leading_zero_integers(column):
+            frame.isetitem(position, column.to_numpy())
     return frame
+
+
+def _leading_zero_integers(text: pd.Series) -> bool:
+    """Whether every value is integer text and one has a leading zero (the pyarrow path's rule)."""
+    values = text.dropna()
+    return (bool(values.str.match(_LEADING_ZERO, na=False).any())
+            and bool(values.str.match(_INT_TEXT, na=False).all()))
+
+
+def _number_columns(frame: pd.DataFrame) -> list[int]:
+    """Positions of the integer and float columns."""
+    return [position for position, dtype in enumerate(frame.dtypes.tolist())
+            if pd.api.types.is_integer_dtype(dtype) or dtype == np.float64]
+
+
+#: a field that starts with a zero followed by a digit, anywhere in the file
+_LEADING_ZERO_FIELD = r'(?:^|[{sep}])"?-?0[0-9]'
+
+
+def _may_hold_leading_zeros(path: Path, options: dict[str, Any]) -> bool:
+    """Whether some field of the file starts with ``0`` and a digit (one scan of the bytes).
+
+    False for most files, which then pay no second reading of their number columns.
+    """
+    sep = options["sep"]
+    pattern = re.compile(_LEADING_ZERO_FIELD.format(sep=re.escape(sep)).encode(options["encoding"]),
+                         re.MULTILINE)
+    with open(path, "rb") as handle:
+        tail = b""
+        while block := handle.read(1 << 24):
+            if pattern.search(tail + block):
+                return True
+            tail = block[-8:]
+    return False
 
 
 def _infinite_columns(frame: pd.DataFrame) -> list[int]:
@@ -252,24 +304,21 @@ def _infinite_columns(frame: pd.DataFrame) -> list[int]:
     ]
 
 
-def _keep_infinity_as_text_in_chunk(chunk: pd.DataFrame, path: Path, options: dict[str, Any],
-                                    chunksize: int, number: int) -> pd.DataFrame:
-    """:func:`keep_infinity_as_text` for chunk ``number`` of a chunked read.
+def _keep_text_as_written_in_chunk(chunk: pd.DataFrame, path: Path, options: dict[str, Any],
+                                   chunksize: int, number: int, leading_zeros: bool) -> pd.DataFrame:
+    """:func:`keep_text_as_written` for chunk ``number`` of a chunked read.
 
-    Only a chunk with an infinity pays: the file is read again as text, up to
-    that chunk (such a value is an error the validator reports, so this happens
-    at most once per run).
+    Only a chunk with an infinity, or a file with a field that starts with a zero,
+    pays: the file is read again as text, up to that chunk.
     """
-    positions = _infinite_columns(chunk)
+    positions = _number_columns(chunk) if leading_zeros else _infinite_columns(chunk)
     if not positions:
         return chunk
     text_chunks = pd.read_csv(path, usecols=positions, dtype=str, chunksize=chunksize,
                               low_memory=False, **options)
     with text_chunks:
         text = next(itertools.islice(text_chunks, number, None))
-    for index, position in enumerate(positions):
-        chunk.isetitem(position, text.iloc[:, index].to_numpy())
-    return chunk
+    return _put_back_text(chunk, text.reset_index(drop=True), positions)
 
 
 def _ragged_error(path: Path, options: dict[str, Any], guess: RaggedRow) -> InputError:

@@ -263,8 +263,28 @@ def sniff_text(path: Path, encoding: str | None = None) -> tuple[str, str, str]:
     The one place the readers (and ``assign``'s and ``rfm``'s fast paths) look at a
     text file's start: an empty file is an error here, so they all say the same.
     """
+    _check_first_line(path)
     codec = resolve_encoding(path, encoding)
     sample, complete = decode_text(path, codec, SAMPLE_BYTES)
     if complete and not sample.strip():
         raise empty_error(path)
     return codec, sniff_delimiter(sample, complete), sample
+
+
+#: the longest first line (the header) a table may have: 1,000 columns of 1,000 characters
+MAX_LINE_BYTES = 1 << 20
+
+
+def _check_first_line(path: Path) -> None:
+    """A file whose first line runs past :data:`MAX_LINE_BYTES` is refused at once.
+
+    Such a file (one record per file, a minified JSON saved as .csv, a binary dump)
+    is not a table, and parsing it as one takes minutes.
+    """
+    with path.open("rb") as handle:
+        head = handle.read(MAX_LINE_BYTES + 1)
+    if len(head) > MAX_LINE_BYTES and b"\n" not in head and b"\r" not in head:
+        raise InputError(f"{path} has no line break in its first {MAX_LINE_BYTES // 2**20} MiB: it "
+                         "is not a table with one customer per line",
+                         fix="check the file (a JSON document or a binary file saved as .csv?), "
+                             "or export the table again")

@@ -162,6 +162,7 @@ def _context(analysis: dict) -> dict:
     return {
         "a": analysis,
         "rfm": analysis.get("rfm"),
+        "clv": analysis.get("clv"),
         "algos": analysis.get("algorithms"),
         "ov": analysis.get("overview") or {},
         "dq": analysis.get("data_quality") or {},

@@ -432,6 +432,25 @@ def _algorithms(d: _Doc, a: dict) -> None:
                   right=set(range(1, len(t["algorithms"]) + 1))), "")
 
 
+def _clv(d: _Doc, a: dict) -> None:
+    clv = a.get("clv")
+    if not clv:
+        return
+    d.add("## Lifetime value by segment", "")
+    d.para(f"Predicted from the order log with BG/NBD and Gamma-Gamma (days): the next "
+           f"{clv['horizon_months']:g} months, discounted {100 * clv['discount_rate']:g}% a month; "
+           f"{clv['customers']:,} customers, observation end {md(clv['as_of'])}. Intervals: "
+           "bootstrap 95% over each segment's customers. Parameters and standard errors are in "
+           "clv.json; custseg clv writes each customer's values and a holdout check.")
+    rows = [[md(g["name"]), f"{g['customers']:,}",
+             f"{g['mean_clv']:,.2f} ({g['mean_clv_ci95'][0]:,.2f} to {g['mean_clv_ci95'][1]:,.2f})",
+             f"{g['total_clv']:,.0f}", f"{100 * (g['value_share'] or 0):.1f}%",
+             f"{100 * g['mean_p_alive']:.1f}%", f"{g['mean_expected_purchases']:.2f}"]
+            for g in clv["segments"]]
+    d.add(*_table(["segment", "customers", "mean CLV (95% CI)", "total CLV", "share of value",
+                   "mean P(alive)", "mean expected purchases"], rows, right={1, 2, 3, 4, 5, 6}), "")
+
+
 def _rfm(d: _Doc, a: dict) -> None:
     rfm = a.get("rfm")
     if not rfm:
@@ -494,7 +513,7 @@ def render_markdown(analysis: dict) -> str:
     """
     d = _Doc()
     for section in (_overview, _data_quality, _question1, _question2, _choice_of_k, _segments,
-                    _algorithms, _rfm, _warnings, _methods):
+                    _algorithms, _rfm, _clv, _warnings, _methods):
         section(d, analysis)
     text = "\n".join(d.lines).rstrip("\n") + "\n"
     return re.sub(r"\n{3,}", "\n\n", text)

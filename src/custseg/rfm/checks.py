@@ -164,6 +164,14 @@ def validate_log(log: DuckLog, cols: TransactionColumns, *, as_of: _dt.date | No
             f"({rows_text(rows, count)}); fix: give every transaction its {its}, or remove "
             "those rows", column=column, rows=rows, count=count)
 
+    if have["date"] and log.date_format is not None:
+        add("date-format",
+            f"column {cols.date!r} holds dates written {log.date_format}, read so"
+            + ("; every date there also reads the other way round (no day above 12): check "
+               "that the days come first" if log.date_ambiguous and log.date_format.startswith("DD")
+               else "; every date there also reads the other way round (no day above 12): "
+               "check that the months come first" if log.date_ambiguous else ""),
+            column=cols.date, severity="warning")
     if have["customer"] and n_no_cust:
         empty("missing-customer", cols.customer, "the customer id", "customer's id", n_no_cust,
               "cust_missing")

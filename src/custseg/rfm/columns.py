@@ -155,7 +155,11 @@ def _looks_like_dates(s: pd.Series) -> bool:
     iso = text.str.fullmatch(ISO_DATE)
     ymd = (text.str.fullmatch(YYYYMMDD) & text.str[:2].isin(["19", "20"])
            & text.str[4:6].between("01", "12") & text.str[6:8].between("01", "31"))
-    return bool((iso | ymd).mean() >= 0.95)
+    if (iso | ymd).mean() >= 0.95:
+        return True
+    from ..dates import detect_date_format  # 31/01/2024, 01/31/2024, 31.01.2024
+
+    return detect_date_format(text) is not None
 
 
 def guess_transaction_columns(frame: pd.DataFrame, *, sample: int = 10_000) -> TransactionColumns | None:

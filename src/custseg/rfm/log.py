@@ -31,7 +31,7 @@ from .sql import (
 )
 
 __all__ = ["validate_transactions", "check_transactions", "validate_and_aggregate", "aggregate",
-           "customer_table"]
+           "customer_table", "log_columns"]
 
 
 def validate_transactions(source: pd.DataFrame | str | os.PathLike[str],
@@ -288,3 +288,44 @@ def customer_table(source: pd.DataFrame | str | os.PathLike[str], spec: Any, *,
     summary = rfm_segment_summary(scored, names, rules=rules)
     scored.attrs["as_of"] = as_of
     return scored, validation, summary, as_of
+
+
+def log_columns(transactions: str | os.PathLike[str] | pd.DataFrame, *, spec: Any = None,
+                columns: dict[str, str | None] | None = None, as_of: str | None = None,
+                returns: str | None = None, drop_duplicates: bool = False):
+    """The source, columns and options of an order log, as ``custseg rfm`` and ``custseg clv`` take it.
+
+    The columns come from ``columns`` (``customer``, ``date``, ``amount``,
+    ``quantity``, ``order``, ``currency``), then a transactions ``spec``, and are
+    guessed from the data when the customer, date or amount column is not named
+    (the log is then read here and returned as a DataFrame). Returns ``(source,
+    TransactionColumns, transaction options, rfm options of the spec)``.
+    """
+    from .. import io
+    from .columns import guess_transaction_columns
+
+    tx: dict = {}
+    rfm_opts: dict = {}
+    if spec is not None:
+        tx, rfm_opts = dict(spec.transactions), dict(spec.rfm)
+    tx.update({k: v for k, v in (columns or {}).items() if v is not None})
+    if as_of is not None:
+        tx["as_of"] = as_of
+    if returns is not None:
+        tx["returns"] = returns
+    if drop_duplicates:
+        tx["drop_duplicates"] = True
+    source: Any = transactions
+    if not all(tx.get(k) for k in ("customer", "date", "amount")):
+        df = transactions if isinstance(transactions, pd.DataFrame) else io.read_table(transactions)
+        guess = guess_transaction_columns(df)
+        if guess is None:
+            raise ParameterError("cannot tell which columns hold the customer, date and amount",
+                                 fix="pass --customer, --date and --amount")
+        for role, name in guess.roles().items():
+            tx.setdefault(role, name)
+        source = df
+    cols = TransactionColumns.from_dict(
+        {k: tx[k] for k in ("customer", "date", "amount", "quantity", "order", "currency")
+         if tx.get(k)})
+    return source, cols, tx, rfm_opts

@@ -17,6 +17,7 @@ from typing import Any
 
 import pandas as pd
 
+from ..dates import DATE_FORMATS, detect_date_format
 from ..errors import InputError
 from .columns import ISO_DATE, NUMBER, WHOLE, YYYYMMDD, TransactionColumns
 
@@ -96,6 +97,10 @@ class DuckLog:
         self.where = where
         self.text_typed = text_typed
         self._n_repeats: int | None = None
+        #: the format of a text date column that is neither ISO nor yyyymmdd (DD/MM/YYYY
+        #: ...), and whether it also read the other way round (see :meth:`_date_format`)
+        self.date_format: str | None = None
+        self.date_ambiguous = False
         #: a DataFrame DuckDB scans in place (registered): kept alive with the connection
         self.frame_ref: pd.DataFrame | None = None
         described = self.rows("DESCRIBE SELECT * FROM raw")
@@ -269,9 +274,28 @@ class DuckLog:
                       f"THEN CAST(TRY_CAST({t} AS TIMESTAMP) AS DATE) "
                       f"WHEN regexp_full_match({t}, {literal(YYYYMMDD)}) "
                       f"THEN CAST(TRY_STRPTIME({t}, '%Y%m%d') AS DATE) END")
+            found = self._date_format(q, t)
+            if found is not None:  # 31/01/2024, 01/31/2024, 31.01.2024: read by their format
+                self.date_format, self.date_ambiguous = found
+                day = f"split_part(replace({t}, 'T', ' '), ' ', 1)"
+                parsed = (f"CAST(TRY_STRPTIME({day}, {literal(DATE_FORMATS[found[0]])}) "
+                          "AS DATE)")
         else:
             parsed = "NULL::DATE"
         return parsed, missing, text
+
+    def _date_format(self, q: str, t: str) -> tuple[str, bool] | None:
+        """The format of a text date column that is neither ISO nor yyyymmdd, or None.
+
+        Judged on up to 5,000 distinct values (see :func:`custseg.dates.detect_date_format`).
+        """
+        sample = self.frame(f"SELECT DISTINCT {t} AS v FROM raw WHERE {q} IS NOT NULL AND "
+                            f"{t} <> '' LIMIT 5000")["v"]
+        iso = sample.str.fullmatch(ISO_DATE) | sample.str.fullmatch(YYYYMMDD)
+        if not len(sample) or iso.mean() >= 0.95:
+            return None
+        found = detect_date_format(sample)
+        return None if found is None or found[0] in ("YYYY-MM-DD", "YYYYMMDD") else found
 
     def _number(self, name: str) -> tuple[str, str, str, str]:
         q, kind = ident(name), _kind(self.types[name])

@@ -15,11 +15,12 @@ from ..._timing import StageClock
 from ...cluster.hierarchy import ward_tree
 from ...cluster.selection import ari, ch_db, choose_k, forced_k, gap_and_stability
 from ...errors import InputError, ParameterError, Problem, ValidationError
+from ...infer import infer_spec
 from ...model import SegmentModel, nearest_centroid
 from ...pipeline import RunOptions, RunResult, package_versions
 from ...profile import name_segments
 from ...quality import quality_warnings
-from ...spec import TRANSFORMS, Spec, infer_spec
+from ...spec import TRANSFORMS, Spec
 from . import stages
 from .checks import validate_on_spark
 from .read import INFER_ROWS, can_read, input_error, read_spark, typed_head
@@ -153,6 +154,13 @@ def _segment(df, spec, options, *, progress, input_info, source, master, encodin
         spec, _, spec_notes = infer_spec(head)
     if est.cluster_on is not None:
         spec = spec.with_cluster_on(spec.used if est.cluster_on == "all" else list(est.cluster_on))
+    derived = [n for n, c in spec.columns.items() if (c.kind in ("date", "boolean")
+                                                       or c.missing == "never") and n in spec.used]
+    if derived:
+        raise ParameterError("the Spark engine does not read date or yes/no columns, or "
+                             f"missing = \"never\", yet ({', '.join(derived)})",
+                             fix="run with the local engine (leave out --engine spark), or move "
+                                 "those columns to ignore in the spec")
     n_columns = len(raw.columns)
     lap("read")
 
