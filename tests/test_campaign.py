@@ -118,6 +118,9 @@ def test_every_arm_is_compared_with_the_control(tmp_path, demo, results):
     assert all([c["arm"] for c in x["comparisons"]] == ["email", "treatment"]
                for x in s["segments"])
     assert s["family"]["comparisons"] == 2 * len(s["segments"])
+    schema = json.loads(resources.files("custseg.schemas").joinpath(
+        "campaign.schema.json").read_text())
+    jsonschema.validate(s, schema)
     assert len(pd.read_csv(out / "campaign.csv")) == 2 * len(s["segments"])
 
 
