@@ -66,6 +66,7 @@ def test_demo_campaign_names_the_planted_segment_and_no_other(demo):
     assert pd.read_csv(demo / "data.csv", nrows=2)["customer_id"].tolist() == ["C000001",
                                                                                  "C000002"]
     assert s["segments_by"] == "id" and s["srm"]["mismatch"] is False
+    assert s["synthetic"] is True and "<strong>Synthetic campaign.</strong>" in html
 
 
 def test_campaign_json_follows_its_schema_with_one_entry_per_segment(demo, results):

@@ -435,6 +435,7 @@ def demo_campaign(result: RunResult, out: str | Path, *, seed: int = 0) -> dict:
                             planted=planted, seed=seed)
     summary = analyze_frame(results, out, seed=seed, source="campaign_results.csv")
     summary["title"] = "Campaign results by segment (synthetic demo campaign)"
+    summary["synthetic"] = True
     data = results.to_csv(index=False, lineterminator="\n").encode("utf-8")
     write_campaign(summary, Path(out) / "campaign",
                    extra_files={"campaign_results.csv": data})
