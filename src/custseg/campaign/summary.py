@@ -54,7 +54,7 @@ def _verdict(c: dict, adjusted: float | None, alpha: float) -> str:
     return "no-detectable-difference"
 
 
-def _sentence(c: dict, verdict: str, who: str, family: int) -> str:
+def _sentence(c: dict, verdict: str, who: str, family: int, noun: str = "segment") -> str:
     mde = "" if c["mde"] is None else f" (could detect {points(c['mde'])})"
     if verdict == "split-failed":
         return (f"{who}: the split between the arms is off (sample-ratio mismatch, p = "
@@ -64,13 +64,13 @@ def _sentence(c: dict, verdict: str, who: str, family: int) -> str:
         return f"{who}: nothing to test (an arm is empty, or no one or everyone converted)."
     diff = f"{points(c['lift'])} {'more' if c['lift'] > 0 else 'fewer'}"
     if verdict in ("higher", "lower"):
-        corrected = (f", after the correction for {count_text(family, 'segment')}"
+        corrected = (f", after the correction for {count_text(family, noun)}"
                      if family > 1 else "")
         return (f"{who}: the treatment converted {diff}{_ci_text(c['ci'])} than the control"
                 f"{corrected} (p = {c['p_value']:.2g}).")
     if verdict == "not-after-correction":
         return (f"{who}: {diff} conversions{_ci_text(c['ci'])} at p = {c['p_value']:.2g}, which "
-                f"does not survive the correction for {count_text(family, 'segment')}: no "
+                f"does not survive the correction for {count_text(family, noun)}: no "
                 f"detectable difference at this size{mde}; a lead to retest, not a finding.")
     return f"{who}: no detectable difference at this size{mde}."
 
@@ -91,11 +91,13 @@ def summarize(result: dict, *, warnings: list[dict], meta: dict, alpha: float = 
     overall["verdict"] = _verdict(overall, overall["p_value"], alpha)
     overall["sentence"] = _sentence(overall, overall["verdict"], "Whole campaign", 1)
     findings = []
+    # the family is one comparison per segment, or per segment and treatment arm
+    noun = "segment" if family == len(result["segments"]) else "comparison"
     for s in result["segments"]:
         for c in s.get("comparisons") or [s]:
             who = s["segment_name"] if "arm" not in c else f"{s['segment_name']} ({c['arm']})"
             c["verdict"] = _verdict({**c, "srm": s["srm"]}, c["p_holm"], alpha)
-            c["sentence"] = _sentence({**c, "srm": s["srm"]}, c["verdict"], who, family)
+            c["sentence"] = _sentence({**c, "srm": s["srm"]}, c["verdict"], who, family, noun)
             if c["verdict"] in ("higher", "lower"):
                 findings.append({"segment": s["segment"], "segment_name": s["segment_name"],
                                  "arm": c.get("arm", meta["arms"]["treatment"][0]),

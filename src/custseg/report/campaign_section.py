@@ -73,7 +73,7 @@ def forest_rows(summary: dict) -> dict:
         ticks.append({"x": x(v), "label": f"{k * step:+g}" if k else "0"})
         k += 1
     height = _TOP + len(items) * _ROW_H + 40
-    return {"rows": rows, "zero": x(0.0), "ticks": ticks, "width": _LABEL_W + _PLOT_W + 150,
+    return {"rows": rows, "zero": x(0.0), "ticks": ticks, "width": _LABEL_W + _PLOT_W + 190,
             "height": height, "plot_left": _LABEL_W, "plot_right": _LABEL_W + _PLOT_W,
             "axis_y": height - 30}
 
