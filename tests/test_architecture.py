@@ -22,13 +22,15 @@ CORE = ("errors", "spec", "infer", "numbers", "rows", "dates", "booleans", "deri
         "features", "cluster", "profile", "quality", "recommend",
         "segmenter", "model", "explore", "questions", "analysis", "pipeline", "compare", "datasets",
         "schemas", "_parallel", "_lazy", "_workers", "_threads", "_timing", "_messages", "rfm.columns",
-        "rfm.views", "rfm.checks", "rfm.sql", "rfm.scores", "clv")
+        "rfm.views", "rfm.checks", "rfm.sql", "rfm.scores", "clv", "campaign.stats",
+        "campaign.columns", "campaign.analyze", "campaign.summary", "campaign.plan")
 #: modules (or packages) of the edges: the core imports none of them. A module belongs to the
 #: longest entry of either list that names it or a package above it: the package ``rfm``
 #: (whose ``__init__`` re-exports the functions that read files) is an edge, its core
 #: modules are listed in CORE.
 EDGES = ("io", "rundir", "modelfile", "scoring", "report", "cli", "api", "engines", "_entry",
-         "__main__", "workflow", "rfm", "rfm.read", "rfm.log", "clv.flow")
+         "__main__", "workflow", "rfm", "rfm.read", "rfm.log", "clv.flow", "campaign",
+         "campaign.files")
 MAX_LINES = 800
 
 
