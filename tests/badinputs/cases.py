@@ -224,6 +224,63 @@ def _(d, s):
     return run_call(d, put(d, "data.csv", csv_text(_with_notes())))
 
 
+def _left_out(code: str, message: str):
+    """The check of a file with rows that are not customers: the clean run's segments, and
+    the warning, word for word, in the manifest."""
+
+    def check(d: Path, shared: Shared, result: Any) -> None:
+        manifest = json.loads((d / "out" / "manifest.json").read_text(encoding="utf-8"))
+        found = {w["code"]: w["message"] for w in manifest["warnings"]}
+        assert found.get(code) == message, found
+        same_segments_as_clean_run(d, shared, result)
+
+    return check
+
+
+def _lines_with(extra: dict[int, str]) -> str:
+    """The clean CSV with ``extra`` lines put before data rows (numbered from 1)."""
+    lines = csv_text(customers()).splitlines()
+    out = [lines[0]]
+    for i, line in enumerate(lines[1:], start=1):
+        if i in extra:
+            out.append(extra[i])
+        out.append(line)
+    if len(lines) in extra:
+        out.append(extra[len(lines)])
+    return "\n".join(out) + "\n"
+
+
+@case("empty-rows", "run", check=_left_out(
+    "empty-rows", "2 rows are empty, left out (rows 11, 31); fix: remove them, or ignore this "
+    "warning"))
+def _(d, s):
+    return run_call(d, put(d, "data.csv", _lines_with({11: ",,,", 30: ",,,"})))
+
+
+@case("repeated-header", "run", check=_left_out(
+    "header-rows", "1 row repeats the header, left out (row 21); fix: remove them from the file "
+    "(two exports joined together?)"))
+def _(d, s):
+    return run_call(d, put(d, "data.csv", _lines_with({21: "customer_id,minutes_watched,CLV,region"})))
+
+
+@case("total-row", "run", check=_left_out(
+    "total-rows", "1 row is a summary row (Total), not a customer, left out (row 49); fix: "
+    "remove them from the export, or ignore this warning"))
+def _(d, s):
+    return run_call(d, put(d, "data.csv", _lines_with({N + 1: "Total,99999.5,12345.25,"})))
+
+
+@case("currency-with-format", "run", check=same_segments_as_clean_run)
+def _(d, s):
+    df = customers()
+    df["CLV"] = [f"${v:,.2f}" if i % 2 else f"{v:.2f}" for i, v in enumerate(df["CLV"])]
+    return run_call(d, put(d, "data.csv", csv_text(df)),
+                    spec=SPEC.replace('missing = "error"\ntransform = "none"',
+                                      'missing = "error"\ntransform = "none"\n'
+                                      'format = "$1,234.56"'))
+
+
 def _constant_column_dropped(d: Path, shared: Shared, result: Any) -> None:
     manifest = json.loads((d / "out" / "manifest.json").read_text(encoding="utf-8"))
     codes = [(w["code"], w.get("column")) for w in manifest["warnings"]]
