@@ -91,8 +91,11 @@ def read_numbers(s: pd.Series, fmt=None) -> tuple[np.ndarray, np.ndarray, np.nda
         return values, bad, np.zeros(len(s), dtype=bool)
     from .numbers import parse_numbers
 
-    numbers = s.map(lambda v: isinstance(v, (int, float, np.integer, np.floating))
-                    and not isinstance(v, (bool, np.bool_))).to_numpy(dtype=bool)
+    if pd.api.types.is_string_dtype(s) and not pd.api.types.is_object_dtype(s):
+        numbers = np.zeros(len(s), dtype=bool)  # text only
+    else:  # an Excel or JSON column of mixed cells: the numbers stay as they are
+        numbers = s.map(lambda v: isinstance(v, (int, float, np.integer, np.floating))
+                        and not isinstance(v, (bool, np.bool_))).to_numpy(dtype=bool)
     values, bad, na = parse_numbers(s.where(~numbers), fmt)
     if numbers.any():
         values[numbers], bad[numbers] = coerce_numeric(s[numbers])
