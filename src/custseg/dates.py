@@ -86,6 +86,8 @@ def detect_date_format(s: pd.Series, *, sample: int = 5_000) -> tuple[str, bool]
     """
     if not (pd.api.types.is_object_dtype(s) or pd.api.types.is_string_dtype(s)):
         return None
+    if len(s) > 2_000 and detect_date_format(s.head(1_000), sample=sample) is None:
+        return None  # the first thousand are not dates: the rest need not be read
     text = s.dropna().astype(str).str.strip()
     text = text[text != ""]
     if text.empty:

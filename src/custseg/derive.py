@@ -3,8 +3,9 @@
 :func:`derive_spec` is the spec everything after validation sees: a ``kind = "date"``
 column becomes the numeric ``<column> (days)`` (see :mod:`custseg.dates`), a
 ``kind = "boolean"`` column a category with the levels ``no`` and ``yes`` (see
-:mod:`custseg.booleans`). :func:`derive_columns` does the same to a table, with the
-problems found. A spec without such columns is returned as it is. Pure.
+:mod:`custseg.booleans`), and a ``missing = "never"`` column gains the 0/1 feature
+``<column> missing`` beside it. :func:`derive_columns` does the same to a table, with
+the problems found. A spec without such columns is returned as it is. Pure.
 """
 
 from __future__ import annotations
@@ -19,6 +20,7 @@ from .booleans import parse_booleans
 from .dates import days_name, parse_as_of, parse_dates
 from .errors import Problem
 from .spec import RECENCY_NAMES, ColumnSpec
+from .validate import read_numbers
 
 __all__ = ["derive_spec", "derive_columns", "missing_name", "MISSING_SUFFIX", "source_columns"]
 
@@ -40,8 +42,6 @@ def _empty(s: pd.Series, col) -> np.ndarray:
     if col.kind == "date":
         values, bad = parse_dates(s, col.format)
         return np.isnat(values) & ~bad
-    from .validate import read_numbers
-
     values, bad, _ = read_numbers(s, col.number_format)
     return np.isnan(values) & ~bad
 

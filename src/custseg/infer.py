@@ -235,6 +235,10 @@ def _written_numbers(values: pd.Series) -> tuple[np.ndarray, Detected] | None:
     """
     if not (pd.api.types.is_object_dtype(values) or pd.api.types.is_string_dtype(values)):
         return None
+    if len(values) > 2_000:  # the first thousand decide whether the rest are looked at
+        head = detect_format(values.head(1_000))
+        if head is None or head.share < NUMBER_SHARE:
+            return None
     text = values.astype(str)
     if text.str.match(r"^\s*-?0[0-9]+\s*$").any():
         return None
