@@ -175,5 +175,7 @@ def test_saas_customers_who_never_logged_in_are_told_apart(tmp_path):
     never = max(profiles, key=lambda p: p["numeric"][flag]["mean"])
     assert never["numeric"][flag]["mean"] > 0.9  # (4% of customers: one segment holds them)
     assert "never active" in never["name"].lower()
+    # not also "inactive" for the days they were given in place of a login they never had
+    assert "inactive" not in never["name"].lower().replace("never active", "")
     assert not any("high engagement" in p["name"].lower() and "inactive" in p["name"].lower()
                    for p in profiles)

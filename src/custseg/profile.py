@@ -13,7 +13,8 @@ import re
 import numpy as np
 import pandas as pd
 
-from .dates import DAYS_SUFFIX
+from .dates import DAYS_SUFFIX, days_name
+from .derive import MISSING_SUFFIX
 from .spec import RECENCY_NAMES, Spec, skewness
 
 __all__ = ["profile_segments", "add_category_shares", "name_segments", "numeric_z", "TRAIT_Z", "TRAIT_LIFT",
@@ -201,7 +202,14 @@ def name_segments(profiles: list[dict], z: dict[str, np.ndarray], spec: Spec) ->
     for p in profiles:
         s = p["segment"]
         traits: list[tuple[float, str]] = []
+        # customers flagged as never having a value ("never active") are not also named for
+        # the value they were given in its place ("inactive")
+        flagged = {name[:-len(MISSING_SUFFIX)] for name in order
+                   if name.endswith(MISSING_SUFFIX) and float(z[name][s]) >= TRAIT_Z}
+        flagged |= {days_name(name) for name in flagged}
         for rank, name in enumerate(order):
+            if name in flagged:
+                continue
             zs = float(z[name][s])
             low, high = _words(spec, name)
             if abs(zs) >= TRAIT_Z:
