@@ -59,8 +59,8 @@ def cdnow_sample(request):
     path = SHARED_DATA / "cdnow" / "CDNOW_master.txt"
     require_or_skip(path.is_file(), f"CDNOW data set not found: {path}")
     ids = {int(line) for line in IDS.read_text().splitlines() if not line.startswith("#")}
-    log = io.read_table(path)
-    return log[log["customer_id"].isin(ids)].reset_index(drop=True)
+    log = io.read_table(path)  # (customer ids as written: "00001")
+    return log[log["customer_id"].astype(int).isin(ids)].reset_index(drop=True)
 
 
 def test_cdnow_sample_gives_the_papers_table(cdnow_sample, tmp_path):

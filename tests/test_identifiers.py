@@ -106,3 +106,15 @@ def test_run_assign_and_export_return_ids_as_written(zero_file, tmp_path):
     exported = pd.read_csv(export, dtype=str)["customer_id"]
     assert len(exported) and set(exported) <= set(ids)
     assert all(len(v) == 5 for v in exported)
+
+
+@pytest.mark.parametrize(("name", "data"), [
+    ("aligned.txt", b"a   id     x\n1   00012  0.5\n2   00345  1.5\n"),  # whitespace
+    ("utf16.csv", "a,id,x\n1,00012,0.5\n2,00345,1.5\n".encode("utf-16")),
+])
+def test_leading_zeros_in_whitespace_aligned_and_utf16_files(tmp_path, name, data):
+    path = tmp_path / name
+    path.write_bytes(data)
+    frame = io.read_table(path)
+    assert frame["id"].tolist() == ["00012", "00345"]
+    assert frame["a"].tolist() == [1, 2] and frame["x"].tolist() == [0.5, 1.5]

@@ -283,9 +283,11 @@ def _may_hold_leading_zeros(path: Path, options: dict[str, Any]) -> bool:
 
     False for most files, which then pay no second reading of their number columns.
     """
-    sep = options["sep"]
-    pattern = re.compile(_LEADING_ZERO_FIELD.format(sep=re.escape(sep)).encode(options["encoding"]),
-                         re.MULTILINE)
+    sep, encoding = options["sep"], options["encoding"]
+    if "0,".encode(encoding) != b"0,":  # UTF-16 and the like: look at every column
+        return True
+    fields = re.escape(sep) if len(sep) == 1 else r"\s"  # (whitespace-aligned: "\s+")
+    pattern = re.compile(_LEADING_ZERO_FIELD.format(sep=fields).encode(encoding), re.MULTILINE)
     with open(path, "rb") as handle:
         tail = b""
         while block := handle.read(1 << 24):
