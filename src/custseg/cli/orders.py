@@ -18,6 +18,14 @@ from . import (
     out_console,
 )
 
+#: the options naming an order log's columns, the same for rfm and clv
+LogSpecOpt = Annotated[Path | None, typer.Option("--spec", help="A kind = \"transactions\" "
+                                                 "spec naming the columns.")]
+CustomerOpt = Annotated[str | None, typer.Option("--customer", help="Customer id column.")]
+DateOpt = Annotated[str | None, typer.Option("--date", help="Purchase date column.")]
+AmountOpt = Annotated[str | None, typer.Option("--amount", help="Amount column (negative = "
+                                               "return).")]
+
 
 @app.command()
 @handle_errors
@@ -25,12 +33,10 @@ def rfm(
     transactions: Annotated[Path, typer.Argument(help="An order log: one row per purchase.")],
     output: Annotated[Path, typer.Option("--output", "-o", help="Customer table to write "
                                          "(.parquet or .csv).")],
-    spec: Annotated[Path | None, typer.Option("--spec", help="A kind = \"transactions\" "
-                                              "spec naming the columns.")] = None,
-    customer: Annotated[str | None, typer.Option("--customer", help="Customer id column.")] = None,
-    date: Annotated[str | None, typer.Option("--date", help="Purchase date column.")] = None,
-    amount: Annotated[str | None, typer.Option("--amount", help="Amount column (negative = "
-                                               "return).")] = None,
+    spec: LogSpecOpt = None,
+    customer: CustomerOpt = None,
+    date: DateOpt = None,
+    amount: AmountOpt = None,
     quantity: Annotated[str | None, typer.Option("--quantity", help="Quantity column.")] = None,
     order: Annotated[str | None, typer.Option("--order", help="Order id column.")] = None,
     currency: Annotated[str | None, typer.Option("--currency", help="Currency column.")] = None,
@@ -76,12 +82,10 @@ def clv(
     out: Annotated[Path | None, typer.Option("--out", "-o", help="Folder to write clv.json, "
                                              "customers.parquet/csv and report.html (default: "
                                              "runs/clv-<UTC timestamp>).")] = None,
-    spec: Annotated[Path | None, typer.Option("--spec", help="A kind = \"transactions\" "
-                                              "spec naming the columns.")] = None,
-    customer: Annotated[str | None, typer.Option("--customer", help="Customer id column.")] = None,
-    date: Annotated[str | None, typer.Option("--date", help="Purchase date column.")] = None,
-    amount: Annotated[str | None, typer.Option("--amount", help="Amount column (negative = "
-                                               "return).")] = None,
+    spec: LogSpecOpt = None,
+    customer: CustomerOpt = None,
+    date: DateOpt = None,
+    amount: AmountOpt = None,
     model: Annotated[str, typer.Option("--model", help="Purchase model: bgnbd (default), mbgnbd "
                                        "or paretonbd; or a clv.json (or the folder holding one) "
                                        "to score the log with without refitting.")] = "bgnbd",
