@@ -19,7 +19,7 @@ import pandas as pd
 from .errors import SpecError
 
 __all__ = ["DATE_FORMATS", "DAYS_SUFFIX", "days_name", "parse_dates", "detect_date_format",
-           "parse_as_of"]
+           "parse_as_of", "latest", "newest_date"]
 
 #: the formats a spec's ``format`` may name for a date column, and their strptime form;
 #: a time of day after the date (``2024-03-01 14:05:00`` or ``T14:05``) is allowed
@@ -75,6 +75,19 @@ def parse_dates(s: pd.Series, fmt: str) -> tuple[np.ndarray, np.ndarray]:
     values = parsed.to_numpy(dtype="datetime64[ns]")
     bad = present & np.isnat(values)
     return values, bad
+
+
+def latest(parsed) -> str | None:
+    """The newest day (YYYY-MM-DD) among arrays of parsed dates (NaT ignored), or None."""
+    found = [v[~np.isnat(v)].max() for v in parsed if (~np.isnat(v)).any()]
+    return str(pd.Timestamp(max(found)).date()) if found else None
+
+
+def newest_date(frame: pd.DataFrame, formats: dict[str, str]) -> str | None:
+    """The newest day (YYYY-MM-DD) in the columns of ``frame`` named in ``formats`` (column
+    to date format), read by :func:`parse_dates`; None when there is none."""
+    return latest(parse_dates(frame[name], fmt)[0] for name, fmt in formats.items()
+                  if name in frame.columns)
 
 
 def detect_date_format(s: pd.Series, *, sample: int = 5_000) -> tuple[str, bool] | None:

@@ -17,12 +17,18 @@ import pandas as pd
 
 from ._messages import count_text, examples_text
 from .booleans import parse_booleans
-from .dates import days_name, parse_as_of, parse_dates
+from .dates import days_name, latest, parse_as_of, parse_dates
 from .errors import Problem
 from .spec import RECENCY_NAMES, ColumnSpec
 from .validate import read_numbers
 
-__all__ = ["derive_spec", "derive_columns", "missing_name", "MISSING_SUFFIX", "source_columns"]
+__all__ = ["derive_spec", "derive_columns", "missing_name", "MISSING_SUFFIX", "source_columns",
+           "date_formats"]
+
+
+def date_formats(spec) -> dict[str, str]:
+    """The spec's date columns and their formats."""
+    return {n: c.format for n, c in spec.columns.items() if c.kind == "date"}
 
 
 def source_columns(spec, names: list[str]) -> list[str]:
@@ -147,8 +153,7 @@ def derive_columns(df: pd.DataFrame, spec, as_of: str | None = None, *,
     if chosen is not None:
         end = parse_as_of(chosen)
     else:
-        newest = [v[~np.isnat(v)].max() for v in parsed.values() if (~np.isnat(v)).any()]
-        end = pd.Timestamp(max(newest)).normalize() if newest else pd.Timestamp("1970-01-01")
+        end = pd.Timestamp(latest(parsed.values()) or "1970-01-01")
     for name, values in parsed.items():
         days = (np.datetime64(end.to_datetime64(), "ns") - values) / np.timedelta64(1, "D")
         days = np.floor(days.astype(float))

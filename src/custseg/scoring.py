@@ -144,18 +144,13 @@ def assign_file(model: SegmentModel, data: str | Path, out: str | Path, *,
 def _newest_date(model: SegmentModel, data, chunksize: int, encoding: str | None,
                  sql: str | None) -> str | None:
     """The newest date in the model's date columns of ``data`` (YYYY-MM-DD), or None."""
-    from .dates import parse_dates
+    from .dates import newest_date
+    from .derive import date_formats
 
-    columns = {n: c.format for n, c in model.input_spec.columns.items() if c.kind == "date"}
-    newest = None
-    for chunk in io.iter_table(data, chunksize=chunksize, encoding=encoding, sql=sql):
-        for name, fmt in columns.items():
-            if name in chunk.columns:
-                values, _ = parse_dates(chunk[name], fmt)
-                values = values[~np.isnat(values)]
-                if values.size and (newest is None or values.max() > newest):
-                    newest = values.max()
-    return None if newest is None else str(pd.Timestamp(newest).date())
+    formats = date_formats(model.input_spec)
+    found = [newest_date(chunk, formats) for chunk in
+             io.iter_table(data, chunksize=chunksize, encoding=encoding, sql=sql)]
+    return max((d for d in found if d is not None), default=None)  # (ISO days sort as text)
 
 
 class _Tally:

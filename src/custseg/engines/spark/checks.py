@@ -8,7 +8,7 @@ import numpy as np
 import pandas as pd
 
 from ..._messages import MAX_EXAMPLES, count_text, rows_text, short_text
-from ...derive import derive_columns, derive_spec
+from ...derive import date_formats, derive_columns, derive_spec
 from ...errors import Problem, ValidationError
 from ...spec import Spec
 from ...validate import validate
@@ -27,18 +27,17 @@ def newest_date(raw, spec: Spec) -> str | None:
     reads them (:func:`custseg.dates.parse_dates`, in the Python workers); None without."""
     from pyspark.sql import types as T
 
-    from ...dates import parse_dates
+    from ...dates import newest_date as newest_in
 
-    dates = {n: c.format for n, c in spec.columns.items() if c.kind == "date" and n in raw.columns}
+    dates = {n: fmt for n, fmt in date_formats(spec).items() if n in raw.columns}
     if not dates:
         return None
 
     def newest(batches):
         for pdf in batches:
-            found = [v[~np.isnat(v)].max() for name, fmt in dates.items()
-                     for v in [parse_dates(pdf[name], fmt)[0]] if (~np.isnat(v)).any()]
-            if found:
-                yield pd.DataFrame({"d": [str(pd.Timestamp(max(found)).date())]})
+            found = newest_in(pdf, dates)
+            if found is not None:
+                yield pd.DataFrame({"d": [found]})
 
     schema = T.StructType([T.StructField("d", T.StringType(), True)])
     rows = raw.select(*dates).mapInPandas(newest, schema).agg({"d": "max"}).first()
