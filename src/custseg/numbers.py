@@ -32,7 +32,7 @@ NA_SPELLINGS = ("n/a", "na", "#n/a", "null", "none", "nan", "nil", "missing", "(
                 "(null)", "-", "--", "?")
 #: spreadsheet error values: read as missing only when the spec names them, with a warning
 SPREADSHEET_ERRORS = ("#div/0!", "#value!", "#ref!", "#name?", "#num!", "#null!", "#spill!",
-                      "#calc!", "#getting_data", "#field!", "#n/a")
+                      "#calc!", "#getting_data", "#field!")  # (#N/A means missing: a spelling)
 
 _EXAMPLE = re.compile(r"^(?P<pre>[^\d]*?)\s*1(?P<t>[,.' \u00a0\u202f]?)234(?P<d>[.,])56"
                       r"\s*(?P<post>[^\d]*)$")
@@ -193,7 +193,7 @@ def detect_format(s: pd.Series, *, sample: int = 20_000) -> Detected | None:
         return None
     rivals = [r for r in results if r[0] == numbers and r[1] is not fmt]
     ambiguous = any(not np.allclose(r[2][read], values[read], equal_nan=True) for r in rivals)
-    errors = tuple(w for w in words if w.lower() in SPREADSHEET_ERRORS and w.lower() != "#n/a")
+    errors = tuple(w for w in words if w.lower() in SPREADSHEET_ERRORS)
     total = int(weights.sum())
     return Detected(fmt, (numbers + na_cells) / total, numbers, na_cells, errors, ambiguous)
 

@@ -108,8 +108,8 @@ def _spreadsheet_errors(s: pd.Series, fmt) -> np.ndarray:
 
     if fmt is None or not fmt.na_values:
         return np.zeros(len(s), dtype=bool)
-    errors = [e for e in SPREADSHEET_ERRORS if e != "#n/a"]
-    return s.astype("string").str.strip().str.lower().isin(errors).fillna(False).to_numpy(dtype=bool)
+    return (s.astype("string").str.strip().str.lower().isin(SPREADSHEET_ERRORS).fillna(False)
+            .to_numpy(dtype=bool))
 
 
 def coerce_codes(s: pd.Series) -> pd.Series:
