@@ -239,8 +239,9 @@ _INTEGER_TEXT = re.compile(r"0|-?[1-9][0-9]{0,17}")  # what pandas reads back as
 _NUMERIC_LOOKING = r"^[\s0-9+\-.eE]*$"
 #: integer ids pandas gives back as the same text: plain integers, and any integer text with
 #: a leading zero (which io's readers keep as text)
-_ID_INTEGER_TEXT = r"^(?:0|-?[1-9][0-9]{0,17}|-?0[0-9]+)$"
+_ID_INTEGER_TEXT = rf"^(?:{_INTEGER_TEXT.pattern}|-?0[0-9]+)$"
 _BOOL_LOOKING = r"(?i)^\s*(true|false)\s*$"
+_LEADING_ZERO = r"^-?0[0-9]"  # (the rule of custseg.io's readers)
 
 
 class _Fallback(Exception):
@@ -472,16 +473,16 @@ class _Plan:
             raise _Fallback("id: missing")
         if pc.count_distinct(array).as_py() != len(array):
             raise _Fallback("id: duplicates")
-        if self.from_text and not pa.types.is_integer(t) and len(array) and not (
-                pc.all(pc.match_substring_regex(array, _ID_INTEGER_TEXT)).as_py()) and (
-                pc.all(pc.match_substring_regex(array, _NUMERIC_LOOKING)).as_py()
+        array = array.combine_chunks() if isinstance(array, pa.ChunkedArray) else array
+        if not self.from_text or pa.types.is_integer(t) or not len(array):
+            return array
+        if pc.all(pc.match_substring_regex(array, _ID_INTEGER_TEXT)).as_py():
+            if pc.any(pc.match_substring_regex(array, _LEADING_ZERO)).as_py():
+                return array  # 00123: io's readers keep such a column as the text it is
+            return pc.cast(array, pa.int64())  # plain integers: pandas reads them as numbers
+        if (pc.all(pc.match_substring_regex(array, _NUMERIC_LOOKING)).as_py()
                 or pc.all(pc.match_substring_regex(array, _BOOL_LOOKING)).as_py()):
             raise _Fallback("id: pandas would read these as numbers or booleans")
-        array = array.combine_chunks() if isinstance(array, pa.ChunkedArray) else array
-        if self.from_text and not pa.types.is_integer(t) and len(array) and not (
-                pc.any(pc.match_substring_regex(array, r"^-?0[0-9]")).as_py()) and (
-                pc.all(pc.match_substring_regex(array, _ID_INTEGER_TEXT)).as_py()):
-            return pc.cast(array, pa.int64())  # plain integers: pandas reads them as numbers
         return array
 
     # -------------------------------------------------------------- assign
