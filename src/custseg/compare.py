@@ -290,7 +290,7 @@ def compare_to_data(old: SegmentModel, df: pd.DataFrame) -> dict:
     from .validate import validate
 
     spec = old.spec
-    df, _ = old.with_days(df)  # (its warnings came with the assignment above)
+    df, _ = old.with_derived(df)  # (its warnings came with the assignment above)
     cols = [c for c in spec.used if c in old.features.columns_ or c in df.columns]
     checked = validate(df, spec, mode="assign", required=cols)
     data = old.features.impute(checked.frame.loc[~checked.drop])

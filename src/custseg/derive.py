@@ -23,7 +23,12 @@ from .spec import RECENCY_NAMES, ColumnSpec
 from .validate import read_numbers
 
 __all__ = ["derive_spec", "derive_columns", "missing_name", "MISSING_SUFFIX", "source_columns",
-           "date_formats"]
+           "date_formats", "never_flags"]
+
+
+def never_flags(spec) -> dict[str, str]:
+    """The ``<column> missing`` flag of each ``missing = "never"`` column, by column."""
+    return {n: missing_name(n) for n, c in spec.columns.items() if c.missing == "never"}
 
 
 def date_formats(spec) -> dict[str, str]:
@@ -34,12 +39,8 @@ def date_formats(spec) -> dict[str, str]:
 def source_columns(spec, names: list[str]) -> list[str]:
     """The data's own column names behind derived ones (``Signup Date (days)`` and
     ``Last Login missing`` are ``Signup Date`` and ``Last Login``), each once, in order."""
-    back = {}
-    for name, col in spec.columns.items():
-        if col.kind == "date":
-            back[days_name(name)] = name
-        if col.missing == "never":
-            back[missing_name(name)] = name
+    back = {days_name(name): name for name in date_formats(spec)}
+    back.update({flag: name for name, flag in never_flags(spec).items()})
     return list(dict.fromkeys(back.get(n, n) for n in names))
 
 
@@ -64,7 +65,7 @@ def derive_spec(spec, as_of: str | None = None):
     """The spec validation, features and profiles see (see the module docstring)."""
     dates = [n for n, c in spec.columns.items() if c.kind == "date"]
     flags = [n for n, c in spec.columns.items() if c.kind == "boolean"]
-    never = [n for n, c in spec.columns.items() if c.missing == "never"]
+    never = never_flags(spec)
     if not dates and not flags and not never:
         return spec
     rename = {n: days_name(n) for n in dates}
@@ -80,8 +81,7 @@ def derive_spec(spec, as_of: str | None = None):
             columns[name] = col
     cluster_on = [rename.get(c, c) for c in spec.cluster_on]
     describe = [rename.get(c, c) for c in spec.describe]
-    for name in never:  # the flag goes where its column goes
-        flag = missing_name(name)
+    for name, flag in never.items():  # the flag goes where its column goes
         recency = spec.columns[name].better == "lower" and bool(RECENCY_NAMES.search(name))
         columns[flag] = ColumnSpec(
             name=flag, kind="numeric", role="attribute", missing="zero", transform="none",
@@ -106,8 +106,9 @@ def derive_columns(df: pd.DataFrame, spec, as_of: str | None = None, *,
     observation date a warning (negative days).
     """
     kinds = {n: c.kind for n, c in spec.columns.items() if c.kind in ("date", "boolean")}
-    never = [n for n, c in spec.columns.items() if c.missing == "never" and n in df.columns]
-    if not kinds and not [n for n, c in spec.columns.items() if c.missing == "never"]:
+    flagged = never_flags(spec)
+    never = [n for n in flagged if n in df.columns]
+    if not kinds and not flagged:
         return df, spec, None, []
     problems: list[Problem] = []
 
@@ -129,7 +130,7 @@ def derive_columns(df: pd.DataFrame, spec, as_of: str | None = None, *,
 
     frame = df.copy(deep=False)
     for name in never:  # 1 where the cell is empty (or one of the column's na_values)
-        frame[missing_name(name)] = _empty(df[name], spec.columns[name]).astype(float)
+        frame[flagged[name]] = _empty(df[name], spec.columns[name]).astype(float)
     parsed = {}
     for name, kind in kinds.items():
         if name not in df.columns:

@@ -118,11 +118,11 @@ class SegmentModel:
         return labels, dist, unfamiliar
 
     @property
-    def has_dates(self) -> bool:
+    def has_derived(self) -> bool:
         """Whether the model reads date or yes/no columns (see :mod:`custseg.derive`)."""
         return self.input_spec is not self.spec
 
-    def with_days(self, df: pd.DataFrame, *, as_of: str | None = None,
+    def with_derived(self, df: pd.DataFrame, *, as_of: str | None = None,
                   row_offset: int = 0) -> tuple[pd.DataFrame, list]:
         """``df`` with each date column as its days to ``as_of`` (default: the newest date
         in ``df``) and each yes/no column as ``yes``/``no``, as the model reads them; and
@@ -131,7 +131,7 @@ class SegmentModel:
         from .derive import derive_columns
         from .errors import ValidationError
 
-        if not self.has_dates:
+        if not self.has_derived:
             return df, []
         source = replace(self.input_spec, as_of=None)
         df, _, _, dated = derive_columns(df, source, as_of=as_of,
@@ -155,7 +155,7 @@ class SegmentModel:
         from .errors import ValidationError
         from .validate import validate
 
-        df, dated = self.with_days(df, as_of=as_of, row_offset=row_offset)
+        df, dated = self.with_derived(df, as_of=as_of, row_offset=row_offset)
         needed = list(self.features.columns_)
         extra = [c for c in self.spec.used if c not in needed and c in df.columns]
         checked = validate(df, self.spec, mode="assign", required=needed + extra,

@@ -116,10 +116,10 @@ def assign_file(model: SegmentModel, data: str | Path, out: str | Path, *,
     _check_target(out, overwrite)
     with io.atomic_file(out) as tmp:
         tally = None
-        if model.has_dates:
+        if model.has_derived:
             as_of = _newest_date(model, data, chunksize, encoding, sql) if as_of is None else as_of
         if (encoding is None and sql is None and Path(data).suffix.lower() in _ARROW_INPUTS
-                and not model.has_dates):
+                and not model.has_derived):
             try:
                 tally = _assign_arrow(model, Path(data), Path(tmp), kind, chunksize, n_jobs)
             except _Fallback:

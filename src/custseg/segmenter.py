@@ -21,7 +21,7 @@ from .cluster.algorithms import get_algorithm
 from .cluster.hierarchy import ward_tree
 from .cluster.selection import choose_k, consensus_beside, forced_k, starts_then_polish, sweep
 from .compare import reference_distributions
-from .derive import derive_columns, missing_name
+from .derive import derive_columns, never_flags
 from .errors import ParameterError, ValidationError
 from .features import FeatureSpace
 from .infer import infer_spec
@@ -260,7 +260,7 @@ class CustomerSegmenter(TransformerMixin, ClusterMixin, BaseEstimator):
         self.spec_notes_ = spec_notes
         constant = tuple(p.column for p in checked.warnings if p.code == "constant-column")
         # a "<column> missing" flag is all 0 when nothing is missing: left out, not worth a word
-        flags = {missing_name(n) for n, c in input_spec.columns.items() if c.missing == "never"}
+        flags = set(never_flags(input_spec).values())
         self.problems_ = [p.to_dict() for p in skipped + dated + checked.warnings
                           if not (p.code == "constant-column" and p.column in flags)]
         keep = ~checked.drop
@@ -468,7 +468,7 @@ class CustomerSegmenter(TransformerMixin, ClusterMixin, BaseEstimator):
     def predict(self, X) -> np.ndarray:
         """Segment of each row of new data: the nearest centroid."""
         check_is_fitted(self, "model_")
-        df, _ = self.model_.with_days(_array_frame(self, X, reset=False))
+        df, _ = self.model_.with_derived(_array_frame(self, X, reset=False))
         checked = validate(df, self.spec_, min_rows=1)
         if checked.errors:
             raise ValidationError(checked.problems)
@@ -477,7 +477,7 @@ class CustomerSegmenter(TransformerMixin, ClusterMixin, BaseEstimator):
     def transform(self, X) -> np.ndarray:
         """Distances of each row to every segment centroid."""
         check_is_fitted(self, "model_")
-        df, _ = self.model_.with_days(_array_frame(self, X, reset=False))
+        df, _ = self.model_.with_derived(_array_frame(self, X, reset=False))
         checked = validate(df, self.spec_, min_rows=1)
         if checked.errors:
             raise ValidationError(checked.problems)

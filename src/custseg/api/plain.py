@@ -82,7 +82,7 @@ def assign_plain(model: SegmentModel, records: list[dict]) -> dict:
     Gives the same answer as the pandas path or raises :class:`Unplain`.
     """
     spec = model.spec
-    if model.has_dates:  # days to the newest date of the request: the pandas path
+    if model.has_derived:  # dates, yes/no, never flags: the pandas path derives them
         raise Unplain
     present: dict[str, None] = {}
     for rec in records:

@@ -15,7 +15,7 @@ from ... import __version__, io
 from ..._timing import StageClock
 from ...cluster.hierarchy import ward_tree
 from ...cluster.selection import ari, ch_db, choose_k, forced_k, gap_and_stability
-from ...derive import missing_name, source_columns
+from ...derive import never_flags, source_columns
 from ...errors import InputError, ParameterError, Problem, ValidationError
 from ...infer import infer_spec
 from ...model import SegmentModel, nearest_centroid
@@ -166,7 +166,7 @@ def _segment(df, spec, options, *, progress, input_info, source, master, encodin
     typed, problems, spec, as_of = validate_on_spark(raw, input_spec, min_rows=max_k + 1)
     if as_of is not None:
         input_spec = replace(input_spec, as_of=as_of)
-    flags = {missing_name(c) for c, col in input_spec.columns.items() if col.missing == "never"}
+    flags = set(never_flags(input_spec).values())
     quiet = [p for p in problems if p.code == "constant-column" and p.column in flags]
     problems = [p for p in problems if p not in quiet]  # (all 0: nothing missing, as locally)
     n_in = typed.count()
