@@ -86,11 +86,16 @@ def iter_delimited(path: Path, chunksize: int, *, encoding: str | None = None) -
     codec, sep, _ = sniff_text(path, encoding)
     options: dict[str, Any] = {"sep": sep, "encoding": codec, **NA_OPTIONS}
     row_lengths = RowLengthCheck(path, codec, sep)
-    leading_zeros = _may_hold_leading_zeros(path, options)
+    # a file with a field such as 00123 is also read as text, chunk by chunk beside the
+    # typed reading, so that such columns keep the text (see keep_text_as_written)
+    texts = None
     try:
+        if _may_hold_leading_zeros(path, options):
+            texts = pd.read_csv(path, chunksize=chunksize, dtype=str, low_memory=False, **options)
         reader = pd.read_csv(path, chunksize=chunksize, low_memory=False, **options)
         rows = 0
         for number, chunk in enumerate(reader):
+            text = next(texts) if texts is not None else None
             if not len(chunk):  # a header-only file still gives one empty chunk
                 continue
             if number == 0:
@@ -99,7 +104,7 @@ def iter_delimited(path: Path, chunksize: int, *, encoding: str | None = None) -
             if _short_row_possible(chunk):
                 row_lengths.through(rows)
             chunk = _keep_text_as_written_in_chunk(chunk.reset_index(drop=True), path, options,
-                                                   chunksize, number, leading_zeros)
+                                                   chunksize, number, text)
             yield chunk
         if not rows:
             raise no_rows_error(path, "has a header but no data rows")
@@ -107,6 +112,9 @@ def iter_delimited(path: Path, chunksize: int, *, encoding: str | None = None) -
         raise empty_error(path) from exc
     except pd.errors.ParserError as exc:
         raise _parser_error(path, exc, options) from exc
+    finally:
+        if texts is not None:
+            texts.close()
 
 
 # How the pyarrow reader types a text column (read as text) as pandas would: these
@@ -307,13 +315,19 @@ def _infinite_columns(frame: pd.DataFrame) -> list[int]:
 
 
 def _keep_text_as_written_in_chunk(chunk: pd.DataFrame, path: Path, options: dict[str, Any],
-                                   chunksize: int, number: int, leading_zeros: bool) -> pd.DataFrame:
+                                   chunksize: int, number: int, text: pd.DataFrame | None
+                                   ) -> pd.DataFrame:
     """:func:`keep_text_as_written` for chunk ``number`` of a chunked read.
 
-    Only a chunk with an infinity, or a file with a field that starts with a zero,
-    pays: the file is read again as text, up to that chunk.
+    ``text``: the same chunk read as text, when the file may hold leading zeros (read
+    beside the typed chunks, once). Otherwise only a chunk with an infinity pays: the
+    file is read again as text, up to that chunk (such a value is an error the
+    validator reports, so this happens at most once per run).
     """
-    positions = _number_columns(chunk) if leading_zeros else _infinite_columns(chunk)
+    if text is not None:
+        positions = _number_columns(chunk)
+        return _put_back_text(chunk, text.iloc[:, positions].reset_index(drop=True), positions)
+    positions = _infinite_columns(chunk)
     if not positions:
         return chunk
     text_chunks = pd.read_csv(path, usecols=positions, dtype=str, chunksize=chunksize,
